@@ -1,0 +1,283 @@
+// Package leap holds leap-second tables: the events, their expiry and provenance,
+// parsers for the published formats (IETF/IERS leap-seconds.list, tzdata
+// leapseconds, TZif right/ files), validation, cross-checking of several
+// sources, and conversion between UTC, POSIX and TAI.
+//
+// The package is pure: parsers take bytes or an io.Reader, queries take
+// instants as arguments, and nothing here reads a clock, a file or a socket.
+package leap
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// BaseOffset is TAI-UTC, in seconds, from 1972-01-01T00:00:00Z until the first
+// leap second.
+const BaseOffset = 10
+
+// Second is one second in nanoseconds, the unit of TAI values.
+const Second int64 = 1e9
+
+// TAI is an instant on the TAI scale in nanoseconds, counted the way Linux's
+// CLOCK_TAI counts: POSIX time plus TAI-UTC. It never jumps at a leap second,
+// which makes it the continuous scale that smearing is computed on.
+type TAI int64
+
+// Event is one leap second: from Effective on, TAI-UTC is TAIUTC.
+type Event struct {
+	// Effective is the 00:00:00 UTC instant (first day of a month) from which
+	// the new offset holds. The leap second itself is the last second of the
+	// day before: 23:59:60 inserted, or 23:59:59 deleted.
+	Effective time.Time
+	// TAIUTC is TAI-UTC in seconds from Effective on.
+	TAIUTC int
+	// Delta is +1 for an inserted second and -1 for a deleted one.
+	Delta int
+}
+
+// Unix returns the POSIX seconds of the instant the event takes effect.
+func (e Event) Unix() int64 { return e.Effective.Unix() }
+
+// Before returns TAI-UTC, in seconds, just before the event.
+func (e Event) Before() int { return e.TAIUTC - e.Delta }
+
+// Day returns the UTC day the leap second belongs to (the day before Effective).
+func (e Event) Day() time.Time { return e.Effective.AddDate(0, 0, -1) }
+
+// TAI returns the TAI instant from which the new offset holds: the end of the
+// inserted second, or the instant the deleted second would have started.
+func (e Event) TAI() TAI { return TAI((e.Unix() + int64(e.TAIUTC)) * Second) }
+
+// String renders the event as "2016-12-31 23:59:60 +1 (TAI-UTC 37)".
+func (e Event) String() string {
+	clock := "23:59:60"
+	if e.Delta < 0 {
+		clock = "23:59:59 deleted"
+	}
+	return fmt.Sprintf("%s %s %+d (TAI-UTC %d)", e.Day().Format("2006-01-02"), clock, e.Delta, e.TAIUTC)
+}
+
+// Table is a leap-second table and what is known of where it came from.
+type Table struct {
+	// Events in ascending order; the 1972 base offset is not an event.
+	Events []Event
+	// Base is TAI-UTC before the first event (10 s for every real table).
+	Base int
+	// Updated is when the publisher last updated the data; zero when unknown.
+	Updated time.Time
+	// Expires is when the table stops promising that no further leap is
+	// scheduled; zero when the source states none.
+	Expires time.Time
+	// Source names where the table came from (a path or "embedded").
+	Source string
+	// Verified reports that the table's integrity was checked: the checksum
+	// of a leap-seconds.list matched, or every event of a format without a
+	// checksum was corroborated by a verified table (see Corroborate).
+	Verified bool
+	// Verification says in words how Verified was decided.
+	Verification string
+}
+
+// Validate checks that the events are usable: strictly ascending, each
+// changing TAI-UTC by exactly +1 or -1 from the one before, each taking effect
+// at 00:00:00 UTC on the first day of a month, and the expiry (when known)
+// after the last event.
+func (t *Table) Validate() error {
+	prev := t.Base
+	var prevAt time.Time
+	for i, e := range t.Events {
+		at := e.Effective.UTC()
+		if at.Day() != 1 || at.Hour() != 0 || at.Minute() != 0 || at.Second() != 0 || at.Nanosecond() != 0 {
+			return fmt.Errorf("leap table %s: event %d (%s) does not take effect at 00:00:00 UTC on the first day of a month", t.Source, i+1, at.Format(time.RFC3339))
+		}
+		if i > 0 && !at.After(prevAt) {
+			return fmt.Errorf("leap table %s: event %d (%s) is not after the event before it (%s)", t.Source, i+1, at.Format(time.RFC3339), prevAt.Format(time.RFC3339))
+		}
+		if e.Delta != 1 && e.Delta != -1 {
+			return fmt.Errorf("leap table %s: event %d (%s) has delta %d, want +1 or -1", t.Source, i+1, at.Format(time.RFC3339), e.Delta)
+		}
+		if e.TAIUTC-prev != e.Delta {
+			return fmt.Errorf("leap table %s: event %d (%s) changes TAI-UTC from %d to %d, not by exactly one second", t.Source, i+1, at.Format(time.RFC3339), prev, e.TAIUTC)
+		}
+		prev, prevAt = e.TAIUTC, at
+	}
+	if !t.Expires.IsZero() && len(t.Events) > 0 && !t.Expires.After(prevAt) {
+		return fmt.Errorf("leap table %s: expires %s, not after its last event %s", t.Source, t.Expires.UTC().Format(time.RFC3339), prevAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Expired reports whether the table no longer vouches for instant at: at is
+// on or after its expiry, or the table states no expiry at all.
+func (t *Table) Expired(at time.Time) bool {
+	return t.Expires.IsZero() || !at.Before(t.Expires)
+}
+
+// Last returns the newest event, and false for a table without events.
+func (t *Table) Last() (Event, bool) {
+	if len(t.Events) == 0 {
+		return Event{}, false
+	}
+	return t.Events[len(t.Events)-1], true
+}
+
+// OffsetAt returns TAI-UTC in seconds at the UTC instant at. During an
+// inserted leap second (which POSIX time cannot name) the old offset holds.
+func (t *Table) OffsetAt(at time.Time) int {
+	return t.offsetAtUnix(at.Unix())
+}
+
+func (t *Table) offsetAtUnix(sec int64) int {
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].Unix() > sec })
+	if i == 0 {
+		return t.Base
+	}
+	return t.Events[i-1].TAIUTC
+}
+
+// Next returns the first event that takes effect after the instant at.
+func (t *Table) Next(at time.Time) (Event, bool) {
+	sec := at.Unix()
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].Unix() > sec })
+	if i == len(t.Events) {
+		return Event{}, false
+	}
+	return t.Events[i], true
+}
+
+// Find returns the event whose leap second belongs to the UTC day of day.
+func (t *Table) Find(day time.Time) (Event, bool) {
+	y, m, d := day.UTC().Date()
+	for _, e := range t.Events {
+		if ey, em, ed := e.Day().Date(); ey == y && em == m && ed == d {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// TAIFromUnix converts POSIX nanoseconds to TAI. POSIX time repeats during an
+// inserted second; the earlier reading (23:59:59) is taken.
+func (t *Table) TAIFromUnix(ns int64) TAI {
+	return TAI(ns + int64(t.offsetAtUnix(floorDiv(ns, Second)))*Second)
+}
+
+// TAIFromTime converts a UTC time to TAI, as TAIFromUnix.
+func (t *Table) TAIFromTime(at time.Time) TAI {
+	return t.TAIFromUnix(at.UnixNano())
+}
+
+// OffsetAtTAI returns TAI-UTC in seconds at a TAI instant. During an inserted
+// second the new offset already holds, so that UnixFromTAI repeats 23:59:59 as
+// POSIX clocks do; a deleted second never happens.
+func (t *Table) OffsetAtTAI(x TAI) int {
+	// Offsets switch at the TAI instant where POSIX time would repeat or skip:
+	// the start of 23:59:60 for an inserted second (TAI = T + old offset), the
+	// start of the deleted 23:59:59 for a deleted one (TAI = T + new offset).
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].switchTAI() > x })
+	if i == 0 {
+		return t.Base
+	}
+	return t.Events[i-1].TAIUTC
+}
+
+// switchTAI is the TAI instant at which POSIX time repeats (inserted second)
+// or skips (deleted second) because of e.
+func (e Event) switchTAI() TAI {
+	return TAI((e.Unix() + int64(min(e.TAIUTC, e.Before()))) * Second)
+}
+
+// UnixFromTAI converts TAI to POSIX nanoseconds of true UTC: during an
+// inserted second the POSIX value repeats 23:59:59, and the deleted 23:59:59
+// is skipped.
+func (t *Table) UnixFromTAI(x TAI) int64 {
+	return int64(x) - int64(t.OffsetAtTAI(x))*Second
+}
+
+// Label is a UTC clock reading, which unlike time.Time can name the inserted
+// second 23:59:60.
+type Label struct {
+	// Time is the reading with second 59 in place of 60.
+	Time time.Time
+	// Leap is true for a reading inside an inserted second (23:59:60).
+	Leap bool
+}
+
+// String renders the label in RFC 3339 with nanoseconds, writing 23:59:60
+// for an inserted second.
+func (l Label) String() string {
+	s := l.Time.UTC().Format(time.RFC3339Nano)
+	if l.Leap {
+		// "...T23:59:59..." -> "...T23:59:60...": the seconds sit at offset 17.
+		s = s[:17] + "60" + s[19:]
+	}
+	return s
+}
+
+// ParseLabel reads an RFC 3339 UTC time that may name second 60.
+func ParseLabel(s string) (Label, error) {
+	leapSecond := len(s) > 19 && s[10] == 'T' && s[17:19] == "60"
+	in := s
+	if leapSecond {
+		in = s[:17] + "59" + s[19:]
+	}
+	at, err := time.Parse(time.RFC3339Nano, in)
+	if err != nil {
+		return Label{}, fmt.Errorf("time %q: want RFC 3339 such as 2016-12-31T23:59:60.5Z: %w", s, err)
+	}
+	if leapSecond {
+		if h, m, _ := at.Clock(); h != 23 || m != 59 {
+			return Label{}, fmt.Errorf("time %q: second 60 exists only at 23:59 UTC", s)
+		}
+		if _, off := at.Zone(); off != 0 {
+			return Label{}, fmt.Errorf("time %q: second 60 must be given in UTC", s)
+		}
+	}
+	return Label{Time: at.UTC(), Leap: leapSecond}, nil
+}
+
+// LabelFromTAI names a TAI instant as a UTC clock reading.
+func (t *Table) LabelFromTAI(x TAI) Label {
+	unix := t.UnixFromTAI(x)
+	at := time.Unix(0, unix).UTC()
+	// Inside an inserted second the new offset holds already, so x falls in
+	// [switch, event TAI) of a positive event.
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].TAI() > x })
+	if i < len(t.Events) && t.Events[i].Delta > 0 && x >= t.Events[i].switchTAI() {
+		return Label{Time: at, Leap: true}
+	}
+	return Label{Time: at}
+}
+
+// TAIFromLabel converts a UTC clock reading to TAI. It fails for 23:59:60 on
+// a day without an inserted second, and for the 23:59:59 that a deleted
+// second removed.
+func (t *Table) TAIFromLabel(l Label) (TAI, error) {
+	unix := l.Time.UnixNano()
+	sec := floorDiv(unix, Second)
+	if l.Leap {
+		e, ok := t.Find(l.Time)
+		if !ok || e.Delta < 0 {
+			return 0, fmt.Errorf("%s: no second is inserted at the end of %s in leap table %s", l, l.Time.Format("2006-01-02"), t.Source)
+		}
+		// 23:59:60.x is x after the switch instant T + old offset.
+		frac := unix - sec*Second
+		return TAI((e.Unix()+int64(e.Before()))*Second + frac), nil
+	}
+	for _, e := range t.Events {
+		if e.Delta < 0 && sec == e.Unix()-1 {
+			return 0, fmt.Errorf("%s: this second was deleted by the leap of %s in leap table %s", l, e.Day().Format("2006-01-02"), t.Source)
+		}
+	}
+	return t.TAIFromUnix(unix), nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
