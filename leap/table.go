@@ -176,16 +176,16 @@ func (t *Table) OffsetAtTAI(x TAI) int {
 	// Offsets switch at the TAI instant where POSIX time would repeat or skip:
 	// the start of 23:59:60 for an inserted second (TAI = T + old offset), the
 	// start of the deleted 23:59:59 for a deleted one (TAI = T + new offset).
-	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].switchTAI() > x })
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].Jump() > x })
 	if i == 0 {
 		return t.Base
 	}
 	return t.Events[i-1].TAIUTC
 }
 
-// switchTAI is the TAI instant at which POSIX time repeats (inserted second)
-// or skips (deleted second) because of e.
-func (e Event) switchTAI() TAI {
+// Jump returns the TAI instant at which POSIX time repeats (the start of an
+// inserted 23:59:60) or skips (the start of a deleted 23:59:59) because of e.
+func (e Event) Jump() TAI {
 	return TAI((e.Unix() + int64(min(e.TAIUTC, e.Before()))) * Second)
 }
 
@@ -245,7 +245,7 @@ func (t *Table) LabelFromTAI(x TAI) Label {
 	// Inside an inserted second the new offset holds already, so x falls in
 	// [switch, event TAI) of a positive event.
 	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].TAI() > x })
-	if i < len(t.Events) && t.Events[i].Delta > 0 && x >= t.Events[i].switchTAI() {
+	if i < len(t.Events) && t.Events[i].Delta > 0 && x >= t.Events[i].Jump() {
 		return Label{Time: at, Leap: true}
 	}
 	return Label{Time: at}

@@ -15,9 +15,7 @@ import (
 // the later of the window end and the leap (a window that opens at T leaves a
 // deleted second's 23:59:59 between the leap, at U = T-1s, and itself).
 func span(w Window) (leap.TAI, leap.TAI) {
-	e := w.Event
-	sw := leap.TAI((e.Unix() + int64(min(e.TAIUTC, e.Before()))) * sec)
-	return min(w.Start, sw), max(w.End, leap.TAI((e.Unix()+int64(e.TAIUTC))*sec))
+	return min(w.Start, w.Event.Jump()), max(w.End, w.Event.TAI())
 }
 
 // TestProperties checks, for every preset and random custom policies of both

@@ -63,10 +63,7 @@ func New(t *leap.Table, p Policy) (*Smear, error) {
 		w.Event = e
 		midnight := e.Unix() * leap.Second
 		if p.Shape == Step {
-			// POSIX time repeats from the start of 23:59:60, or skips from
-			// the start of the deleted 23:59:59: T plus the smaller offset.
-			at := leap.TAI(midnight + min(w.before, w.after))
-			w.Start, w.End = at, at
+			w.Start, w.End = e.Jump(), e.Jump()
 			w.liStart = leap.TAI(midnight - 86400*leap.Second + w.before)
 			w.liEnd = leap.TAI(midnight + w.after)
 		} else {
