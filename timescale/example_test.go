@@ -1,0 +1,103 @@
+package timescale_test
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/timescale"
+)
+
+// table2016 is enough of the leap table for the examples: TAI-UTC 36 s from
+// mid-2015, 37 s from 2017.
+func table2016() *leap.Table {
+	return &leap.Table{Base: 35, Source: "example", Events: []leap.Event{
+		{Effective: time.Date(2015, 7, 1, 0, 0, 0, 0, time.UTC), TAIUTC: 36, Delta: 1},
+		{Effective: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC), TAIUTC: 37, Delta: 1},
+	}}
+}
+
+func synced() (timescale.KernelState, error) {
+	return timescale.KernelState{State: timescale.TimeOK}, nil
+}
+
+// A host kernel inserting the leap second steps its realtime back by one
+// second; the system source's served time runs on.
+func ExampleNewSystem() {
+	tbl := table2016()
+	clk := timescale.NewManualClock(time.Date(2016, 12, 31, 23, 59, 59, 0, time.UTC))
+	src, err := timescale.NewSystem(timescale.Config{
+		Table: tbl, Clock: clk, Kernel: synced, CheckInterval: -1,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer src.Close()
+	for i := range 3 {
+		r := src.Now()
+		fmt.Println(tbl.LabelFromTAI(r.TAI), "host", time.Unix(0, r.Real).UTC().Format(time.TimeOnly))
+		clk.Advance(time.Second)
+		if i == 0 {
+			clk.Step(-time.Second) // at midnight the kernel inserts its leap
+		}
+		src.Check()
+	}
+	st := src.Stats()
+	fmt.Println("steps", st.Steps, "kernel leaps", st.KernelLeaps)
+	// Output:
+	// 2016-12-31T23:59:59Z host 23:59:59
+	// 2016-12-31T23:59:60Z host 23:59:59
+	// 2017-01-01T00:00:00Z host 00:00:00
+	// steps 0 kernel leaps 1
+}
+
+// Replaying the 2016 leap: serve time as if it were six hours before it.
+func ExampleShiftTo() {
+	tbl := table2016()
+	clk := timescale.NewManualClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	host, err := timescale.NewSystem(timescale.Config{Table: tbl, Clock: clk, Kernel: synced, CheckInterval: -1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	src := timescale.ShiftTo(host, tbl, time.Date(2016, 12, 31, 18, 0, 0, 0, time.UTC))
+	defer src.Close()
+	fmt.Println(src.Name(), tbl.LabelFromTAI(src.Now().TAI))
+	clk.Advance(6 * time.Hour)
+	fmt.Println(src.Name(), tbl.LabelFromTAI(src.Now().TAI))
+	// Output:
+	// shifted(system) 2016-12-31T18:00:00Z
+	// shifted(system) 2016-12-31T23:59:60Z
+}
+
+func ExampleParseRehearsal() {
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	for _, v := range []string{"2026-11-23T15:00:00Z,+1", "now+90s,-1", "2026-11-23T15:00:00Z,+2"} {
+		at, delta, err := timescale.ParseRehearsal(v, now)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Printf("%s %+d\n", at.Format(time.RFC3339), delta)
+	}
+	// Output:
+	// 2026-11-23T15:00:00Z +1
+	// 2026-05-01T10:01:30Z -1
+	// rehearsal "2026-11-23T15:00:00Z,+2": leap "+2" must be +1 or -1
+}
+
+// The kernel's receive timestamp of a packet maps to the continuous scale
+// through the reading taken when the packet is handled.
+func ExampleReading_FromRealtime() {
+	r := timescale.Reading{
+		TAI:  leap.TAI(time.Date(2020, 1, 1, 0, 0, 37, 0, time.UTC).UnixNano()),
+		Real: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(),
+	}
+	rx := r.Real - int64(250*time.Microsecond)
+	fmt.Println(time.Duration(r.TAI - r.FromRealtime(rx)))
+	// Output:
+	// 250µs
+}

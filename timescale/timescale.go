@@ -1,0 +1,245 @@
+// Package timescale provides the clock sources of the server: each gives the
+// current instant on the continuous scale (leap.TAI) plus the host's sync
+// status, without ever trusting the host kernel's own leap handling.
+//
+// Sources:
+//   - System reads CLOCK_REALTIME through a CLOCK_MONOTONIC anchor. A host
+//     clock that inserts or deletes a leap second itself (a step of exactly one
+//     second at a table event) does not move the served time; any other step
+//     of the host clock is followed by re-anchoring, logged and counted.
+//   - KernelTAI reads CLOCK_TAI, the same way, and refuses to start unless the
+//     kernel's TAI offset agrees with the leap table.
+//   - Shifted wraps a source to serve time as if now were shifted, to replay
+//     a historic leap.
+//
+// A rehearsal (ParseRehearsal) does not need a source of its own: the source
+// keeps mapping the host clock with the real table, and only the smear uses
+// the table with the synthetic leap (see docs/timescale.md).
+//
+// Now is on the served path: it allocates nothing, takes no lock and reads
+// the clock once through time.Now (vDSO). Everything else — comparing the
+// host clock with the anchor, reading adjtimex — happens in a background
+// check every CheckInterval.
+package timescale
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+)
+
+// Reading is one reading of a source.
+type Reading struct {
+	// TAI is the instant on the continuous scale.
+	TAI leap.TAI
+	// Real is the host's CLOCK_REALTIME at the same moment, in POSIX
+	// nanoseconds, unshifted. It maps kernel timestamps (FromRealtime).
+	Real int64
+}
+
+// MaxRxAge bounds how long before a reading a receive timestamp may have been
+// taken for FromRealtime to use it.
+const MaxRxAge = 500 * time.Millisecond
+
+// FromRealtime maps a host CLOCK_REALTIME timestamp rx (POSIX nanoseconds),
+// such as the kernel receive timestamp (SO_TIMESTAMPNS) of a packet taken
+// shortly before r, to the continuous scale through the same anchor as r:
+// r.TAI - (r.Real - rx). A timestamp after r, or more than MaxRxAge before it
+// (the host clock was stepped or leapt in between, or the packet is stale),
+// maps to r.TAI.
+func (r Reading) FromRealtime(rx int64) leap.TAI {
+	d := r.Real - rx
+	if d < 0 || d > int64(MaxRxAge) {
+		return r.TAI
+	}
+	return r.TAI - leap.TAI(d)
+}
+
+// Source gives the current instant on the continuous scale and the host's
+// sync status. Implementations are safe for concurrent use.
+type Source interface {
+	// Now reads the source. It allocates nothing and takes no lock.
+	Now() Reading
+	// Name names the source for logs and metrics: "system", "tai",
+	// "shifted(system)", ...
+	Name() string
+	// Synced reports whether the host clock is synchronised (read from
+	// adjtimex in the background), or true when AssumeSynced was given.
+	Synced() bool
+	// SetTable replaces the leap table used to map the host clock (a
+	// reload); it is safe to call while Now runs. It takes the real table,
+	// never a rehearsal table: the host clock does not leap in a rehearsal.
+	SetTable(*leap.Table)
+	// Stats returns the source's counters and last measurements.
+	Stats() Stats
+	// Close stops the background checks.
+	Close() error
+}
+
+// Stats are a source's counters and last measurements, for metrics and the
+// status page.
+type Stats struct {
+	// Source is the source's Name.
+	Source string
+	// Checks counts comparisons of the host clock with the anchor.
+	Checks uint64
+	// Steps counts host clock steps that were followed by re-anchoring.
+	Steps uint64
+	// LastStep is how far the served time moved at the last re-anchoring.
+	LastStep time.Duration
+	// KernelLeaps counts host clock steps of one second at a table event
+	// that were recognised as the host's own leap handling and not followed.
+	KernelLeaps uint64
+	// Anchored is the host realtime at which the current anchor was taken.
+	Anchored time.Time
+	// Offset is the host clock minus what the anchor predicts for it at the
+	// last check: CLOCK_TAI minus the served TAI for the tai source while the
+	// kernel's TAI offset matches the table, else the host realtime minus
+	// true UTC. About ±1 s while the host has not yet applied, or has already
+	// applied, a leap of the table.
+	Offset time.Duration
+	// Shift is the fixed shift of a Shifted source on the TAI scale.
+	Shift time.Duration
+	// Kernel is the host clock state last read from adjtimex.
+	Kernel KernelState
+	// KernelErr is the error of the last adjtimex read, empty if it worked.
+	KernelErr string
+}
+
+// Clock reads the host clock: realtime in POSIX nanoseconds and a monotonic
+// reading in nanoseconds (any origin) taken at the same moment.
+type Clock interface {
+	Now() (real, mono int64)
+}
+
+var processStart = time.Now()
+
+type hostClock struct{}
+
+func (hostClock) Now() (int64, int64) {
+	t := time.Now()
+	return t.UnixNano(), int64(t.Sub(processStart))
+}
+
+// HostClock returns the host's clock: one time.Now call, whose wall reading
+// is CLOCK_REALTIME and whose monotonic reading is CLOCK_MONOTONIC.
+func HostClock() Clock { return hostClock{} }
+
+// ManualClock is a Clock moved by hand, for tests and simulations. Its zero
+// value reads (0, 0).
+type ManualClock struct {
+	mu         sync.Mutex
+	real, mono int64
+}
+
+// NewManualClock returns a clock whose realtime reads at and whose monotonic
+// reading is zero.
+func NewManualClock(at time.Time) *ManualClock {
+	return &ManualClock{real: at.UnixNano()}
+}
+
+// Now returns the current readings.
+func (c *ManualClock) Now() (real, mono int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.real, c.mono
+}
+
+// Advance lets time pass: both readings move forward by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.real += int64(d)
+	c.mono += int64(d)
+}
+
+// Step steps the realtime reading alone by d, as settimeofday or a kernel
+// leap second does.
+func (c *ManualClock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.real += int64(d)
+}
+
+// Config selects and configures a source; see New.
+type Config struct {
+	// Kind is "system" (the default when empty) or "tai".
+	Kind string
+	// Table maps the host clock to TAI. It is the real table even during a
+	// rehearsal: the host clock does not leap in a rehearsal.
+	Table *leap.Table
+	// TimeOffset serves time as if the host clock read that much later
+	// (--time-offset).
+	TimeOffset time.Duration
+	// TimeOffsetTo serves time as if now were this instant at start
+	// (--time-offset-to). Excludes TimeOffset.
+	TimeOffsetTo time.Time
+	// AssumeSynced makes Synced true whatever adjtimex says.
+	AssumeSynced bool
+	// Logger receives step, leap and sync-status messages; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Clock is the host clock; nil means HostClock().
+	Clock Clock
+	// Kernel reads the host clock state; nil means ReadKernel (adjtimex,
+	// read-only).
+	Kernel func() (KernelState, error)
+	// ClockTAI reads CLOCK_TAI in nanoseconds for the tai source; nil means
+	// ReadClockTAI.
+	ClockTAI func() (int64, error)
+	// Tolerance is how far the host clock may drift from the anchor's
+	// prediction before it counts as stepped; 0 means 5 ms.
+	Tolerance time.Duration
+	// LeapWindow is how long before and after a table event a host clock off
+	// by exactly that leap is taken for the host's own leap handling rather
+	// than a step; 0 means 24 h.
+	LeapWindow time.Duration
+	// CheckInterval is the period of the background checks; 0 means 250 ms,
+	// negative means none (call Check yourself).
+	CheckInterval time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultTolerance     = 5 * time.Millisecond
+	DefaultLeapWindow    = 24 * time.Hour
+	DefaultCheckInterval = 250 * time.Millisecond
+)
+
+// New builds the source that cfg describes: system or tai, shifted when
+// TimeOffset or TimeOffsetTo is set.
+func New(cfg Config) (Source, error) {
+	if cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero() {
+		return nil, errors.New("time offset: give either a duration or a target instant, not both")
+	}
+	var src Source
+	var err error
+	switch cfg.Kind {
+	case "", "system":
+		src, err = NewSystem(cfg)
+	case "tai":
+		src, err = NewKernelTAI(cfg)
+	default:
+		return nil, fmt.Errorf("clock source %q: want system or tai", cfg.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.TimeOffset != 0:
+		return Shift(src, cfg.Table, cfg.TimeOffset), nil
+	case !cfg.TimeOffsetTo.IsZero():
+		return ShiftTo(src, cfg.Table, cfg.TimeOffsetTo), nil
+	}
+	return src, nil
+}
+
+var (
+	_ Source = (*System)(nil)
+	_ Source = (*KernelTAI)(nil)
+	_ Source = (*Shifted)(nil)
+)
