@@ -153,16 +153,19 @@ func RefIDFromAddr(addr netip.Addr) uint32 {
 }
 
 // FormatRefID renders a reference ID for people, the way it is meant at the
-// given stratum: for stratum 0 (a kiss code) and 1 (a reference clock) the
-// ASCII letters ("LOCL", "GPS") when they are printable, otherwise a dotted
-// IPv4 address (an IPv6 upstream's hash reads as an address too). It returns
-// hexadecimal digits when nothing else fits.
+// given stratum: the ASCII letters of a kiss code (stratum 0) or reference
+// clock (stratum 1: "GPS", "LOCL") when they are printable, otherwise a
+// dotted IPv4 address (at stratum 2 and up the upstream server; an IPv6
+// upstream's hash reads as an address too). A stratum-0 reference ID that is
+// not a code reads as hexadecimal digits.
 func FormatRefID(refid uint32, stratum uint8) string {
 	if stratum <= 1 {
 		if s, ok := asciiRefID(refid); ok {
 			return s
 		}
-		return hexRefID(refid)
+		if stratum == 0 {
+			return hexRefID(refid)
+		}
 	}
 	return netip.AddrFrom4([4]byte{byte(refid >> 24), byte(refid >> 16), byte(refid >> 8), byte(refid)}).String()
 }

@@ -92,8 +92,14 @@ func TestRefIDFromAddr(t *testing.T) {
 	if got := FormatRefID(0xc0a80102, 2); got != "192.168.1.2" {
 		t.Errorf("FormatRefID stratum 2 = %q", got)
 	}
-	if got := FormatRefID(0xc0a80102, 1); got != "0xc0a80102" {
+	if got := FormatRefID(0x7f7f0101, 1); got != "127.127.1.1" { // chronyd's local reference
 		t.Errorf("FormatRefID stratum 1 non-ASCII = %q", got)
+	}
+	if got := FormatRefID(0x7f7f0101, 0); got != "0x7f7f0101" {
+		t.Errorf("FormatRefID stratum 0 non-ASCII = %q", got)
+	}
+	if got := FormatRefID(KissRATE, 3); got != "82.65.84.69" {
+		t.Errorf("FormatRefID stratum 3 = %q", got)
 	}
 }
 
