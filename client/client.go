@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/leapsmear/leapsmear/ntp"
@@ -234,7 +235,9 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 				}
 				return nil, fmt.Errorf("%w within %s", ErrNoAnswer, wait)
 			}
-			// A refusal (ICMP port unreachable) surfaces here.
+			if errors.Is(err, syscall.ECONNREFUSED) { // ICMP port unreachable
+				return nil, fmt.Errorf("%w: %w (nothing listens on that port)", ErrNoAnswer, syscall.ECONNREFUSED)
+			}
 			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 		}
 		resp, err := c.accept(c.buf[:n], from, req.Transmit, t1, t4)
