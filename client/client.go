@@ -122,7 +122,7 @@ type Client struct {
 
 	mu   sync.Mutex
 	conn *net.UDPConn
-	buf  [1024]byte
+	buf  [4096]byte
 }
 
 // Dial resolves addr ("host", "host:port", "[v6]:port" or a bare IPv6
