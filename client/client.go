@@ -1,0 +1,329 @@
+// Package client queries NTP servers: one client-server exchange (RFC 5905)
+// measuring the offset of the local clock and the round-trip delay, with the
+// server's header decoded by package ntp.
+//
+// A Client keeps one connected UDP socket for one server, so that a watcher
+// can query the same server again and again; Query is the one-shot form.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/leapsmear/leapsmear/ntp"
+)
+
+// Defaults of Options.
+const (
+	DefaultTimeout = 5 * time.Second
+	DefaultPort    = 123
+)
+
+// Options tune an exchange. The zero value asks NTPv4 on port 123 and waits
+// up to five seconds.
+type Options struct {
+	// Timeout bounds one exchange, from sending the request to accepting a
+	// reply; 0 means DefaultTimeout. A context deadline that comes first wins.
+	Timeout time.Duration
+	// Version is the NTP version of the request: 3 or 4; 0 means 4.
+	Version uint8
+	// Port is the server's port when the address names none; 0 means 123.
+	Port int
+	// LocalClock reads the local clock for the send (T1) and receive (T4)
+	// times; nil means time.Now. Tests inject a clock here.
+	LocalClock func() time.Time
+}
+
+// Errors of an exchange. Errors returned by Query wrap one of them (or a
+// *KissError) with the server's address, so test them with errors.Is and
+// errors.As.
+var (
+	// ErrNoAnswer: no acceptable reply came before the timeout, or the
+	// server's host refused the datagram (nothing listens on the port).
+	ErrNoAnswer = errors.New("no answer")
+	// ErrOriginMismatch: a reply came whose origin timestamp is not the
+	// request's transmit timestamp (a stale, spoofed or broken reply). Such
+	// replies are ignored while waiting; this is reported, together with
+	// ErrNoAnswer, when nothing better came.
+	ErrOriginMismatch = errors.New("reply's origin timestamp does not match the request")
+	// ErrMalformed: a reply that is not a well-formed NTP server reply (too
+	// short, bad trailer, wrong mode or version, zero timestamps).
+	ErrMalformed = errors.New("malformed reply")
+	// ErrUnsynchronised: the server answered but says its clock is not
+	// synchronised (leap indicator 3 or stratum 16 and above). Query returns
+	// the response along with this error.
+	ErrUnsynchronised = errors.New("server is not synchronised")
+)
+
+// KissError reports a Kiss-o'-Death reply (stratum 0): the server refuses to
+// give time and says why in a four-letter code. Query returns the response
+// along with it.
+type KissError struct {
+	Code  string // "RATE", "DENY", "RSTR", "INIT", ...
+	RefID uint32 // the reference ID that carried the code
+}
+
+func (e *KissError) Error() string {
+	msg := "kiss-o'-death " + e.Code
+	switch e.RefID {
+	case ntp.KissRATE:
+		msg += " (rate exceeded: poll less often)"
+	case ntp.KissDENY, ntp.KissRSTR:
+		msg += " (access denied)"
+	case ntp.KissINIT:
+		msg += " (server not yet synchronised)"
+	}
+	return msg
+}
+
+// Response is the outcome of one exchange.
+type Response struct {
+	Server string         // the address as given to Dial or Query
+	Addr   netip.AddrPort // the address that answered
+	Header ntp.Header     // the server's reply, decoded
+	// The four timestamps of RFC 5905: T1 the local send time (the real one,
+	// not the random value sent as transmit timestamp), T2 the server's
+	// receive time, T3 the server's transmit time, T4 the local receive time.
+	// T2 and T3 are read in the NTP era nearest to T1.
+	T1, T2, T3, T4 time.Time
+	// Offset of the server's clock from the local clock, ((T2-T1)+(T3-T4))/2:
+	// positive when the local clock is behind the server.
+	Offset time.Duration
+	// Delay is the round-trip delay, (T4-T1)-(T3-T2).
+	Delay time.Duration
+}
+
+// RefID renders the server's reference ID for people (see ntp.FormatRefID).
+func (r *Response) RefID() string { return ntp.FormatRefID(r.Header.ReferenceID, r.Header.Stratum) }
+
+// RootDistance estimates the maximum error of the server's time as seen here
+// (RFC 5905's root distance without the dispersion growth): half the root
+// delay and of the measured delay, plus the root dispersion.
+func (r *Response) RootDistance() time.Duration {
+	return (r.Header.RootDelay.Duration()+r.Delay)/2 + r.Header.RootDispersion.Duration()
+}
+
+// Client queries one server through one connected UDP socket. Its methods may
+// be called from several goroutines; exchanges run one at a time.
+type Client struct {
+	server string
+	addr   netip.AddrPort
+	opt    Options
+
+	mu   sync.Mutex
+	conn *net.UDPConn
+	buf  [4096]byte
+}
+
+// Dial resolves addr ("host", "host:port", "[v6]:port" or a bare IPv6
+// address) and opens a socket connected to it. The context bounds the name
+// resolution.
+func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	switch opt.Version {
+	case 0:
+		opt.Version = ntp.Version4
+	case 3, 4:
+	default:
+		return nil, fmt.Errorf("%s: NTP version %d not supported (3 or 4)", addr, opt.Version)
+	}
+	if opt.Port == 0 {
+		opt.Port = DefaultPort
+	}
+	if opt.LocalClock == nil {
+		opt.LocalClock = time.Now
+	}
+	ap, err := Resolve(ctx, addr, opt.Port)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	return &Client{server: addr, addr: ap, opt: opt, conn: conn}, nil
+}
+
+// Addr returns the resolved address of the server.
+func (c *Client) Addr() netip.AddrPort { return c.addr }
+
+// Close closes the socket.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Query does one exchange with the server named by addr and closes its
+// socket: see Dial and Client.Query.
+func Query(ctx context.Context, addr string, opt Options) (*Response, error) {
+	c, err := Dial(ctx, addr, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Query(ctx)
+}
+
+// Query sends one request and waits for its reply. Replies from another
+// address, of another mode, malformed or not echoing the request's random
+// transmit timestamp are ignored while waiting. It returns the response with
+// a nil error, or with a *KissError or ErrUnsynchronised when the server
+// answered but gives no usable time; other errors come with no response.
+func (c *Client) Query(ctx context.Context) (*Response, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	resp, err := c.exchange(ctx)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", c.server, err)
+	}
+	return resp, err
+}
+
+func (c *Client) exchange(ctx context.Context) (*Response, error) {
+	start := time.Now()
+	deadline := start.Add(c.opt.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	wait := deadline.Sub(start).Round(time.Millisecond)
+	if err := c.conn.SetReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	// Cancelling the context ends the wait at once.
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, fmt.Errorf("random transmit timestamp: %w", err)
+	}
+	req := ntp.Header{
+		Version:  c.opt.Version,
+		Mode:     ntp.ModeClient,
+		Transmit: ntp.Timestamp(binary.BigEndian.Uint64(nonce[:]) | 1), // never zero
+	}
+	var out [ntp.HeaderLen]byte
+	if err := req.Encode(out[:]); err != nil {
+		return nil, err
+	}
+	t1 := c.opt.LocalClock()
+	if _, err := c.conn.Write(out[:]); err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+
+	ignored, lastIgnored := 0, error(nil)
+	for {
+		n, from, err := c.conn.ReadFromUDPAddrPort(c.buf[:])
+		t4 := c.opt.LocalClock()
+		if err != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) { // the timeout or the context's deadline
+				if lastIgnored != nil {
+					return nil, fmt.Errorf("%w within %s: ignored %d reply(s), the last because: %w",
+						ErrNoAnswer, wait, ignored, lastIgnored)
+				}
+				return nil, fmt.Errorf("%w within %s", ErrNoAnswer, wait)
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) { // ICMP port unreachable
+				return nil, fmt.Errorf("%w: %w (nothing listens on that port)", ErrNoAnswer, syscall.ECONNREFUSED)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, err)
+		}
+		resp, err := c.accept(c.buf[:n], from, req.Transmit, t1, t4)
+		if resp == nil {
+			ignored++
+			lastIgnored = err
+			continue
+		}
+		return resp, err
+	}
+}
+
+// accept checks one datagram against the request. It returns a nil response
+// for a datagram to ignore (the error says why), or the response and the
+// verdict on it.
+func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t4 time.Time) (*Response, error) {
+	if from.Addr().Unmap() != c.addr.Addr() || from.Port() != c.addr.Port() {
+		return nil, fmt.Errorf("reply from %s, not the server", from)
+	}
+	var h ntp.Header
+	if err := h.Decode(b); err != nil {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if _, _, err := ntp.Trailer(b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if h.Mode != ntp.ModeServer {
+		return nil, fmt.Errorf("%w: mode %d, not a server reply", ErrMalformed, h.Mode)
+	}
+	if h.Version < 1 || h.Version > 4 {
+		return nil, fmt.Errorf("%w: version %d", ErrMalformed, h.Version)
+	}
+	if h.Origin != sent {
+		return nil, ErrOriginMismatch
+	}
+	// From here on the reply is the server's answer to this request.
+	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4}
+	if h.IsKiss() {
+		return r, &KissError{Code: ntp.KissCode(h.ReferenceID), RefID: h.ReferenceID}
+	}
+	if h.Receive == 0 || h.Transmit == 0 {
+		return r, fmt.Errorf("%w: zero receive or transmit timestamp", ErrMalformed)
+	}
+	r.T2 = h.Receive.Time(t1)
+	r.T3 = h.Transmit.Time(t1)
+	r.Offset = (r.T2.Sub(r.T1) + r.T3.Sub(r.T4)) / 2
+	r.Delay = r.T4.Sub(r.T1) - r.T3.Sub(r.T2)
+	if !h.Synchronised() {
+		return r, fmt.Errorf("%w (leap indicator %d, stratum %d)", ErrUnsynchronised, h.Leap, h.Stratum)
+	}
+	return r, nil
+}
+
+// Resolve turns "host", "host:port", "[v6]:port" or a bare IPv6 address into
+// one address and port, using port when addr names none. Names are looked up
+// with the default resolver; the first address wins.
+func Resolve(ctx context.Context, addr string, port int) (netip.AddrPort, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err == nil {
+		n, err := net.DefaultResolver.LookupPort(ctx, "udp", p)
+		if err != nil || n <= 0 || n > 65535 {
+			return netip.AddrPort{}, fmt.Errorf("%s: bad port %q", addr, p)
+		}
+		port = n
+	} else {
+		// No port: "host", "192.0.2.1", "::1" or "[::1]".
+		host = addr
+		if len(addr) > 2 && addr[0] == '[' && addr[len(addr)-1] == ']' {
+			host = addr[1 : len(addr)-1]
+		}
+	}
+	if port <= 0 || port > 65535 {
+		return netip.AddrPort{}, fmt.Errorf("%s: bad port %d", addr, port)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
+	}
+	if host == "" || strings.ContainsAny(host, "[]:/ ") {
+		return netip.AddrPort{}, fmt.Errorf("%q: not a host, host:port or [IPv6]:port", addr)
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%s: %w", addr, err)
+	}
+	if len(addrs) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%s: no address for %s", addr, host)
+	}
+	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(port)), nil
+}

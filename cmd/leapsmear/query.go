@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/ntp"
+)
+
+func init() { register(newQueryCmd) }
+
+// queryOptions are the flags of the query command.
+type queryOptions struct {
+	json     bool
+	samples  int
+	interval time.Duration
+	timeout  time.Duration
+	version  int
+}
+
+// maxSamples bounds --samples, so that a typo cannot flood a server.
+const maxSamples = 100
+
+func newQueryCmd() *cobra.Command {
+	var o queryOptions
+	cmd := &cobra.Command{
+		Use:   "query HOST[:PORT]...",
+		Short: "Ask NTP servers for the time: offset, delay, stratum, leap status",
+		Long: `query does one NTP exchange (RFC 5905, client mode) with each server and
+shows what it answered, in the spirit of 'chronyc tracking': reference ID,
+stratum, leap status, precision, root delay and dispersion, and the offset of
+the local clock and the round-trip delay as measured from here.
+
+The offset is the server's clock minus the local clock: positive when the
+local clock is behind. With --samples N, N exchanges are made per server
+(--interval apart) and the one with the lowest delay is shown, along with the
+minimum, median and maximum offset of all of them.
+
+Servers are asked in parallel. The exit status is 1 if any server failed: no
+answer, a Kiss-o'-Death, a reply not matching the request, or a server that
+says it is not synchronised (its fields are still shown). Each failure is one
+line on standard error.`,
+		Example: `  leapsmear query pool.ntp.org
+  leapsmear query 127.0.0.1:11123 '[::1]:123' --json
+  leapsmear query time.example.com --samples 5 --interval 2s
+  leapsmear query old-server.example --version 3 --timeout 1s`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("query: name at least one server: HOST[:PORT]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case o.samples < 1 || o.samples > maxSamples:
+				return usagef("query: --samples %d: want 1 to %d", o.samples, maxSamples)
+			case o.version != 3 && o.version != 4:
+				return usagef("query: --version %d: want 3 or 4", o.version)
+			case o.timeout <= 0:
+				return usagef("query: --timeout %s: want a positive duration", o.timeout)
+			case o.interval < 0:
+				return usagef("query: --interval %s: want zero or more", o.interval)
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			return runQuery(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print a JSON list of objects, one per server, for scripts")
+	f.IntVar(&o.samples, "samples", 1, "exchanges per server; the one with the lowest delay is shown")
+	f.DurationVar(&o.interval, "interval", time.Second, "pause between the samples of one server")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for each answer")
+	f.IntVar(&o.version, "version", 4, "NTP version of the requests: 3 or 4")
+	return cmd
+}
+
+// serverResult is what the exchanges with one server gave.
+type serverResult struct {
+	server  string
+	addr    string
+	best    *client.Response // lowest delay; or the KoD / unsynchronised reply
+	offsets []time.Duration  // of the good samples, sorted
+	lost    int              // samples that failed
+	err     error
+}
+
+func runQuery(ctx context.Context, stdout, stderr io.Writer, servers []string, o queryOptions) error {
+	results := make([]serverResult, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { results[i] = queryServer(ctx, s, o) })
+	}
+	wg.Wait()
+
+	if o.json {
+		out := make([]queryJSON, len(results))
+		for i := range results {
+			out[i] = results[i].json()
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		first := true
+		for i := range results {
+			if results[i].best == nil {
+				continue
+			}
+			if !first {
+				fmt.Fprintln(stdout)
+			}
+			first = false
+			results[i].print(stdout, o.samples)
+		}
+	}
+
+	var failed []error
+	for _, r := range results {
+		if r.err != nil {
+			failed = append(failed, r.err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(servers) == 1:
+		return failed[0] // the one line of the failure
+	}
+	for _, err := range failed {
+		fmt.Fprintf(stderr, "leapsmear: %v\n", err)
+	}
+	return fmt.Errorf("%d of %d servers failed", len(failed), len(servers))
+}
+
+// queryServer makes o.samples exchanges with one server. A Kiss-o'-Death
+// stops the sampling at once: the server asked us to go away.
+func queryServer(ctx context.Context, server string, o queryOptions) serverResult {
+	r := serverResult{server: server}
+	c, err := client.Dial(ctx, server, client.Options{Timeout: o.timeout, Version: uint8(o.version)})
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer c.Close()
+	r.addr = c.Addr().String()
+	var unsynced *client.Response
+	var lastErr error
+	for i := range o.samples {
+		if i > 0 && o.interval > 0 {
+			select {
+			case <-ctx.Done():
+				r.err = ctx.Err()
+				return r
+			case <-time.After(o.interval):
+			}
+		}
+		resp, err := c.Query(ctx)
+		var kiss *client.KissError
+		switch {
+		case err == nil:
+			r.offsets = append(r.offsets, resp.Offset)
+			if r.best == nil || resp.Delay < r.best.Delay {
+				r.best = resp
+			}
+		case errors.As(err, &kiss):
+			r.best, r.err = resp, err
+			return r
+		case errors.Is(err, client.ErrUnsynchronised):
+			unsynced, lastErr = resp, err
+			r.lost++
+		default:
+			lastErr = err
+			r.lost++
+		}
+	}
+	slices.Sort(r.offsets)
+	if r.best == nil {
+		r.best, r.err = unsynced, lastErr
+	}
+	return r
+}
+
+// median of sorted durations, halfway between the middle two for an even count.
+func median(sorted []time.Duration) time.Duration {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	a, b := sorted[n/2-1], sorted[n/2]
+	return a + (b-a)/2
+}
+
+// seconds renders d in seconds with nine decimals, from the integer
+// nanoseconds: "0.000012345", or "+0.000012345" when signed.
+func seconds(d time.Duration, signed bool) string {
+	sign := ""
+	abs := uint64(d)
+	if d < 0 {
+		sign, abs = "-", uint64(-d) // -MinInt64 wraps to itself: its uint64 is still right
+	} else if signed {
+		sign = "+"
+	}
+	return fmt.Sprintf("%s%d.%09d", sign, abs/1e9, abs%1e9)
+}
+
+// timeLayout is RFC 3339 with all nine digits of the nanoseconds.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func (r *serverResult) print(w io.Writer, samples int) {
+	resp, h := r.best, r.best.Header
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "%-16s: %s\n", label, fmt.Sprintf(format, args...))
+	}
+	if r.addr != "" && r.addr != r.server {
+		line("Server", "%s (%s)", r.server, r.addr)
+	} else {
+		line("Server", "%s", r.server)
+	}
+	line("Reference ID", "%08X (%s)", h.ReferenceID, resp.RefID())
+	line("Stratum", "%d", h.Stratum)
+	if h.IsKiss() {
+		line("Kiss code", "%s", ntp.KissCode(h.ReferenceID))
+	}
+	line("Leap status", "%s", ntp.LeapName(h.Leap))
+	line("Version", "%d", h.Version)
+	line("Precision", "%d (%s seconds)", h.Precision, seconds(ntp.PrecisionDuration(h.Precision), false))
+	line("Root delay", "%s seconds", seconds(h.RootDelay.Duration(), false))
+	line("Root dispersion", "%s seconds", seconds(h.RootDispersion.Duration(), false))
+	if resp.T3.IsZero() {
+		return // a kiss-o'-death carries no time
+	}
+	switch {
+	case resp.Offset > 0:
+		line("Offset", "%s seconds (local clock slow)", seconds(resp.Offset, true))
+	case resp.Offset < 0:
+		line("Offset", "%s seconds (local clock fast)", seconds(resp.Offset, true))
+	default:
+		line("Offset", "%s seconds", seconds(resp.Offset, true))
+	}
+	line("Round-trip delay", "%s seconds", seconds(resp.Delay, false))
+	line("Server time", "%s", formatTime(resp.T3))
+	if samples > 1 && len(r.offsets) > 0 {
+		line("Samples", "%d of %d answered, lowest delay shown", len(r.offsets), len(r.offsets)+r.lost)
+		line("Offset range", "min %s median %s max %s seconds", seconds(r.offsets[0], true),
+			seconds(median(r.offsets), true), seconds(r.offsets[len(r.offsets)-1], true))
+	}
+}
+
+// queryJSON is one server in the --json output. The keys are a contract with
+// scripts: add new ones, never rename.
+type queryJSON struct {
+	Server           string `json:"server"`
+	Address          string `json:"address"`
+	Stratum          int    `json:"stratum"`
+	RefID            string `json:"refid"`
+	RefIDHex         string `json:"refid_hex"`
+	LI               int    `json:"li"`
+	Leap             string `json:"leap"`
+	Version          int    `json:"version"`
+	Precision        int    `json:"precision"`
+	RootDelayNs      int64  `json:"root_delay_ns"`
+	RootDispersionNs int64  `json:"root_dispersion_ns"`
+	OffsetNs         int64  `json:"offset_ns"`
+	DelayNs          int64  `json:"delay_ns"`
+	T1               string `json:"t1"`
+	T2               string `json:"t2"`
+	T3               string `json:"t3"`
+	T4               string `json:"t4"`
+	Samples          int    `json:"samples"`
+	Lost             int    `json:"lost"`
+	OffsetMinNs      int64  `json:"offset_min_ns"`
+	OffsetMedianNs   int64  `json:"offset_median_ns"`
+	OffsetMaxNs      int64  `json:"offset_max_ns"`
+	KissCode         string `json:"kiss_code,omitempty"`
+	Error            string `json:"error,omitempty"`
+}
+
+func (r *serverResult) json() queryJSON {
+	j := queryJSON{Server: r.server, Address: r.addr, Samples: len(r.offsets), Lost: r.lost}
+	if r.err != nil {
+		j.Error = r.err.Error()
+	}
+	if r.best != nil {
+		resp, h := r.best, r.best.Header
+		j.Stratum, j.RefID, j.RefIDHex = int(h.Stratum), resp.RefID(), fmt.Sprintf("%08X", h.ReferenceID)
+		j.LI, j.Leap, j.Version, j.Precision = int(h.Leap), ntp.LeapName(h.Leap), int(h.Version), int(h.Precision)
+		j.RootDelayNs, j.RootDispersionNs = int64(h.RootDelay.Duration()), int64(h.RootDispersion.Duration())
+		j.OffsetNs, j.DelayNs = int64(resp.Offset), int64(resp.Delay)
+		j.T1, j.T2, j.T3, j.T4 = formatTime(resp.T1), formatTime(resp.T2), formatTime(resp.T3), formatTime(resp.T4)
+		if h.IsKiss() {
+			j.KissCode = ntp.KissCode(h.ReferenceID)
+		}
+	}
+	if n := len(r.offsets); n > 0 {
+		j.OffsetMinNs, j.OffsetMedianNs, j.OffsetMaxNs = int64(r.offsets[0]), int64(median(r.offsets)), int64(r.offsets[n-1])
+	}
+	return j
+}

@@ -1,0 +1,205 @@
+package ntp
+
+import (
+	"crypto/md5"
+	"errors"
+	"math/bits"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// refID packs four ASCII letters into a reference ID, first letter highest.
+func refID(a, b, c, d byte) uint32 {
+	return uint32(a)<<24 | uint32(b)<<16 | uint32(c)<<8 | uint32(d)
+}
+
+// Kiss-o'-Death codes, as reference IDs (RFC 5905 section 7.4; NTSN from
+// RFC 8915).
+var (
+	KissACST = refID('A', 'C', 'S', 'T') // the association belongs to a unicast server
+	KissAUTH = refID('A', 'U', 'T', 'H') // server authentication failed
+	KissAUTO = refID('A', 'U', 'T', 'O') // Autokey sequence failed
+	KissBCST = refID('B', 'C', 'S', 'T') // the association belongs to a broadcast server
+	KissCRYP = refID('C', 'R', 'Y', 'P') // cryptographic authentication or identification failed
+	KissDENY = refID('D', 'E', 'N', 'Y') // access denied: stop sending to this server
+	KissDROP = refID('D', 'R', 'O', 'P') // lost peer in symmetric mode
+	KissRSTR = refID('R', 'S', 'T', 'R') // access denied by local policy: stop sending
+	KissINIT = refID('I', 'N', 'I', 'T') // the association has not yet synchronised
+	KissMCST = refID('M', 'C', 'S', 'T') // the association belongs to a dynamically discovered server
+	KissNKEY = refID('N', 'K', 'E', 'Y') // no key found
+	KissRATE = refID('R', 'A', 'T', 'E') // rate exceeded: poll less often
+	KissRMOT = refID('R', 'M', 'O', 'T') // alteration of the association from a remote host
+	KissSTEP = refID('S', 'T', 'E', 'P') // a step change in system time, not yet resynchronised
+	KissNTSN = refID('N', 'T', 'S', 'N') // NTS negative acknowledgement (RFC 8915)
+)
+
+// KissCode returns the kiss code carried by a Kiss-o'-Death reference ID, such
+// as "RATE". Codes are up to four printable ASCII characters, left-justified
+// and zero-filled; a reference ID that is not such a code is returned as eight
+// hexadecimal digits ("0x0000ffff"). Known codes cost no allocation.
+func KissCode(refid uint32) string {
+	switch refid {
+	case KissACST:
+		return "ACST"
+	case KissAUTH:
+		return "AUTH"
+	case KissAUTO:
+		return "AUTO"
+	case KissBCST:
+		return "BCST"
+	case KissCRYP:
+		return "CRYP"
+	case KissDENY:
+		return "DENY"
+	case KissDROP:
+		return "DROP"
+	case KissRSTR:
+		return "RSTR"
+	case KissINIT:
+		return "INIT"
+	case KissMCST:
+		return "MCST"
+	case KissNKEY:
+		return "NKEY"
+	case KissRATE:
+		return "RATE"
+	case KissRMOT:
+		return "RMOT"
+	case KissSTEP:
+		return "STEP"
+	case KissNTSN:
+		return "NTSN"
+	}
+	if s, ok := asciiRefID(refid); ok {
+		return s
+	}
+	return hexRefID(refid)
+}
+
+// asciiRefID returns the letters of refid if it is one to four printable
+// ASCII characters followed by zero bytes.
+func asciiRefID(refid uint32) (string, bool) {
+	var b [4]byte
+	n := 0
+	for i := range 4 {
+		c := byte(refid >> (24 - 8*i))
+		switch {
+		case c == 0:
+			// zero fill: every following byte must be zero too
+			if refid<<(8*i) != 0 {
+				return "", false
+			}
+			if n == 0 {
+				return "", false
+			}
+			return string(b[:n]), true
+		case c <= 0x20 || c > 0x7e:
+			return "", false
+		}
+		b[n] = c
+		n++
+	}
+	return string(b[:n]), true
+}
+
+// hexRefID renders refid as "0x" and eight hexadecimal digits.
+func hexRefID(refid uint32) string {
+	s := strconv.FormatUint(uint64(refid)|1<<32, 16) // leading 1 keeps the zeros
+	return "0x" + s[1:]
+}
+
+// ErrRefID reports a reference ID string that is not one to four printable
+// ASCII characters.
+var ErrRefID = errors.New("ntp: reference ID must be 1 to 4 printable ASCII characters")
+
+// RefIDFromString returns the reference ID of a stratum-1 source or kiss code
+// given as one to four printable ASCII characters other than space,
+// zero-filled: "GPS", "LOCL".
+func RefIDFromString(s string) (uint32, error) {
+	if len(s) == 0 || len(s) > 4 {
+		return 0, ErrRefID
+	}
+	var id uint32
+	for i := range 4 {
+		id <<= 8
+		if i < len(s) {
+			c := s[i]
+			if c <= 0x20 || c > 0x7e {
+				return 0, ErrRefID
+			}
+			id |= uint32(c)
+		}
+	}
+	return id, nil
+}
+
+// RefIDFromAddr returns the reference ID a server of stratum 2 or more uses
+// for an upstream server at addr (RFC 5905): the IPv4 address itself, or for
+// IPv6 the first four bytes of the MD5 digest of the address. An IPv4-mapped
+// IPv6 address counts as IPv4; the zero Addr gives 0.
+func RefIDFromAddr(addr netip.Addr) uint32 {
+	addr = addr.Unmap()
+	switch {
+	case addr.Is4():
+		a := addr.As4()
+		return refID(a[0], a[1], a[2], a[3])
+	case addr.Is6():
+		a := addr.As16()
+		sum := md5.Sum(a[:])
+		return refID(sum[0], sum[1], sum[2], sum[3])
+	}
+	return 0
+}
+
+// FormatRefID renders a reference ID for people, the way it is meant at the
+// given stratum: the ASCII letters of a kiss code (stratum 0) or reference
+// clock (stratum 1: "GPS", "LOCL") when they are printable, otherwise a
+// dotted IPv4 address (at stratum 2 and up the upstream server; an IPv6
+// upstream's hash reads as an address too). A stratum-0 reference ID that is
+// not a code reads as hexadecimal digits.
+func FormatRefID(refid uint32, stratum uint8) string {
+	if stratum <= 1 {
+		if s, ok := asciiRefID(refid); ok {
+			return s
+		}
+		if stratum == 0 {
+			return hexRefID(refid)
+		}
+	}
+	return netip.AddrFrom4([4]byte{byte(refid >> 24), byte(refid >> 16), byte(refid >> 8), byte(refid)}).String()
+}
+
+// Precision returns the precision field for a clock whose resolution (or
+// reading cost) is d: log2 of d in seconds, rounded up, so that 2^p s >= d.
+// Durations below 1 ns count as 1 ns (-29).
+func Precision(d time.Duration) int8 {
+	if d < 1 {
+		d = 1
+	}
+	if d <= nsPerSec {
+		p := int8(0)
+		// d << -p stays below 2^60 because d <= 1e9 < 2^30 and -p <= 30.
+		for p > -30 && uint64(d)<<(-p+1) <= nsPerSec {
+			p--
+		}
+		return p
+	}
+	// 2^p s >= d for p = ceil(log2(ceil(d/1s))).
+	secs := (uint64(d) + nsPerSec - 1) / nsPerSec
+	return int8(bits.Len64(secs - 1))
+}
+
+// PrecisionDuration returns 2^p seconds as a duration, rounded to the nearest
+// nanosecond (0 below 2^-32 s, saturating above 2^33 s).
+func PrecisionDuration(p int8) time.Duration {
+	switch {
+	case p >= 34:
+		return time.Duration(1<<63 - 1)
+	case p >= 0:
+		return time.Duration(nsPerSec << p)
+	case p < -32:
+		return 0
+	}
+	return time.Duration((nsPerSec<<32>>(-p) + 1<<31) >> 32)
+}
