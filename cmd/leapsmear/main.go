@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -54,14 +55,19 @@ func main() {
 
 // run executes the command line and returns the exit status: 0 on success,
 // 2 for a usage mistake, 1 for any other failure.
-func run(args []string) int {
+func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+
+// runWith is run writing to the given streams, so tests can capture them.
+func runWith(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "leapsmear: %v\n", err)
+	fmt.Fprintf(stderr, "leapsmear: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
