@@ -35,6 +35,9 @@ type Event struct {
 	TAIUTC int
 	// Delta is +1 for an inserted second and -1 for a deleted one.
 	Delta int
+	// Synthetic marks a rehearsal leap (see Table.WithRehearsal): it may take
+	// effect at any whole second, not only at the start of a month.
+	Synthetic bool
 }
 
 // Unix returns the POSIX seconds of the instant the event takes effect.
@@ -50,13 +53,24 @@ func (e Event) Day() time.Time { return e.Effective.AddDate(0, 0, -1) }
 // inserted second, or the instant the deleted second would have started.
 func (e Event) TAI() TAI { return TAI((e.Unix() + int64(e.TAIUTC)) * Second) }
 
-// String renders the event as "2016-12-31 23:59:60 +1 (TAI-UTC 37)".
+// String renders the event as "2016-12-31 23:59:60 +1 (TAI-UTC 37)", or
+// "2029-06-30 23:59:59 deleted -1 (TAI-UTC 36)" for a deleted second, or
+// "rehearsal leap at 2026-11-23T12:00:00Z +1 (TAI-UTC 38)" for a synthetic one.
 func (e Event) String() string {
+	if e.Synthetic {
+		return fmt.Sprintf("rehearsal leap at %s %+d (TAI-UTC %d)", e.Effective.UTC().Format(time.RFC3339), e.Delta, e.TAIUTC)
+	}
 	clock := "23:59:60"
 	if e.Delta < 0 {
 		clock = "23:59:59 deleted"
 	}
 	return fmt.Sprintf("%s %s %+d (TAI-UTC %d)", e.Day().Format("2006-01-02"), clock, e.Delta, e.TAIUTC)
+}
+
+// equal reports whether two events describe the same leap: same instant,
+// same offset after it, same sign.
+func (e Event) equal(o Event) bool {
+	return e.Effective.Equal(o.Effective) && e.TAIUTC == o.TAIUTC && e.Delta == o.Delta
 }
 
 // Table is a leap-second table and what is known of where it came from.
@@ -72,6 +86,9 @@ type Table struct {
 	Expires time.Time
 	// Source names where the table came from (a path or "embedded").
 	Source string
+	// Format is the file format the table was parsed from; empty for a
+	// table built in code.
+	Format Format
 	// Verified reports that the table's integrity was checked: the checksum
 	// of a leap-seconds.list matched, or every event of a format without a
 	// checksum was corroborated by a verified table (see Corroborate).
@@ -82,31 +99,71 @@ type Table struct {
 
 // Validate checks that the events are usable: strictly ascending, each
 // changing TAI-UTC by exactly +1 or -1 from the one before, each taking effect
-// at 00:00:00 UTC on the first day of a month, and the expiry (when known)
-// after the last event.
+// at 00:00:00 UTC on the first day of a month (a synthetic rehearsal event at
+// any whole second), all between 1972 and 2200, and the expiry (when known)
+// after the last real event.
 func (t *Table) Validate() error {
-	prev := t.Base
-	var prevAt time.Time
-	for i, e := range t.Events {
-		at := e.Effective.UTC()
-		if at.Day() != 1 || at.Hour() != 0 || at.Minute() != 0 || at.Second() != 0 || at.Nanosecond() != 0 {
-			return fmt.Errorf("leap table %s: event %d (%s) does not take effect at 00:00:00 UTC on the first day of a month", t.Source, i+1, at.Format(time.RFC3339))
-		}
-		if i > 0 && !at.After(prevAt) {
-			return fmt.Errorf("leap table %s: event %d (%s) is not after the event before it (%s)", t.Source, i+1, at.Format(time.RFC3339), prevAt.Format(time.RFC3339))
-		}
-		if e.Delta != 1 && e.Delta != -1 {
-			return fmt.Errorf("leap table %s: event %d (%s) has delta %d, want +1 or -1", t.Source, i+1, at.Format(time.RFC3339), e.Delta)
-		}
-		if e.TAIUTC-prev != e.Delta {
-			return fmt.Errorf("leap table %s: event %d (%s) changes TAI-UTC from %d to %d, not by exactly one second", t.Source, i+1, at.Format(time.RFC3339), prev, e.TAIUTC)
-		}
-		prev, prevAt = e.TAIUTC, at
-	}
-	if !t.Expires.IsZero() && len(t.Events) > 0 && !t.Expires.After(prevAt) {
-		return fmt.Errorf("leap table %s: expires %s, not after its last event %s", t.Source, t.Expires.UTC().Format(time.RFC3339), prevAt.Format(time.RFC3339))
+	if _, err := t.check(); err != nil {
+		return fmt.Errorf("leap table %s: %w", t.Source, err)
 	}
 	return nil
+}
+
+// firstInstant and endInstant bound the instants a table may name: leap
+// seconds began in 1972, and TAI nanoseconds overflow int64 in 2262.
+var (
+	firstInstant = time.Date(1972, 1, 1, 0, 0, 0, 0, time.UTC)
+	endInstant   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// check is Validate without the table's name, that also returns the index of
+// the offending event (-1 when the fault is not one event's), so that parsers
+// can name its line.
+func (t *Table) check() (int, error) {
+	prev := t.Base
+	var prevAt, lastReal time.Time
+	for i, e := range t.Events {
+		at := e.Effective.UTC()
+		if !at.After(firstInstant) || !at.Before(endInstant) {
+			return i, fmt.Errorf("event %d (%s) is outside 1972-01-01..2200-01-01", i+1, at.Format(time.RFC3339))
+		}
+		if e.Synthetic {
+			if at.Nanosecond() != 0 {
+				return i, fmt.Errorf("rehearsal event %d (%s) is not at a whole second", i+1, at.Format(time.RFC3339Nano))
+			}
+		} else if at.Day() != 1 || at.Hour() != 0 || at.Minute() != 0 || at.Second() != 0 || at.Nanosecond() != 0 {
+			return i, fmt.Errorf("event %d (%s) does not take effect at 00:00:00 UTC on the first day of a month", i+1, at.Format(time.RFC3339Nano))
+		}
+		if i > 0 && !at.After(prevAt) {
+			return i, fmt.Errorf("event %d (%s) is not after the event before it (%s)", i+1, at.Format(time.RFC3339), prevAt.Format(time.RFC3339))
+		}
+		if e.Delta != 1 && e.Delta != -1 {
+			return i, fmt.Errorf("event %d (%s) has delta %d, want +1 or -1", i+1, at.Format(time.RFC3339), e.Delta)
+		}
+		if e.TAIUTC-prev != e.Delta {
+			return i, fmt.Errorf("event %d (%s) changes TAI-UTC from %d to %d, not by its delta %+d", i+1, at.Format(time.RFC3339), prev, e.TAIUTC, e.Delta)
+		}
+		prev, prevAt = e.TAIUTC, at
+		if !e.Synthetic {
+			lastReal = at
+		}
+	}
+	if !t.Expires.IsZero() {
+		if !t.Expires.After(firstInstant) || !t.Expires.Before(endInstant) {
+			return -1, fmt.Errorf("expires %s, outside 1972-01-01..2200-01-01", t.Expires.UTC().Format(time.RFC3339))
+		}
+		if !lastReal.IsZero() && !t.Expires.After(lastReal) {
+			return -1, fmt.Errorf("expires %s, not after its last event %s", t.Expires.UTC().Format(time.RFC3339), lastReal.Format(time.RFC3339))
+		}
+	}
+	return -1, nil
+}
+
+// Clone returns a deep copy of the table.
+func (t *Table) Clone() *Table {
+	c := *t
+	c.Events = append([]Event(nil), t.Events...)
+	return &c
 }
 
 // Expired reports whether the table no longer vouches for instant at: at is
@@ -159,7 +216,9 @@ func (t *Table) Find(day time.Time) (Event, bool) {
 }
 
 // TAIFromUnix converts POSIX nanoseconds to TAI. POSIX time repeats during an
-// inserted second; the earlier reading (23:59:59) is taken.
+// inserted second; the earlier reading (23:59:59) is taken. A POSIX reading
+// inside a deleted second, which true UTC never shows, maps to the same TAI
+// as the reading one second later.
 func (t *Table) TAIFromUnix(ns int64) TAI {
 	return TAI(ns + int64(t.offsetAtUnix(floorDiv(ns, Second)))*Second)
 }
@@ -251,25 +310,29 @@ func (t *Table) LabelFromTAI(x TAI) Label {
 	return Label{Time: at}
 }
 
-// TAIFromLabel converts a UTC clock reading to TAI. It fails for 23:59:60 on
-// a day without an inserted second, and for the 23:59:59 that a deleted
+// TAIFromLabel converts a UTC clock reading to TAI. It fails for a second 60
+// where the table inserts no second, and for the 23:59:59 that a deleted
 // second removed.
 func (t *Table) TAIFromLabel(l Label) (TAI, error) {
 	unix := l.Time.UnixNano()
 	sec := floorDiv(unix, Second)
+	// The event, if any, that takes effect at the end of this second.
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].Unix() > sec })
+	var e Event
+	atEnd := i < len(t.Events) && t.Events[i].Unix() == sec+1
+	if atEnd {
+		e = t.Events[i]
+	}
 	if l.Leap {
-		e, ok := t.Find(l.Time)
-		if !ok || e.Delta < 0 {
-			return 0, fmt.Errorf("%s: no second is inserted at the end of %s in leap table %s", l, l.Time.Format("2006-01-02"), t.Source)
+		if !atEnd || e.Delta < 0 {
+			return 0, fmt.Errorf("%s: leap table %s inserts no second there", l, t.Source)
 		}
-		// 23:59:60.x is x after the switch instant T + old offset.
+		// Second 60 starts at the switch instant T + old offset.
 		frac := unix - sec*Second
 		return TAI((e.Unix()+int64(e.Before()))*Second + frac), nil
 	}
-	for _, e := range t.Events {
-		if e.Delta < 0 && sec == e.Unix()-1 {
-			return 0, fmt.Errorf("%s: this second was deleted by the leap of %s in leap table %s", l, e.Day().Format("2006-01-02"), t.Source)
-		}
+	if atEnd && e.Delta < 0 {
+		return 0, fmt.Errorf("%s: this second was deleted by the leap %s in leap table %s", l, e, t.Source)
 	}
 	return t.TAIFromUnix(unix), nil
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapfile"
+)
+
+// leapFlags are the flags that choose the leap-second table, shared by the
+// commands that need one (table, serve): --leap-file (repeatable) and
+// --accept-unverified.
+type leapFlags struct {
+	files            []string
+	acceptUnverified bool
+}
+
+// register adds the flags to cmd.
+func (f *leapFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.files, "leap-file", nil,
+		"leap-second file: IETF/IERS leap-seconds.list, tzdata leapseconds or a TZif right/ file\n"+
+			"such as /usr/share/zoneinfo/right/UTC (repeatable: the files are cross-checked;\n"+
+			"default: the table built into leapsmear)")
+	fl.BoolVar(&f.acceptUnverified, "accept-unverified", false,
+		"load a leap-seconds.list whose #h SHA-1 checksum does not match (it is reported unverified)")
+}
+
+// load reads the table the flags name, as it stands at the instant at.
+func (f *leapFlags) load(at time.Time) (*leap.Table, leapfile.Report, error) {
+	t, rep, err := leapfile.Load(f.files, leap.ParseOptions{AcceptUnverified: f.acceptUnverified}, at)
+	if errors.Is(err, leap.ErrChecksum) {
+		err = fmt.Errorf("%w (--accept-unverified loads it anyway)", err)
+	}
+	return t, rep, err
+}
+
+// tableWarnings lists what an operator must hear about a table in use at
+// instant at: that it has expired, or is not verified.
+func tableWarnings(t *leap.Table, at time.Time) []string {
+	var w []string
+	if t.Expired(at) {
+		if t.Expires.IsZero() {
+			w = append(w, fmt.Sprintf("leap table %s states no expiry: it is treated as expired and may miss leap seconds announced after it was made; refresh it (see docs/leap-tables.md)", t.Source))
+		} else {
+			w = append(w, fmt.Sprintf("leap table %s EXPIRED on %s: leap seconds announced since may be missing; refresh it (see docs/leap-tables.md)", t.Source, t.Expires.UTC().Format(time.RFC3339)))
+		}
+	}
+	if !t.Verified {
+		w = append(w, fmt.Sprintf("leap table %s is not verified: %s", t.Source, t.Verification))
+	}
+	return w
+}

@@ -1,0 +1,141 @@
+package leap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Format names the file format a table was read from.
+type Format string
+
+// The formats the parsers read.
+const (
+	// FormatIERS is the IETF/IERS leap-seconds.list (NTP seconds, SHA-1 checksum).
+	FormatIERS Format = "leap-seconds.list"
+	// FormatTZData is tzdata's leapseconds text file (Leap and Expires lines).
+	FormatTZData Format = "tzdata leapseconds"
+	// FormatTZif is a TZif (version 2 or later) binary file with leap records,
+	// such as tzdata's right/UTC.
+	FormatTZif Format = "TZif"
+)
+
+// HasChecksum reports whether the format carries its own integrity check.
+// Tables of the other formats can only be corroborated (see Corroborate).
+func (f Format) HasChecksum() bool { return f == FormatIERS }
+
+// ParseOptions tune the parsers.
+type ParseOptions struct {
+	// AcceptUnverified makes a leap-seconds.list whose #h checksum does not
+	// match its data load anyway, as an unverified table, instead of failing.
+	AcceptUnverified bool
+}
+
+// ErrChecksum is wrapped by the error for a leap-seconds.list whose #h line
+// does not match its data.
+var ErrChecksum = errors.New("SHA-1 checksum mismatch")
+
+// ParseError is a fault in a leap-second file: the source, the line (0 when
+// the fault is not one line's, as in a binary file) and the reason.
+type ParseError struct {
+	Source string
+	Line   int
+	Err    error
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s line %d: %v", e.Source, e.Line, e.Err)
+	}
+	return fmt.Sprintf("leap file %s: %v", e.Source, e.Err)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+func lineErr(source string, line int, format string, args ...any) error {
+	return &ParseError{Source: source, Line: line, Err: fmt.Errorf(format, args...)}
+}
+
+// MaxFileSize bounds what the parsers read: real leap-second files are a few
+// kilobytes.
+const MaxFileSize = 1 << 20
+
+// readLimited reads r to the end, refusing more than MaxFileSize bytes.
+func readLimited(r io.Reader, source string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, &ParseError{Source: source, Err: err}
+	}
+	if len(data) > MaxFileSize {
+		return nil, lineErr(source, 0, "larger than %d bytes, which no leap-second file is", MaxFileSize)
+	}
+	return data, nil
+}
+
+// Parse reads a leap-second table in any of the supported formats, detected
+// from the content: the TZif magic, else tzdata's Leap or Expires lines, else
+// the IETF/IERS leap-seconds.list.
+func Parse(data []byte, source string, opt ParseOptions) (*Table, error) {
+	switch DetectFormat(data) {
+	case FormatTZif:
+		return ParseTZif(data, source)
+	case FormatTZData:
+		return ParseTZData(bytes.NewReader(data), source)
+	default:
+		return ParseIERS(bytes.NewReader(data), source, opt)
+	}
+}
+
+// DetectFormat guesses the format of a leap-second file from its content.
+func DetectFormat(data []byte) Format {
+	if bytes.HasPrefix(data, []byte(tzifMagic)) {
+		return FormatTZif
+	}
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
+		if f := strings.Fields(string(line)); len(f) > 0 && (strings.EqualFold(f[0], "Leap") || strings.EqualFold(f[0], "Expires")) {
+			return FormatTZData
+		}
+	}
+	return FormatIERS
+}
+
+// lines splits text into lines without their line ending (LF or CRLF).
+func lines(data []byte) []string {
+	text := string(data)
+	text = strings.TrimSuffix(text, "\n")
+	if text == "" {
+		return nil
+	}
+	ls := strings.Split(text, "\n")
+	for i, l := range ls {
+		ls[i] = strings.TrimSuffix(l, "\r")
+	}
+	return ls
+}
+
+// checkInstant refuses instants this package cannot represent.
+func checkInstant(at time.Time) error {
+	if at.Before(firstInstant) || !at.Before(endInstant) {
+		return fmt.Errorf("%s is outside 1972-01-01..2200-01-01", at.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// finish validates a parsed table, naming the line of the offending event
+// (lineOf[i] is the line of event i; 0 when unknown).
+func finish(t *Table, lineOf []int) (*Table, error) {
+	i, err := t.check()
+	if err != nil {
+		line := 0
+		if i >= 0 && i < len(lineOf) {
+			line = lineOf[i]
+		}
+		return nil, &ParseError{Source: t.Source, Line: line, Err: err}
+	}
+	return t, nil
+}
