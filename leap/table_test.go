@@ -284,7 +284,7 @@ func TestLabelRoundTripProperty(t *testing.T) {
 		// Probe around each event and at random instants.
 		var xs []TAI
 		for _, e := range tb.Events {
-			base := int64(e.switchTAI())
+			base := int64(e.Jump())
 			for _, d := range []int64{-Second - 1, -Second, -1, 0, 1, Second / 2, Second - 1, Second, Second + 1, 2 * Second} {
 				xs = append(xs, TAI(base+d))
 			}

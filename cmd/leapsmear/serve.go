@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/server"
+	"github.com/leapsmear/leapsmear/smear"
+	"github.com/leapsmear/leapsmear/timescale"
+)
+
+func init() { register(newServeCmd) }
+
+// serveFlags are the options of leapsmear serve; each is also a key of the
+// optional TOML file given with --config.
+type serveFlags struct {
+	config         string
+	listen         []string
+	sockets        int
+	policy         string
+	clock          string
+	timeOffset     time.Duration
+	timeOffsetTo   string
+	rehearse       string
+	assumeSynced   bool
+	stratum        uint8
+	refid          string
+	rootDelay      time.Duration
+	rootDispersion time.Duration
+	leap           leapFlags
+	log            logFlags
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Serve smeared time over NTP",
+		Long: `Serve time over NTP (RFC 5905, versions 1 to 4) with leap seconds smeared by
+the chosen policy. With no flags it listens on 127.0.0.1:123, uses the leap
+table built into leapsmear and the noon-to-noon policy.
+
+The served time is a pure function of the leap table, the policy and the
+clock: servers given the same table and policy serve the same time, and a
+restart in the middle of a smear changes nothing. The host clock is read
+through a monotonic anchor, so a kernel that inserts or deletes the leap
+second itself does not move the served time.
+
+While the host clock is not synchronised (as adjtimex reports), replies carry
+LI=3 and stratum 16, which clients reject; --assume-synced serves anyway.
+
+Smearing policies never announce the leap (LI=0): clients must not apply it a
+second time. The step policy serves true UTC and announces the leap during the
+last day before it.
+
+Signals: SIGHUP reloads the leap files (a bad file is logged and the last good
+table kept); SIGTERM and SIGINT stop the server.
+
+Every flag can also be set in a TOML file given with --config, under its long
+name (listen = ["127.0.0.1:123"], policy = "noon-to-noon", ...); flags given
+on the command line win over the file.`,
+		Example: `  # Serve on the standard port of the loopback address (root or CAP_NET_BIND_SERVICE)
+  leapsmear serve
+
+  # Any port, IPv4 and IPv6, Meta's quadratic smear, a cross-checked pair of tables
+  leapsmear serve --listen 127.0.0.1:11123 --listen [::1]:11123 --policy quadratic-17h \
+      --leap-file /usr/share/zoneinfo/leap-seconds.list --leap-file /usr/share/zoneinfo/right/UTC
+
+  # Replay the 2016 leap: serve time as if it were 2016-12-31T18:00:00Z now
+  leapsmear serve --listen 127.0.0.1:11123 --time-offset-to 2016-12-31T18:00:00Z
+
+  # Rehearse a deleted leap second two minutes from now with a 3-minute linear smear
+  leapsmear serve --listen 127.0.0.1:11123 --rehearse now+2m,-1 --policy linear:-90s:3m
+
+  # Everything from a file, the port from the command line
+  leapsmear serve --config /etc/leapsmear/leapsmear.toml --listen 127.0.0.1:11123`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.config != "" {
+				if err := applyConfigFile(cmd, f.config); err != nil {
+					return err
+				}
+			}
+			return runServe(cmd.Context(), &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "TOML file of options (keys are these flags' long names); flags win over it")
+	fl.StringArrayVar(&f.listen, "listen", []string{"127.0.0.1:123"}, "address to serve, host:port (repeatable; [::]:123 is every IPv4 and IPv6 address)")
+	fl.IntVar(&f.sockets, "sockets", 0, "SO_REUSEPORT sockets per listen address, each with its own goroutine (0: one per CPU)")
+	fl.StringVar(&f.policy, "policy", smear.DefaultPolicy, "smear policy: "+strings.Join(smear.PresetNames(), ", ")+",\nor SHAPE:START:LENGTH such as linear:-30s:61s (see 'leapsmear plot')")
+	fl.StringVar(&f.clock, "clock", "system", "clock source: system (CLOCK_REALTIME through a monotonic anchor) or tai (CLOCK_TAI, which must agree with the table)")
+	fl.DurationVar(&f.timeOffset, "time-offset", 0, "serve time as if the host clock read this much later, e.g. -2700h (replays a past leap)")
+	fl.StringVar(&f.timeOffsetTo, "time-offset-to", "", "serve time as if it were this instant at start, e.g. 2016-12-31T18:00:00Z")
+	fl.StringVar(&f.rehearse, "rehearse", "", "add a synthetic leap second: INSTANT,+1 or INSTANT,-1, INSTANT in RFC 3339 or now+DURATION")
+	fl.BoolVar(&f.assumeSynced, "assume-synced", false, "serve as synchronised even when adjtimex says the host clock is not")
+	fl.Uint8Var(&f.stratum, "stratum", 2, "stratum announced while synchronised (1 to 15)")
+	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
+	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
+	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	f.leap.register(cmd)
+	f.log.register(cmd)
+	return cmd
+}
+
+// daemonConfig checks the flags and turns them into a daemon configuration.
+func (f *serveFlags) daemonConfig(now time.Time) (daemon.Config, error) {
+	cfg := daemon.Config{
+		Server:    server.Config{Listen: f.listen, SocketsPerAddress: f.sockets},
+		LeapFiles: f.leap.files,
+		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
+		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
+	}
+	var err error
+	if cfg.Policy, err = smear.Parse(f.policy); err != nil {
+		return cfg, usagef("--policy: %v", err)
+	}
+	if f.clock != "system" && f.clock != "tai" {
+		return cfg, usagef("--clock %q: want system or tai", f.clock)
+	}
+	if f.timeOffsetTo != "" {
+		if f.timeOffset != 0 {
+			return cfg, usagef("--time-offset and --time-offset-to exclude each other")
+		}
+		if cfg.Source.TimeOffsetTo, err = time.Parse(time.RFC3339Nano, f.timeOffsetTo); err != nil {
+			return cfg, usagef("--time-offset-to %q: want RFC 3339 such as 2016-12-31T18:00:00Z", f.timeOffsetTo)
+		}
+	}
+	if f.rehearse != "" {
+		at, delta, err := timescale.ParseRehearsal(f.rehearse, now)
+		if err != nil {
+			return cfg, usagef("--rehearse: %v", err)
+		}
+		cfg.Rehearse = &daemon.Rehearsal{At: at, Delta: delta}
+	}
+	if f.stratum < 1 || f.stratum > 15 {
+		return cfg, usagef("--stratum %d: want 1 to 15", f.stratum)
+	}
+	refid, err := parseRefID(f.refid)
+	if err != nil {
+		return cfg, usagef("--refid %q: %v", f.refid, err)
+	}
+	if f.rootDelay < 0 || f.rootDispersion < 0 {
+		return cfg, usagef("--root-delay and --root-dispersion cannot be negative")
+	}
+	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion}
+	for _, l := range f.listen {
+		if _, err := server.ParseListen(l); err != nil {
+			return cfg, usagef("--listen: %v", err)
+		}
+	}
+	return cfg, nil
+}
+
+// parseRefID reads an IPv4 address or up to four ASCII characters.
+func parseRefID(s string) (uint32, error) {
+	if ap, err := server.ParseListen(s + ":0"); err == nil && ap.Addr().Is4() && strings.Count(s, ".") == 3 {
+		return ntp.RefIDFromAddr(ap.Addr()), nil
+	}
+	return ntp.RefIDFromString(s)
+}
+
+func runServe(ctx context.Context, f *serveFlags) error {
+	log, err := f.log.logger(os.Stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.daemonConfig(time.Now())
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d, err := daemon.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+	done := make(chan error, 1)
+	go func() { done <- d.Serve() }()
+	for {
+		select {
+		case err := <-done:
+			d.Close()
+			return err
+		case <-ctx.Done():
+			d.Close()
+			<-done
+			return nil
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				log.Info("SIGHUP: reloading the leap table")
+				_ = d.Reload() // logged and counted; the last good table stays
+				continue
+			}
+			log.Info("stopping", "signal", sig.String())
+			d.Close()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}
+	}
+}
+
+// noArgs rejects positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+

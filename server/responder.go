@@ -1,0 +1,199 @@
+// Package server answers NTP client requests with smeared time: the reply
+// logic (Responder), batched UDP sockets with kernel receive timestamps, one
+// socket per core, and the counters the admin endpoints read.
+package server
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/smear"
+	"github.com/leapsmear/leapsmear/timescale"
+)
+
+// Verdict is what became of one received packet.
+type Verdict uint8
+
+// Verdicts. Everything from DropShort on is a packet left unanswered.
+const (
+	Answered       Verdict = iota // a reply was built
+	Kissed                        // a RATE Kiss-o'-Death was built instead of a reply
+	DropShort                     // shorter than the 48-byte header
+	DropVersion                   // version 0 or above 4
+	DropMode                      // not a client request (mode 3); includes modes 6 and 7
+	DropMalformed                 // extension fields or MAC with broken lengths, or truncated
+	DropRateLimited               // over the client's rate, and no KoD owed
+	DropSource                    // from a source that cannot be answered safely (port 0)
+	numVerdicts
+)
+
+var verdictNames = [numVerdicts]string{"answered", "kod", "short", "bad_version", "bad_mode", "malformed", "rate_limited", "bad_source"}
+
+// String names the verdict as the metrics label does.
+func (v Verdict) String() string {
+	if v >= numVerdicts {
+		return "unknown"
+	}
+	return verdictNames[v]
+}
+
+// DropReasons returns the verdicts that leave a packet unanswered.
+func DropReasons() []Verdict {
+	out := make([]Verdict, 0, numVerdicts-DropShort)
+	for v := DropShort; v < numVerdicts; v++ {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Settings are the fixed fields of every reply.
+type Settings struct {
+	// Stratum announced while synchronised (default 2).
+	Stratum uint8
+	// RefID is the reference ID announced.
+	RefID uint32
+	// Precision is log2 of the clock's precision in seconds.
+	Precision int8
+	// RootDelay and RootDispersion announced.
+	RootDelay, RootDispersion time.Duration
+}
+
+// Responder builds replies. Its smear can be replaced at any time (a reloaded
+// leap table); it is safe for concurrent use by every socket.
+type Responder struct {
+	smear    atomic.Pointer[smear.Smear]
+	src      timescale.Source
+	settings Settings
+	rootDly  ntp.Short
+	rootDsp  ntp.Short
+	limiter  Limiter
+}
+
+// Limiter decides whether a client may be answered. Allow is called once per
+// request with a key identifying the source address and the monotonic time
+// in nanoseconds.
+type Limiter interface {
+	Allow(key uint64, monoNs int64) Verdict
+}
+
+// NewResponder returns a responder serving time from src smeared by s. A nil
+// limiter answers everyone.
+func NewResponder(src timescale.Source, s *smear.Smear, set Settings, limiter Limiter) *Responder {
+	r := &Responder{src: src, settings: set, limiter: limiter,
+		rootDly: ntp.ShortFromDuration(set.RootDelay), rootDsp: ntp.ShortFromDuration(set.RootDispersion)}
+	r.smear.Store(s)
+	return r
+}
+
+// SetSmear replaces the smear (after a leap table reload).
+func (r *Responder) SetSmear(s *smear.Smear) { r.smear.Store(s) }
+
+// Smear returns the smear in use.
+func (r *Responder) Smear() *smear.Smear { return r.smear.Load() }
+
+// Source returns the clock source.
+func (r *Responder) Source() timescale.Source { return r.src }
+
+// Settings returns the fixed reply fields.
+func (r *Responder) Settings() Settings { return r.settings }
+
+// batch is what one batch of requests shares: the smear and sync status
+// loaded once, and the time read once.
+type batch struct {
+	smear  *smear.Smear
+	synced bool
+	now    timescale.Reading
+}
+
+func (r *Responder) begin() batch {
+	now := r.src.Now()
+	return batch{smear: r.smear.Load(), synced: r.src.Synced(), now: now}
+}
+
+// Respond builds in resp the reply to req, received when the host's realtime
+// clock read rx (POSIX ns; 0 when the kernel gave no timestamp), from the
+// source identified by key. It returns the reply's length (0 when the request
+// is dropped) and the verdict. The transmit timestamp is written by
+// StampTransmit, as late as possible before sending. resp must hold at least
+// ntp.HeaderLen bytes; the reply is never longer than the request.
+func (r *Responder) Respond(req, resp []byte, rx int64, key uint64) (int, Verdict) {
+	b := r.begin()
+	n, v := r.respond(&b, req, resp, rx, key)
+	if n > 0 {
+		stampTransmit(resp, r.transmitTime(&b))
+	}
+	return n, v
+}
+
+func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (int, Verdict) {
+	if len(req) < ntp.HeaderLen {
+		return 0, DropShort
+	}
+	var h ntp.Header
+	if err := h.Decode(req); err != nil {
+		return 0, DropShort
+	}
+	if h.Version == 0 || h.Version > ntp.Version4 {
+		return 0, DropVersion
+	}
+	if h.Mode != ntp.ModeClient {
+		return 0, DropMode
+	}
+	if len(req) > ntp.HeaderLen {
+		if _, _, err := ntp.Trailer(req[ntp.HeaderLen:]); err != nil {
+			return 0, DropMalformed
+		}
+	}
+	verdict := Answered
+	if r.limiter != nil {
+		verdict = r.limiter.Allow(key, int64(b.now.TAI))
+		if verdict != Answered && verdict != Kissed {
+			return 0, verdict
+		}
+	}
+	origin := h.Transmit
+	if verdict == Kissed {
+		// A RATE kiss carries no time: every timestamp echoes the client's.
+		h = ntp.Header{Leap: ntp.LeapUnsynchronised, Version: h.Version, Mode: ntp.ModeServer, Stratum: 0,
+			Poll: max(h.Poll, 6), Precision: r.settings.Precision, ReferenceID: ntp.KissRATE,
+			Origin: origin, Receive: origin, Transmit: origin}
+		_ = h.Encode(resp)
+		return ntp.HeaderLen, Kissed
+	}
+	rxTAI := b.now.TAI
+	if rx != 0 {
+		rxTAI = b.now.FromRealtime(rx)
+	}
+	received := b.smear.Served(rxTAI)
+	li, stratum := uint8(b.smear.LI(rxTAI)), r.settings.Stratum
+	if !b.synced {
+		li, stratum = ntp.LeapUnsynchronised, ntp.StratumUnsynchronised
+	}
+	h = ntp.Header{Leap: li, Version: h.Version, Mode: ntp.ModeServer, Stratum: stratum,
+		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: r.rootDsp,
+		ReferenceID: r.settings.RefID,
+		// The clock is disciplined continuously; name the start of the
+		// current 16 s as the last update, never later than the receive time.
+		Reference: ntp.TimestampFromUnixNano(received - received%(16*leap.Second)),
+		Origin:    origin,
+		Receive:   ntp.TimestampFromUnixNano(received)}
+	_ = h.Encode(resp)
+	return ntp.HeaderLen, Answered
+}
+
+// transmitTime reads the clock again for the transmit timestamps of a batch,
+// as late as possible before the replies are sent.
+func (r *Responder) transmitTime(b *batch) ntp.Timestamp {
+	return ntp.TimestampFromUnixNano(b.smear.Served(r.src.Now().TAI))
+}
+
+// stampTransmit writes the transmit timestamp into a reply built by respond.
+// Kiss-o'-Death replies (stratum 0) keep the client's timestamp.
+func stampTransmit(resp []byte, ts ntp.Timestamp) {
+	if resp[1] != 0 {
+		binary.BigEndian.PutUint64(resp[40:ntp.HeaderLen], uint64(ts))
+	}
+}
