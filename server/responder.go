@@ -19,14 +19,14 @@ type Verdict uint8
 
 // Verdicts. Everything from DropShort on is a packet left unanswered.
 const (
-	Answered       Verdict = iota // a reply was built
-	Kissed                        // a RATE Kiss-o'-Death was built instead of a reply
-	DropShort                     // shorter than the 48-byte header
-	DropVersion                   // version 0 or above 4
-	DropMode                      // not a client request (mode 3); includes modes 6 and 7
-	DropMalformed                 // extension fields or MAC with broken lengths, or truncated
-	DropRateLimited               // over the client's rate, and no KoD owed
-	DropSource                    // from a source that cannot be answered safely (port 0)
+	Answered        Verdict = iota // a reply was built
+	Kissed                         // a RATE Kiss-o'-Death was built instead of a reply
+	DropShort                      // shorter than the 48-byte header
+	DropVersion                    // version 0 or above 4
+	DropMode                       // not a client request (mode 3); includes modes 6 and 7
+	DropMalformed                  // extension fields or MAC with broken lengths, or truncated
+	DropRateLimited                // over the client's rate, and no KoD owed
+	DropSource                     // from a source that cannot be answered safely (port 0)
 	numVerdicts
 )
 
