@@ -37,6 +37,7 @@ type serveFlags struct {
 	refid          string
 	rootDelay      time.Duration
 	rootDispersion time.Duration
+	user           string
 	leap           leapFlags
 	log            logFlags
 }
@@ -108,6 +109,7 @@ on the command line win over the file.`,
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
 	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
 	f.log.register(cmd)
 	return cmd
@@ -186,6 +188,13 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if f.user != "" {
+		if err := daemon.DropPrivileges(f.user); err != nil {
+			d.Close()
+			return err
+		}
+		log.Info("dropped privileges", "user", f.user, "uid", os.Getuid(), "gid", os.Getgid())
 	}
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
