@@ -15,28 +15,33 @@
 // and TAT then becomes max(TAT, now) + T. So a source that has been quiet
 // may send Burst requests at once, and after that one every T; a source that
 // keeps exactly to the rate is always answered. All of it is integer
-// nanoseconds, saturating at the ends of int64, so no input can overflow.
+// nanoseconds; times are clamped to ±2^62 ns and sums saturate, so no input
+// can overflow.
 //
 // A request over the limit gets a Kiss when the source has had no KoD for
 // KissInterval, and is dropped otherwise. Over any span of time W in which
-// its entry stays in the table, one address is sent at most Burst + W/T answers and 1 + W/KissInterval KoDs;
-// with the default KissInterval (equal to T) that is Burst + 1 + 2W/T
-// replies however fast it sends, each no larger than its request.
+// its entry stays in the table, one address is sent at most Burst + W/T
+// answers and 1 + W/KissInterval KoDs; with the default KissInterval (equal
+// to T) that is Burst + 1 + 2W/T replies however fast it sends, each no
+// larger than its request.
 //
 // The caller supplies the time. If it goes backwards, the entries it touches
 // are shifted back with it: no time passes for them, and they neither gain
-// nor lose credit. A jump forwards gives every source its full burst.
+// nor lose credit. A jump forwards is time passed: one of Burst*T or more
+// gives every source its full burst.
 //
 // # Memory
 //
 // The table is an array of Entries slots of 32 bytes (key, TAT, time of the
-// last KoD, time last seen), allocated once by New and never grown:
-// MemoryBytes is 32*Entries plus 128 bytes per lock stripe, 2 MiB with the
-// default 65536 entries. The table is set-associative: a source's key, mixed
-// with a random seed chosen by New, picks one set of Ways (4) slots, and the
-// source can live only there. The sets are guarded by a fixed number of
-// locks (stripes), about four per CPU, so that goroutines serving different
-// sockets rarely wait for one another; Allow does not allocate.
+// last KoD, time last seen), grouped in sets of Ways (4) slots behind a
+// 64-byte header holding the set's lock and counters. It is allocated once
+// by New and never grown: MemoryBytes is 48*Entries, 3 MiB with the default
+// 65536 entries. A source's key, mixed with a random seed chosen by New,
+// picks one set, and the source can live only in that set's four slots.
+//
+// Allow locks only that set, so goroutines serving different sockets (and
+// so, mostly, different sources) neither wait for one another nor share
+// cache lines; it does not allocate. There is no global lock.
 //
 // # Eviction, and what an attacker can do
 //
@@ -68,8 +73,8 @@
 //
 // DefaultConfig follows chrony's ratelimit directive and ntpd's discard
 // command: one request per 8 s on average (chrony "interval 3", ntpd
-// "average 3"), a burst of 8 (chrony's default, enough for a client's
-// initial iburst), at most one KoD per source per 8 s (ntpd limits KoDs to
+// "average 3"), a burst of 8 (chrony's default, enough for the quick
+// requests of a client's iburst on start), at most one KoD per source per 8 s (ntpd limits KoDs to
 // one per guard time; one per T keeps the replies to any address within
 // twice the allowed rate), and 65536 entries.
 package ratelimit

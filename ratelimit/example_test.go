@@ -18,7 +18,7 @@ func ExampleNew() {
 	_, err = ratelimit.New(ratelimit.Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second})
 	fmt.Println(err)
 	// Output:
-	// 65536 entries in 2 MiB, fixed
+	// 65536 entries in 3 MiB, fixed
 	// rate limit: burst 0: must be >= 1
 }
 

@@ -43,7 +43,7 @@ const (
 	DefaultRate         = 1.0 / 8         // one request per 8 s (chrony "interval 3", ntpd "average 3")
 	DefaultBurst        = 8               // chrony's default burst
 	DefaultKissInterval = 8 * time.Second // at most one KoD per source per emission interval
-	DefaultEntries      = 1 << 16         // 2 MiB of table
+	DefaultEntries      = 1 << 16         // 3 MiB of table
 )
 
 // Limits on the configuration.
@@ -51,7 +51,7 @@ const (
 	// Ways is the number of entries in one set of the table: a source can
 	// only live in the Ways slots of its set.
 	Ways = 4
-	// MaxEntries is the largest table accepted (2 GiB).
+	// MaxEntries is the largest table accepted (3 GiB).
 	MaxEntries = 1 << 26
 	// maxCredit bounds Burst times the emission interval (about 36
 	// years), and Allow clamps its time argument to ±timeLimit (about 146
@@ -97,8 +97,7 @@ type Stats struct {
 	Dropped   uint64 // requests dropped
 }
 
-// entry is the state of one source: 32 bytes, so a set of Ways entries is
-// 128 bytes, two cache lines.
+// entry is the state of one source, 32 bytes.
 type entry struct {
 	key    uint64 // the source's key; 0 marks an empty slot
 	tat    int64  // GCRA theoretical arrival time, ns on the caller's clock
@@ -106,21 +105,26 @@ type entry struct {
 	seen   int64  // time of the last request, ns
 }
 
-// counters are one stripe's lock and statistics.
-type counters struct {
-	mu        sync.Mutex
-	answered  atomic.Uint64
-	kissed    atomic.Uint64
-	dropped   atomic.Uint64
-	evictions atomic.Uint64
-	inUse     atomic.Uint64
+// setHeader is the lock and the counters of one set.
+type setHeader struct {
+	mu                                   sync.Mutex
+	answered, kissed, dropped, evictions uint64
 }
 
-// stripe pads counters to 128 bytes so that two stripes never share a cache
-// line (nor a pair of lines fetched together).
-type stripe struct {
-	counters
-	_ [128 - unsafe.Sizeof(counters{})%128]byte
+// set is Ways entries behind a header of one cache line: 192 bytes, three
+// cache lines that only the CPUs serving the set's sources touch. (A shared
+// array of locks or counters would bounce between the CPUs on every call.)
+type set struct {
+	setHeader
+	_       [64 - unsafe.Sizeof(setHeader{})]byte
+	entries [Ways]entry
+}
+
+// counter counts answers when limiting is disabled, padded to 128 bytes so
+// that no two share a cache line.
+type counter struct {
+	n atomic.Uint64
+	_ [120]byte
 }
 
 // zeroKey stands for key 0, since 0 marks an empty slot.
@@ -131,15 +135,14 @@ const never = math.MinInt64
 // Limiter limits the request rate of each source in a table of fixed size.
 // Its methods are safe for concurrent use.
 type Limiter struct {
-	cfg        Config
-	interval   int64 // emission interval T = ceil(1e9/Rate), ns
-	credit     int64 // Burst*T, ns
-	kiss       int64 // KissInterval, ns; negative: never kiss
-	seed       uint64
-	setMask    uint64
-	stripeMask uint64
-	table      []entry // nil when disabled
-	stripes    []stripe
+	cfg      Config
+	interval int64 // emission interval T = ceil(1e9/Rate), ns
+	credit   int64 // Burst*T, ns
+	kiss     int64 // KissInterval, ns; negative: never kiss
+	seed     uint64
+	setMask  uint64
+	sets     []set     // nil when disabled
+	free     []counter // answers when disabled
 }
 
 // New returns a Limiter for cfg, or an error naming the first bad field.
@@ -160,8 +163,7 @@ func newSeeded(cfg Config, seed uint64) (*Limiter, error) {
 	l := &Limiter{cfg: cfg, seed: seed}
 	if cfg.Rate == 0 {
 		l.cfg.Entries = 0
-		l.stripes = make([]stripe, stripeCount(math.MaxInt))
-		l.stripeMask = uint64(len(l.stripes) - 1)
+		l.free = make([]counter, min(max(nextPow2(4*runtime.GOMAXPROCS(0)), 8), 1024))
 		return l, nil
 	}
 	if cfg.Burst < 1 {
@@ -186,19 +188,9 @@ func newSeeded(cfg Config, seed uint64) (*Limiter, error) {
 	}
 	n = max(nextPow2(n), Ways)
 	l.cfg.Entries = n
-	l.table = make([]entry, n)
-	sets := n / Ways
-	l.setMask = uint64(sets - 1)
-	l.stripes = make([]stripe, stripeCount(sets))
-	l.stripeMask = uint64(len(l.stripes) - 1)
+	l.sets = make([]set, n/Ways)
+	l.setMask = uint64(len(l.sets) - 1)
 	return l, nil
-}
-
-// stripeCount is a power of two of about four locks per CPU, between 8 and
-// 1024, and at most sets.
-func stripeCount(sets int) int {
-	n := min(max(nextPow2(4*runtime.GOMAXPROCS(0)), 8), 1024)
-	return min(n, sets)
 }
 
 func nextPow2(n int) int {
@@ -216,51 +208,47 @@ func (l *Limiter) Config() Config { return l.cfg }
 // and says what to do with it. key is a hash of the source address (see
 // AddrKey); now is in nanoseconds on any clock that mostly goes forward: a
 // step backwards counts as no time passing for the sources it touches, and
-// times beyond ±2^62 ns (146 years) are taken as that bound.
-// Allow neither allocates nor blocks beyond one short per-stripe lock.
+// times beyond ±2^62 ns (146 years) are taken as that bound. Key 0 is the
+// same source as key 0x9e3779b97f4a7c15 (0 marks an empty slot).
+// Allow does not allocate, and locks only the set of the source.
 func (l *Limiter) Allow(key uint64, now int64) Decision {
 	if key == 0 {
 		key = zeroKey
 	}
 	now = min(max(now, -timeLimit), timeLimit)
 	h := mix(key ^ l.seed)
-	st := &l.stripes[h&l.stripeMask]
-	if l.table == nil {
-		st.answered.Add(1)
+	if l.sets == nil {
+		l.free[h&uint64(len(l.free)-1)].n.Add(1)
 		return Answer
 	}
-	base := (h & l.setMask) * Ways
-	set := (*[Ways]entry)(l.table[base : base+Ways])
-
-	st.mu.Lock()
-	e := l.slot(set, key, now, st)
-	d := l.decide(e, now)
-	st.mu.Unlock()
-
+	s := &l.sets[h&l.setMask]
+	s.mu.Lock()
+	d := l.decide(l.slot(s, key, now), now)
 	switch d {
 	case Answer:
-		st.answered.Add(1)
+		s.answered++
 	case Kiss:
-		st.kissed.Add(1)
+		s.kissed++
 	default:
-		st.dropped.Add(1)
+		s.dropped++
 	}
+	s.mu.Unlock()
 	return d
 }
 
-// slot returns key's entry in set, claiming an empty or replaced slot for a
-// new source. The caller holds the set's stripe lock.
-func (l *Limiter) slot(set *[Ways]entry, key uint64, now int64, st *stripe) *entry {
-	for i := range set {
-		if set[i].key == key {
-			return &set[i]
+// slot returns key's entry in s, claiming an empty or replaced slot for a
+// new source. The caller holds the set's lock.
+func (l *Limiter) slot(s *set, key uint64, now int64) *entry {
+	es := &s.entries
+	for i := range es {
+		if es[i].key == key {
+			return &es[i]
 		}
 	}
 	var victim *entry
-	for i := range set {
-		e := &set[i]
+	for i := range es {
+		e := &es[i]
 		if e.key == 0 {
-			st.inUse.Add(1)
 			victim = e
 			break
 		}
@@ -273,7 +261,7 @@ func (l *Limiter) slot(set *[Ways]entry, key uint64, now int64, st *stripe) *ent
 		}
 	}
 	if victim.key != 0 && victim.tat > now {
-		st.evictions.Add(1)
+		s.evictions++
 	}
 	*victim = entry{key: key, tat: now, kissAt: never, seen: now}
 	return victim
@@ -303,26 +291,39 @@ func (l *Limiter) decide(e *entry, now int64) Decision {
 	return Drop
 }
 
-// Stats returns the counters. They are read without stopping Allow, so a
-// snapshot taken under load may be a few requests out of step between fields.
+// Stats returns the counters. It walks the whole table, locking one set at a
+// time (well under a millisecond for the default table): call it to export
+// metrics, not per request. Under load, the sets are read at slightly
+// different instants.
 func (l *Limiter) Stats() Stats {
-	s := Stats{Entries: len(l.table)}
-	for i := range l.stripes {
-		st := &l.stripes[i]
-		s.InUse += int(st.inUse.Load())
-		s.Evictions += st.evictions.Load()
-		s.Answered += st.answered.Load()
-		s.Kissed += st.kissed.Load()
-		s.Dropped += st.dropped.Load()
+	st := Stats{Entries: l.cfg.Entries}
+	for i := range l.free {
+		st.Answered += l.free[i].n.Load()
 	}
-	return s
+	for i := range l.sets {
+		s := &l.sets[i]
+		s.mu.Lock()
+		st.Answered += s.answered
+		st.Kissed += s.kissed
+		st.Dropped += s.dropped
+		st.Evictions += s.evictions
+		for j := range s.entries {
+			if s.entries[j].key != 0 {
+				st.InUse++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return st
 }
 
-// MemoryBytes returns the size of the limiter's table and locks. It is
-// fixed when the Limiter is made and does not grow with the number of
+// MemoryBytes returns the size of the limiter's table: 48 bytes per entry
+// (an entry of 32 bytes, and a 64-byte header of lock and counters per set
+// of Ways entries), or a few KiB of counters when limiting is disabled. It
+// is fixed when the Limiter is made and does not grow with the number of
 // sources.
 func (l *Limiter) MemoryBytes() int {
-	return len(l.table)*int(unsafe.Sizeof(entry{})) + len(l.stripes)*int(unsafe.Sizeof(stripe{}))
+	return len(l.sets)*int(unsafe.Sizeof(set{})) + len(l.free)*int(unsafe.Sizeof(counter{}))
 }
 
 // mix is the SplitMix64 finaliser, a bijection of uint64 that spreads every

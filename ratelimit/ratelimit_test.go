@@ -83,11 +83,8 @@ func TestNewValidation(t *testing.T) {
 		if got := l.Config().Entries; got != s.want || l.Stats().Entries != s.want {
 			t.Errorf("Entries %d: got %d (stats %d), want %d", s.in, got, l.Stats().Entries, s.want)
 		}
-		if got, want := l.MemoryBytes(), s.want*32+len(l.stripes)*128; got != want {
+		if got, want := l.MemoryBytes(), s.want*48; got != want {
 			t.Errorf("Entries %d: MemoryBytes %d, want %d", s.in, got, want)
-		}
-		if len(l.stripes) > s.want/Ways || len(l.stripes)&(len(l.stripes)-1) != 0 {
-			t.Errorf("Entries %d: %d stripes for %d sets", s.in, len(l.stripes), s.want/Ways)
 		}
 	}
 
@@ -104,8 +101,14 @@ func TestLayout(t *testing.T) {
 	if s := unsafe.Sizeof(entry{}); s != 32 {
 		t.Errorf("entry is %d bytes, want 32", s)
 	}
-	if s := unsafe.Sizeof(stripe{}); s != 128 {
-		t.Errorf("stripe is %d bytes, want 128", s)
+	if s := unsafe.Sizeof(set{}); s != 192 {
+		t.Errorf("set is %d bytes, want 192", s)
+	}
+	if s := unsafe.Offsetof(set{}.entries); s != 64 {
+		t.Errorf("set entries at offset %d, want 64", s)
+	}
+	if s := unsafe.Sizeof(counter{}); s != 128 {
+		t.Errorf("counter is %d bytes, want 128", s)
 	}
 }
 
@@ -248,7 +251,7 @@ func TestDisabled(t *testing.T) {
 	if s.Answered != 10000 || s.Kissed != 0 || s.Dropped != 0 || s.Entries != 0 || s.InUse != 0 {
 		t.Errorf("disabled stats %+v", s)
 	}
-	if l.table != nil || l.MemoryBytes() > 1024*128 {
+	if l.sets != nil || l.MemoryBytes() > 1024*128 {
 		t.Errorf("disabled limiter holds %d bytes", l.MemoryBytes())
 	}
 	if l.Config().Entries != 0 {
@@ -342,9 +345,11 @@ func TestSaturating(t *testing.T) {
 // keysIn returns the keys held by the table, in slot order.
 func keysIn(l *Limiter) []uint64 {
 	var ks []uint64
-	for _, e := range l.table {
-		if e.key != 0 {
-			ks = append(ks, e.key)
+	for i := range l.sets {
+		for _, e := range l.sets[i].entries {
+			if e.key != 0 {
+				ks = append(ks, e.key)
+			}
 		}
 	}
 	return ks
@@ -779,18 +784,16 @@ func BenchmarkAllowNewSources(b *testing.B) {
 
 func BenchmarkAllowParallel(b *testing.B) {
 	l := mustNew(b, DefaultConfig())
-	var ids, clock atomic.Uint64
+	var ids atomic.Uint64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		base := ids.Add(1) << 40
+		base := ids.Add(1) << 40 // each goroutine (socket) its own 4096 sources
+		now := int64(0)          // and its own clock, as a socket's receive timestamps
 		var i uint64
 		for pb.Next() {
 			i++
-			now := int64(clock.Load())
-			if i&63 == 0 {
-				now = int64(clock.Add(uint64(time.Microsecond)))
-			}
 			l.Allow(mix(base|i&4095), now)
+			now += int64(4 * time.Nanosecond)
 		}
 	})
 }
