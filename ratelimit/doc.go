@@ -74,7 +74,8 @@
 // DefaultConfig follows chrony's ratelimit directive and ntpd's discard
 // command: one request per 8 s on average (chrony "interval 3", ntpd
 // "average 3"), a burst of 8 (chrony's default, enough for the quick
-// requests of a client's iburst on start), at most one KoD per source per 8 s (ntpd limits KoDs to
-// one per guard time; one per T keeps the replies to any address within
-// twice the allowed rate), and 65536 entries.
+// requests of a client's iburst on start), at most one KoD per source per
+// 8 s (ntpd sends at most one per guard time, 2 s by default; one per T
+// keeps the replies to any address within twice the allowed rate), and
+// 65536 entries.
 package ratelimit
