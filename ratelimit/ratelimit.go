@@ -292,7 +292,7 @@ func (l *Limiter) decide(e *entry, now int64) Decision {
 }
 
 // Stats returns the counters. It walks the whole table, locking one set at a
-// time (well under a millisecond for the default table): call it to export
+// time (about half a millisecond for the default table): call it to export
 // metrics, not per request. Under load, the sets are read at slightly
 // different instants.
 func (l *Limiter) Stats() Stats {

@@ -516,6 +516,24 @@ func TestConcurrentHotKey(t *testing.T) {
 	var answered, kissed, dropped atomic.Int64
 	var clock atomic.Int64
 	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var scrapes sync.WaitGroup
+	scrapes.Go(func() { // metrics scrapes while the workers run
+		var last uint64
+		for {
+			s := l.Stats()
+			total := s.Answered + s.Kissed + s.Dropped
+			if total < last {
+				t.Errorf("stats went back from %d to %d decisions", last, total)
+			}
+			last = total
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	})
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
@@ -536,6 +554,8 @@ func TestConcurrentHotKey(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(done)
+	scrapes.Wait()
 	if answered.Load() != burst || kissed.Load() != 1 || dropped.Load() != workers*each-burst-1 {
 		t.Errorf("hot key from %d goroutines: %d answered, %d kissed, %d dropped; want %d, 1, rest",
 			workers, answered.Load(), kissed.Load(), dropped.Load(), burst)
@@ -806,6 +826,17 @@ func BenchmarkAllowParallelOneSource(b *testing.B) {
 			l.Allow(1, 0)
 		}
 	})
+}
+
+func BenchmarkStats(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	for i := range uint64(1 << 17) {
+		l.Allow(mix(i), 0)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.Stats()
+	}
 }
 
 func BenchmarkAllowDisabled(b *testing.B) {
