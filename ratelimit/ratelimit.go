@@ -172,10 +172,10 @@ func newSeeded(cfg Config, seed uint64) (*Limiter, error) {
 	if cfg.KissInterval == 0 {
 		return nil, errors.New("rate limit: kiss interval 0: must be > 0 (or negative to never send a KoD)")
 	}
-	t := math.Ceil(1e9 / cfg.Rate)
 	if cfg.Rate > 1e9 {
 		return nil, fmt.Errorf("rate limit: rate %v: must be at most 1e9 per second", cfg.Rate)
 	}
+	t := math.Ceil(1e9 / cfg.Rate) // emission interval, ns, rounded towards stricter
 	if t*float64(cfg.Burst) > maxCredit {
 		return nil, fmt.Errorf("rate limit: rate %v with burst %d: burst/rate must be below %.0f years", cfg.Rate, cfg.Burst, maxCredit/1e9/86400/365.25)
 	}
