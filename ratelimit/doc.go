@@ -1,0 +1,81 @@
+// Package ratelimit limits the request rate of each source address of an NTP
+// server in a table of fixed size, and says for each request whether to
+// answer it, answer it with a RATE Kiss-o'-Death (KoD), or drop it.
+//
+// # Algorithm
+//
+// Each source is limited by the generic cell rate algorithm (GCRA), the
+// token bucket written with one time value instead of a token count. With an
+// emission interval T = 1/Rate (rounded up to a whole nanosecond) and a
+// credit of Burst*T, a source's entry holds its theoretical arrival time
+// TAT. A request at time now is answered when
+//
+//	max(TAT, now) + T - now <= Burst*T
+//
+// and TAT then becomes max(TAT, now) + T. So a source that has been quiet
+// may send Burst requests at once, and after that one every T; a source that
+// keeps exactly to the rate is always answered. All of it is integer
+// nanoseconds; times are clamped to ±2^62 ns and sums saturate, so no input
+// can overflow.
+//
+// A request over the limit gets a Kiss when the source has had no KoD for
+// KissInterval, and is dropped otherwise. Over any span of time W in which
+// its entry stays in the table, one address is sent at most Burst + W/T
+// answers and 1 + W/KissInterval KoDs; with the default KissInterval (equal
+// to T) that is Burst + 1 + 2W/T replies however fast it sends, each no
+// larger than its request.
+//
+// The caller supplies the time. If it goes backwards, the entries it touches
+// are shifted back with it: no time passes for them, and they neither gain
+// nor lose credit. A jump forwards is time passed: one of Burst*T or more
+// gives every source its full burst.
+//
+// # Memory
+//
+// The table is an array of Entries slots of 32 bytes (key, TAT, time of the
+// last KoD, time last seen), grouped in sets of Ways (4) slots behind a
+// 64-byte header holding the set's lock and counters. It is allocated once
+// by New and never grown: MemoryBytes is 48*Entries, 3 MiB with the default
+// 65536 entries. A source's key, mixed with a random seed chosen by New,
+// picks one set, and the source can live only in that set's four slots.
+//
+// Allow locks only that set, so goroutines serving different sockets (and
+// so, mostly, different sources) neither wait for one another nor share
+// cache lines; it does not allocate. There is no global lock.
+//
+// # Eviction, and what an attacker can do
+//
+// When a new source arrives at a full set, the entry that restricts its
+// source least is replaced: the one with the earliest TAT. An entry whose
+// source has its full burst available (TAT not after now) carries no
+// information and is reused silently; replacing any other counts as an
+// eviction (Stats.Evictions).
+//
+// The limiter fails open for real clients. An attacker who sends from many
+// spoofed addresses (or from many addresses of its own, such as a whole IPv6
+// prefix) fills the table with new entries and can evict the entry of
+// another source, which then starts again with a full burst; each new
+// address also gets its own burst. Entries that have spent the most credit,
+// the heaviest senders, are evicted last: a limited source is forgotten only
+// when the other Ways-1 sources of its set have spent more credit than it and
+// yet another new source arrives there. As New seeds the choice of set at
+// random, an attacker cannot aim at one set and must churn the whole table,
+// sending several requests from each of a table's worth of addresses.
+// Per-source limiting therefore bounds what each address gets, not the
+// server's total output: a global limit, if wanted, belongs in front of it.
+//
+// An attacker who spoofs one victim's address can use up that address's
+// credit, so that the server answers the victim's own requests with KoDs or
+// not at all for as long as the spoofing lasts (ntpd's "limited" behaves the
+// same; chrony's "leak" option answers a random fraction instead).
+//
+// # Defaults
+//
+// DefaultConfig follows chrony's ratelimit directive and ntpd's discard
+// command: one request per 8 s on average (chrony "interval 3", ntpd
+// "average 3"), a burst of 8 (chrony's default, enough for the quick
+// requests of a client's iburst on start), at most one KoD per source per
+// 8 s (ntpd sends at most one per guard time, 2 s by default; one per T
+// keeps the replies to any address within twice the allowed rate), and
+// 65536 entries.
+package ratelimit

@@ -1,0 +1,850 @@
+package ratelimit
+
+import (
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+const sec = int64(time.Second)
+
+func mustNew(t testing.TB, cfg Config) *Limiter {
+	t.Helper()
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	return l
+}
+
+// run sends n requests from key at now and returns the decisions in order.
+func run(l *Limiter, key uint64, now int64, n int) []Decision {
+	out := make([]Decision, n)
+	for i := range out {
+		out[i] = l.Allow(key, now)
+	}
+	return out
+}
+
+func count(ds []Decision) (answered, kissed, dropped int) {
+	for _, d := range ds {
+		switch d {
+		case Answer:
+			answered++
+		case Kiss:
+			kissed++
+		case Drop:
+			dropped++
+		}
+	}
+	return
+}
+
+func TestNewValidation(t *testing.T) {
+	bad := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate -1"},
+		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate NaN"},
+		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate +Inf"},
+		{Config{Rate: 2e9, Burst: 8, KissInterval: time.Second}, "at most 1e9"},
+		{Config{Rate: 1e-12, Burst: 8, KissInterval: time.Second}, "burst/rate"},
+		{Config{Rate: 1.0 / 8, Burst: 1 << 40, KissInterval: time.Second}, "burst/rate"},
+		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "burst 0"},
+		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "burst -3"},
+		{Config{Rate: 0, Burst: -3}, "burst -3"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss interval 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "entries -1"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "entries"},
+		{Config{Rate: 0, Entries: -5}, "entries -5"},
+	}
+	for _, c := range bad {
+		l, err := New(c.cfg)
+		if err == nil {
+			t.Errorf("New(%+v) = %v, want an error", c.cfg, l)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "rate limit: ") {
+			t.Errorf("New(%+v) error %q, want it to contain %q", c.cfg, err, c.want)
+		}
+	}
+
+	sizes := []struct{ in, want int }{{0, DefaultEntries}, {1, Ways}, {4, 4}, {5, 8}, {1000, 1024}, {1 << 20, 1 << 20}}
+	for _, s := range sizes {
+		l := mustNew(t, Config{Rate: 1, Burst: 1, KissInterval: time.Second, Entries: s.in})
+		if got := l.Config().Entries; got != s.want || l.Stats().Entries != s.want {
+			t.Errorf("Entries %d: got %d (stats %d), want %d", s.in, got, l.Stats().Entries, s.want)
+		}
+		if got, want := l.MemoryBytes(), s.want*48; got != want {
+			t.Errorf("Entries %d: MemoryBytes %d, want %d", s.in, got, want)
+		}
+	}
+
+	d := mustNew(t, DefaultConfig())
+	if got := d.Config(); got != DefaultConfig() {
+		t.Errorf("default config in force %+v, want %+v", got, DefaultConfig())
+	}
+	if d.interval != 8*sec || d.credit != 64*sec {
+		t.Errorf("default T %d credit %d, want 8 s and 64 s", d.interval, d.credit)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	if s := unsafe.Sizeof(entry{}); s != 32 {
+		t.Errorf("entry is %d bytes, want 32", s)
+	}
+	if s := unsafe.Sizeof(set{}); s != 192 {
+		t.Errorf("set is %d bytes, want 192", s)
+	}
+	if s := unsafe.Offsetof(set{}.entries); s != 64 {
+		t.Errorf("set entries at offset %d, want 64", s)
+	}
+	if s := unsafe.Sizeof(counter{}); s != 128 {
+		t.Errorf("counter is %d bytes, want 128", s)
+	}
+}
+
+func TestExactRateAlwaysAnswered(t *testing.T) {
+	for _, rate := range []float64{1.0 / 8, 1, 3, 1000, 1.0 / 1024} {
+		for _, burst := range []int{1, 8} {
+			l := mustNew(t, Config{Rate: rate, Burst: burst, KissInterval: time.Second})
+			step := int64(math.Ceil(1e9 / rate))
+			now := int64(12345)
+			for i := range 5000 {
+				if d := l.Allow(42, now); d != Answer {
+					t.Fatalf("rate %v burst %d: request %d at exactly the rate: %v", rate, burst, i, d)
+				}
+				now += step
+			}
+			// One nanosecond early is too early once the burst is gone.
+			if burst == 1 {
+				if d := l.Allow(42, now-1); d == Answer {
+					t.Errorf("rate %v burst 1: a request 1 ns early was answered", rate)
+				}
+			}
+		}
+	}
+}
+
+func TestFasterThanRate(t *testing.T) {
+	// At twice the rate, a source that starts with burst B gets exactly
+	// 2B-1 answers in a row: after k answers it is k*T/2 ahead, and the
+	// next is allowed while k*T/2 + T <= B*T.
+	for _, burst := range []int{1, 2, 8, 30} {
+		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Hour})
+		now := int64(0)
+		n := 0
+		for l.Allow(7, now) == Answer {
+			n++
+			now += 4 * sec
+			if n > 1000 {
+				t.Fatal("never limited")
+			}
+		}
+		if n != 2*burst-1 {
+			t.Errorf("burst %d at twice the rate: %d answers in a row, want %d", burst, n, 2*burst-1)
+		}
+		// From then on it is answered every other request: the rate.
+		got := 0
+		for range 100 {
+			now += 4 * sec
+			if l.Allow(7, now) == Answer {
+				got++
+			}
+		}
+		if got != 50 {
+			t.Errorf("burst %d: %d of the next 100 answered, want 50", burst, got)
+		}
+	}
+}
+
+func TestBurstKissDrop(t *testing.T) {
+	const burst = 8
+	kiss := 2 * time.Second
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: kiss, Entries: 64})
+	k := uint64(0xfeed)
+	t0 := 1000 * sec
+
+	got := run(l, k, t0, burst+1)
+	for i := range burst {
+		if got[i] != Answer {
+			t.Fatalf("request %d of the burst: %v", i, got[i])
+		}
+	}
+	if got[burst] != Kiss {
+		t.Fatalf("request %d (first over the burst): %v, want kiss", burst, got[burst])
+	}
+	for i, d := range run(l, k, t0, 50) {
+		if d != Drop {
+			t.Fatalf("excess request %d at the same instant: %v, want drop", i, d)
+		}
+	}
+	// Drops until KissInterval has passed since the Kiss ...
+	if d := l.Allow(k, t0+int64(kiss)-1); d != Drop {
+		t.Fatalf("1 ns before the kiss interval: %v, want drop", d)
+	}
+	// ... then one more Kiss, and drops again.
+	if d := l.Allow(k, t0+int64(kiss)); d != Kiss {
+		t.Fatalf("at the kiss interval: %v, want kiss", d)
+	}
+	if d := l.Allow(k, t0+int64(kiss)); d != Drop {
+		t.Fatalf("after the second kiss: %v, want drop", d)
+	}
+	// After one emission interval (8 s) one request's credit is back.
+	t1 := t0 + 8*sec
+	if d := l.Allow(k, t1-1); d != Kiss { // still over; last kiss 6 s ago
+		t.Fatalf("1 ns before the credit returns: %v, want kiss", d)
+	}
+	if d := l.Allow(k, t1); d != Answer {
+		t.Fatalf("after 8 s: %v, want answer", d)
+	}
+	if d := l.Allow(k, t1); d != Drop { // over again, kissed 1 ns ago
+		t.Fatalf("second request after 8 s: %v, want drop", d)
+	}
+
+	s := l.Stats()
+	if s.Answered != burst+1 || s.Kissed != 3 || s.Dropped != 53 || s.InUse != 1 || s.Evictions != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestCreditReturns(t *testing.T) {
+	const burst = 8
+	for wait := range int64(12) {
+		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second})
+		run(l, 1, 0, 20) // exhaust
+		a, _, _ := count(run(l, 1, wait*8*sec, 20))
+		if want := int(min(wait, burst)); a != want {
+			t.Errorf("after waiting %d intervals: %d answers, want %d", wait, a, want)
+		}
+	}
+}
+
+func TestNeverKiss(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1, Burst: 2, KissInterval: -1})
+	a, k, d := count(run(l, 9, 0, 100))
+	if a != 2 || k != 0 || d != 98 {
+		t.Errorf("negative kiss interval: %d answered, %d kissed, %d dropped", a, k, d)
+	}
+	a, k, _ = count(run(l, 9, 1000*sec, 100))
+	if a != 2 || k != 0 {
+		t.Errorf("later: %d answered, %d kissed", a, k)
+	}
+}
+
+func TestDisabled(t *testing.T) {
+	l := mustNew(t, Config{Rate: 0, Entries: 1 << 20})
+	for i := range 10000 {
+		if d := l.Allow(uint64(i%3), 0); d != Answer {
+			t.Fatalf("disabled limiter: %v", d)
+		}
+	}
+	s := l.Stats()
+	if s.Answered != 10000 || s.Kissed != 0 || s.Dropped != 0 || s.Entries != 0 || s.InUse != 0 {
+		t.Errorf("disabled stats %+v", s)
+	}
+	if l.sets != nil || l.MemoryBytes() > 1024*128 {
+		t.Errorf("disabled limiter holds %d bytes", l.MemoryBytes())
+	}
+	if l.Config().Entries != 0 {
+		t.Errorf("disabled limiter reports %d entries", l.Config().Entries)
+	}
+}
+
+func TestClockBackwards(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 2, KissInterval: 4 * time.Second})
+	t0 := 100 * sec
+	if a, k, _ := count(run(l, 5, t0, 3)); a != 2 || k != 1 {
+		t.Fatalf("burst: %d answered %d kissed", a, k)
+	}
+	// The clock steps back 50 s: no time has passed for this source, so
+	// it has no credit and was kissed "just now".
+	t1 := t0 - 50*sec
+	if d := l.Allow(5, t1); d != Drop {
+		t.Fatalf("after stepping back: %v, want drop", d)
+	}
+	// Repeated steps back give no credit either.
+	for i := range 20 {
+		if d := l.Allow(5, t1-int64(i)*sec); d == Answer {
+			t.Fatalf("step back %d: answered", i)
+		}
+	}
+	t2 := t1 - 19*sec // where the source's clock now stands
+	if d := l.Allow(5, t2+4*sec); d != Kiss {
+		t.Fatalf("kiss interval after the steps: %v, want kiss", d)
+	}
+	if d := l.Allow(5, t2+8*sec-1); d == Answer {
+		t.Fatalf("credit 1 ns early after the steps")
+	}
+	if d := l.Allow(5, t2+8*sec); d != Answer {
+		t.Fatalf("credit after one interval past the steps: %v", d)
+	}
+}
+
+func TestExtremeTimes(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 3, KissInterval: time.Second, Entries: 16})
+	times := []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, 0, math.MinInt64 + 1, -1, math.MaxInt64, math.MinInt64}
+	for i, now := range times {
+		if d := l.Allow(uint64(100+i), now); d != Answer {
+			t.Errorf("first request of a source at %d: %v", now, d)
+		}
+	}
+	for _, now := range times {
+		for k := range uint64(4) {
+			if d := l.Allow(k, now); d > Drop {
+				t.Fatalf("decision %d", d)
+			}
+		}
+	}
+	// Requests near the end of time still follow the burst.
+	a, k, _ := count(run(l, 999, math.MaxInt64, 10))
+	if a != 3 || k != 1 {
+		t.Errorf("at MaxInt64: %d answered %d kissed, want 3 and 1", a, k)
+	}
+	a, k, _ = count(run(l, 998, math.MinInt64, 10))
+	if a != 3 || k != 1 {
+		t.Errorf("at MinInt64: %d answered %d kissed, want 3 and 1", a, k)
+	}
+}
+
+func TestSaturating(t *testing.T) {
+	cases := []struct{ a, b, sum, diff int64 }{
+		{1, 2, 3, -1},
+		{math.MaxInt64, 1, math.MaxInt64, math.MaxInt64 - 1},
+		{math.MaxInt64 - 1, 5, math.MaxInt64, math.MaxInt64 - 6},
+		{math.MinInt64, 1, math.MinInt64 + 1, math.MinInt64},
+		{-5, 0, -5, -5},
+	}
+	for _, c := range cases {
+		if got := satAdd(c.a, c.b); got != c.sum {
+			t.Errorf("satAdd(%d, %d) = %d, want %d", c.a, c.b, got, c.sum)
+		}
+		if got := satSub(c.a, c.b); got != c.diff {
+			t.Errorf("satSub(%d, %d) = %d, want %d", c.a, c.b, got, c.diff)
+		}
+	}
+	if got := satSub(math.MaxInt64, -1); got != math.MaxInt64 {
+		t.Errorf("satSub(max, -1) = %d", got)
+	}
+	if got := satSub(0, math.MinInt64); got != math.MaxInt64 {
+		t.Errorf("satSub(0, min) = %d", got)
+	}
+	if got := satSub(-2, math.MaxInt64); got != math.MinInt64 {
+		t.Errorf("satSub(-2, max) = %d", got)
+	}
+}
+
+// keysIn returns the keys held by the table, in slot order.
+func keysIn(l *Limiter) []uint64 {
+	var ks []uint64
+	for i := range l.sets {
+		for _, e := range l.sets[i].entries {
+			if e.key != 0 {
+				ks = append(ks, e.key)
+			}
+		}
+	}
+	return ks
+}
+
+func has(ks []uint64, k uint64) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func TestEvictsLeastRestricted(t *testing.T) {
+	// One set of four slots.
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways})
+	now := 50 * sec
+	run(l, 1, now, 20) // limited: all credit spent
+	run(l, 2, now, 3)
+	run(l, 3, now, 1) // least credit spent
+	run(l, 4, now, 5)
+	if s := l.Stats(); s.InUse != 4 || s.Evictions != 0 {
+		t.Fatalf("filled: %+v", s)
+	}
+	if d := l.Allow(5, now); d != Answer {
+		t.Fatalf("new source: %v", d)
+	}
+	ks := keysIn(l)
+	if has(ks, 3) || !has(ks, 1) || !has(ks, 2) || !has(ks, 4) || !has(ks, 5) {
+		t.Fatalf("after a new source the table holds %v, want 3 evicted", ks)
+	}
+	if s := l.Stats(); s.Evictions != 1 || s.InUse != 4 {
+		t.Errorf("stats %+v, want 1 eviction", s)
+	}
+	// The limited source is still limited.
+	if d := l.Allow(1, now); d == Answer {
+		t.Errorf("limited source answered after another was evicted")
+	}
+}
+
+func TestIdleEntriesReusedWithoutEviction(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways})
+	for k := range uint64(4) {
+		run(l, k+1, 0, 8)
+	}
+	// 64 s later everyone has their burst back: forgetting them loses nothing.
+	now := 64 * sec
+	for k := range uint64(100) {
+		if d := l.Allow(1000+k, now+int64(k)*8*sec); d != Answer {
+			t.Fatalf("new source %d: %v", k, d)
+		}
+	}
+	if s := l.Stats(); s.Evictions != 0 || s.InUse != 4 {
+		t.Errorf("stats %+v, want no evictions", s)
+	}
+}
+
+// TestFailOpen documents the weakness: once the table is churned by enough
+// other sources that spent more credit, a limited source is forgotten and
+// starts again with a full burst.
+func TestFailOpen(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 4, KissInterval: time.Second, Entries: Ways})
+	now := sec
+	run(l, 1, now, 4) // the victim has spent its burst
+	if d := l.Allow(1, now); d == Answer {
+		t.Fatal("victim not limited")
+	}
+	// An attacker uses three more addresses to the same degree, a moment
+	// later, so that their entries are further ahead, then a fourth.
+	for k := uint64(2); k <= 4; k++ {
+		run(l, k, now+1, 4)
+	}
+	l.Allow(5, now+1)
+	if has(keysIn(l), 1) {
+		t.Fatalf("victim still in table %v", keysIn(l))
+	}
+	if a, _, _ := count(run(l, 1, now+2, 10)); a != 4 {
+		t.Errorf("evicted source got %d answers, want a full burst of 4", a)
+	}
+	if s := l.Stats(); s.Evictions < 1 {
+		t.Errorf("stats %+v, want evictions counted", s)
+	}
+}
+
+func TestManyKeysFixedMemory(t *testing.T) {
+	l := mustNew(t, DefaultConfig())
+	mem := l.MemoryBytes()
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := int64(0)
+	// Warm up: fill the table once.
+	for range 1 << 17 {
+		l.Allow(rng.Uint64(), now)
+		now += int64(time.Microsecond)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 400_000
+	for i := range n {
+		// Mostly fresh addresses, some repeat heavily.
+		k := rng.Uint64()
+		if i%4 == 0 {
+			k = uint64(i % 5000)
+		}
+		l.Allow(k, now)
+		now += int64(time.Microsecond)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := l.MemoryBytes(); got != mem {
+		t.Errorf("MemoryBytes changed from %d to %d", mem, got)
+	}
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if grew > 256<<10 {
+		t.Errorf("heap grew by %d bytes over %d sources (table is %d bytes)", grew, n, mem)
+	}
+	s := l.Stats()
+	if s.InUse != DefaultEntries || s.Entries != DefaultEntries {
+		t.Errorf("stats %+v, want a full table", s)
+	}
+	if s.Evictions == 0 {
+		t.Errorf("stats %+v: 400 000 sources in a 65536-entry table evicted nothing", s)
+	}
+	if total := s.Answered + s.Kissed + s.Dropped; total != n+1<<17 {
+		t.Errorf("decisions counted %d, want %d", total, n+1<<17)
+	}
+	t.Logf("heap grew %d bytes; %+v", grew, s)
+}
+
+func TestAllowDoesNotAllocate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	l := mustNew(t, Config{Rate: 1, Burst: 2, KissInterval: time.Second, Entries: 64})
+	var i uint64
+	fresh := testing.AllocsPerRun(10000, func() { // new sources, evictions
+		i++
+		l.Allow(i, int64(i))
+	})
+	same := testing.AllocsPerRun(10000, func() { // answer, kiss, drop
+		i++
+		l.Allow(7, int64(i)*1000)
+	})
+	off := mustNew(t, Config{})
+	disabled := testing.AllocsPerRun(1000, func() { off.Allow(1, 0) })
+	addr := netip.MustParseAddr("2001:db8::1")
+	key := testing.AllocsPerRun(1000, func() { _ = AddrKey(addr) })
+	if fresh != 0 || same != 0 || disabled != 0 || key != 0 {
+		t.Errorf("allocations per call: new sources %v, one source %v, disabled %v, AddrKey %v", fresh, same, disabled, key)
+	}
+	if s := l.Stats(); s.Evictions == 0 || s.Kissed == 0 || s.Dropped == 0 {
+		t.Errorf("the allocation runs did not exercise every path: %+v", s)
+	}
+}
+
+func TestConcurrentHotKey(t *testing.T) {
+	const (
+		workers = 8
+		each    = 2000
+		burst   = 10
+	)
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Hour, Entries: 1024})
+	var answered, kissed, dropped atomic.Int64
+	var clock atomic.Int64
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var scrapes sync.WaitGroup
+	scrapes.Go(func() { // metrics scrapes while the workers run
+		var last uint64
+		for {
+			s := l.Stats()
+			total := s.Answered + s.Kissed + s.Dropped
+			if total < last {
+				t.Errorf("stats went back from %d to %d decisions", last, total)
+			}
+			last = total
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	})
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				// The hot key, at a frozen instant.
+				switch l.Allow(0xabc, 0) {
+				case Answer:
+					answered.Add(1)
+				case Kiss:
+					kissed.Add(1)
+				case Drop:
+					dropped.Add(1)
+				}
+				// Own and shared keys on a moving clock.
+				now := clock.Add(int64(time.Millisecond))
+				l.Allow(uint64(w)<<32|uint64(i%300), now)
+				l.Allow(uint64(i%50), now)
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	scrapes.Wait()
+	if answered.Load() != burst || kissed.Load() != 1 || dropped.Load() != workers*each-burst-1 {
+		t.Errorf("hot key from %d goroutines: %d answered, %d kissed, %d dropped; want %d, 1, rest",
+			workers, answered.Load(), kissed.Load(), dropped.Load(), burst)
+	}
+	s := l.Stats()
+	if total := s.Answered + s.Kissed + s.Dropped; total != 3*workers*each {
+		t.Errorf("stats count %d decisions, want %d", total, 3*workers*each)
+	}
+	if s.InUse > s.Entries {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// step is one request of a property sequence.
+type step struct {
+	key uint64
+	dt  int64 // added to the clock before the request; may be negative
+}
+
+// checkSteps runs steps through a Limiter made from cfg and checks, for each
+// key, that the answers never exceed Burst + Rate*elapsed + 1 and the KoDs
+// 1 + elapsed/KissInterval, where elapsed is the time the key has seen pass
+// (the sum of the forward steps between its requests; backward steps count
+// as none). It also checks that a key quiet for Burst/Rate is answered. At
+// most Ways distinct keys may be used, so that no entry is evicted.
+func checkSteps(t testing.TB, cfg Config, seed uint64, steps []step) {
+	t.Helper()
+	l, err := newSeeded(cfg, seed)
+	if err != nil {
+		t.Fatalf("config %+v: %v", cfg, err)
+	}
+	type model struct {
+		last            int64
+		seen            bool
+		elapsed         float64 // ns
+		answers, kisses int
+	}
+	m := map[uint64]*model{}
+	credit := float64(cfg.Burst) * math.Ceil(1e9/cfg.Rate)
+	now := int64(0)
+	var total [3]uint64
+	for i, s := range steps {
+		now += s.dt
+		k := m[s.key]
+		if k == nil {
+			k = &model{}
+			m[s.key] = k
+		}
+		quiet := !k.seen || float64(now-k.last) >= credit
+		if k.seen && now > k.last {
+			k.elapsed += float64(now - k.last)
+		}
+		k.last, k.seen = now, true
+		d := l.Allow(s.key, now)
+		if d > Drop {
+			t.Fatalf("step %d: decision %d out of range", i, d)
+		}
+		total[d]++
+		if quiet && d != Answer {
+			t.Fatalf("step %d: key %d quiet for a full burst got %v", i, s.key, d)
+		}
+		switch d {
+		case Answer:
+			k.answers++
+		case Kiss:
+			k.kisses++
+		}
+		if bound := float64(cfg.Burst) + cfg.Rate*k.elapsed/1e9 + 1; float64(k.answers) > bound {
+			t.Fatalf("step %d: key %d answered %d times in %.0f ns, bound %.2f", i, s.key, k.answers, k.elapsed, bound)
+		}
+		if cfg.KissInterval < 0 && k.kisses > 0 {
+			t.Fatalf("step %d: kissed with KoD disabled", i)
+		}
+		if cfg.KissInterval > 0 {
+			if bound := 1 + k.elapsed/float64(cfg.KissInterval); float64(k.kisses) > bound {
+				t.Fatalf("step %d: key %d kissed %d times in %.0f ns, bound %.2f", i, s.key, k.kisses, k.elapsed, bound)
+			}
+		}
+	}
+	st := l.Stats()
+	if st.Answered != total[Answer] || st.Kissed != total[Kiss] || st.Dropped != total[Drop] {
+		t.Fatalf("stats %+v, counted %v", st, total)
+	}
+	if len(m) <= Ways && st.Evictions != 0 {
+		t.Fatalf("%d keys caused %d evictions", len(m), st.Evictions)
+	}
+}
+
+var (
+	propRates = []float64{1.0 / 8, 1, 3, 1000, 1.0 / 1024, 1e9}
+	propKiss  = []time.Duration{-1, 1, time.Millisecond, time.Second, 8 * time.Second, time.Minute}
+)
+
+// decodeSteps turns fuzz bytes into a configuration and steps: clock steps
+// are multiples of T/32 in [-1024T, 1024T) and keys come from four values.
+func decodeSteps(data []byte) (Config, []step) {
+	for len(data) < 3 {
+		data = append(data, 0)
+	}
+	cfg := Config{
+		Rate:         propRates[int(data[0])%len(propRates)],
+		Burst:        1 + int(data[1])%16,
+		KissInterval: propKiss[int(data[2])%len(propKiss)],
+		Entries:      []int{4, 16, 1024}[int(data[0]/8)%3],
+	}
+	unit := int64(math.Ceil(1e9/cfg.Rate)) / 32
+	keys := []uint64{0, 1, zeroKey ^ 1, math.MaxUint64}
+	var steps []step
+	for b := data[3:]; len(b) >= 3; b = b[3:] {
+		dt := int64(int16(uint16(b[1])<<8 | uint16(b[2])))
+		if b[0]&0x80 == 0 {
+			dt = max(dt, 0) % 64 // mostly small forward steps
+		}
+		steps = append(steps, step{key: keys[b[0]&3], dt: dt * unit})
+	}
+	return cfg, steps
+}
+
+func FuzzAllow(f *testing.F) {
+	f.Add([]byte{0, 7, 4, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x80, 0xff, 0})
+	f.Add([]byte{1, 0, 0, 0x83, 0x80, 0, 0, 0, 1, 1, 0, 1})
+	f.Add([]byte{5, 15, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 5})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, steps := decodeSteps(data)
+		checkSteps(t, cfg, 1, steps)
+	})
+}
+
+func TestPropertyRandom(t *testing.T) {
+	n := 400
+	if testing.Short() {
+		n = 40
+	}
+	for seed := range uint64(n) {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		data := make([]byte, 3+3*rng.IntN(2000))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		cfg, steps := decodeSteps(data)
+		checkSteps(t, cfg, seed, steps)
+	}
+}
+
+// TestPropertyManyKeys churns a small table with random keys and times:
+// no panic, decisions in range, counts consistent, table never over-full.
+func TestPropertyManyKeys(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		cfg := Config{
+			Rate:         propRates[rng.IntN(len(propRates))],
+			Burst:        1 + rng.IntN(10),
+			KissInterval: propKiss[rng.IntN(len(propKiss))],
+			Entries:      1 << rng.IntN(8),
+		}
+		l, err := newSeeded(cfg, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := rng.Int64() - math.MaxInt64/2
+		var counted [3]uint64
+		for range 20000 {
+			switch rng.IntN(10) {
+			case 0:
+				now = rng.Int64() // a wild jump, either way
+			case 1:
+				now -= rng.Int64N(int64(time.Hour))
+			default:
+				now += rng.Int64N(int64(time.Second))
+			}
+			d := l.Allow(rng.Uint64N(1+uint64(rng.IntN(1<<16))), now)
+			if d > Drop {
+				t.Fatalf("decision %d", d)
+			}
+			counted[d]++
+		}
+		s := l.Stats()
+		if s.Answered != counted[Answer] || s.Kissed != counted[Kiss] || s.Dropped != counted[Drop] {
+			t.Fatalf("stats %+v, counted %v", s, counted)
+		}
+		if s.InUse > s.Entries || s.Entries != l.Config().Entries {
+			t.Fatalf("stats %+v", s)
+		}
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	v4 := netip.MustParseAddr("192.0.2.1")
+	mapped := netip.MustParseAddr("::ffff:192.0.2.1")
+	zoned := netip.MustParseAddr("fe80::1%eth0")
+	plain := netip.MustParseAddr("fe80::1")
+	if AddrKey(v4) != AddrKey(mapped) {
+		t.Error("IPv4 and IPv4-mapped keys differ")
+	}
+	if AddrKey(zoned) != AddrKey(plain) {
+		t.Error("the zone changes the key")
+	}
+	seen := map[uint64]netip.Addr{}
+	add := func(a netip.Addr) {
+		k := AddrKey(a)
+		if b, dup := seen[k]; dup {
+			t.Fatalf("%v and %v share key %#x", a, b, k)
+		}
+		seen[k] = a
+	}
+	for i := range 1 << 16 {
+		add(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}))
+		p := [16]byte{0x20, 0x01, 6: byte(i >> 8), 7: byte(i), 15: 1} // ::1 in each of 65536 /64s
+		add(netip.AddrFrom16(p))
+		h := [16]byte{0x20, 0x01, 8: 1, 14: byte(i >> 8), 15: byte(i)} // 65536 hosts in one /64
+		add(netip.AddrFrom16(h))
+	}
+}
+
+func TestDecisionString(t *testing.T) {
+	for d, want := range map[Decision]string{Answer: "answer", Kiss: "kiss", Drop: "drop", 9: "Decision(9)"} {
+		if got := d.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func BenchmarkAllow(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	now := int64(0)
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		l.Allow(mix(i&4095), now) // 4096 sources, each sending every ~16 µs
+		now += int64(4 * time.Nanosecond)
+	}
+}
+
+func BenchmarkAllowNewSources(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	now := int64(0)
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		l.Allow(mix(i), now) // every request from a new source: evictions
+		now += int64(time.Microsecond)
+	}
+}
+
+func BenchmarkAllowParallel(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	var ids atomic.Uint64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		base := ids.Add(1) << 40 // each goroutine (socket) its own 4096 sources
+		now := int64(0)          // and its own clock, as a socket's receive timestamps
+		var i uint64
+		for pb.Next() {
+			i++
+			l.Allow(mix(base|i&4095), now)
+			now += int64(4 * time.Nanosecond)
+		}
+	})
+}
+
+func BenchmarkAllowParallelOneSource(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l.Allow(1, 0)
+		}
+	})
+}
+
+func BenchmarkStats(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	for i := range uint64(1 << 17) {
+		l.Allow(mix(i), 0)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.Stats()
+	}
+}
+
+func BenchmarkAllowDisabled(b *testing.B) {
+	l := mustNew(b, Config{})
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		l.Allow(i, 0)
+	}
+}
