@@ -10,6 +10,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
@@ -72,11 +73,11 @@ type Responder struct {
 	limiter  Limiter
 }
 
-// Limiter decides whether a client may be answered. Allow is called once per
-// request with a key identifying the source address and the monotonic time
-// in nanoseconds.
+// Limiter decides whether a client may be answered (ratelimit.Limiter). Allow
+// is called once per request with a key identifying the source address and
+// the time in nanoseconds on the continuous scale.
 type Limiter interface {
-	Allow(key uint64, monoNs int64) Verdict
+	Allow(key uint64, now int64) ratelimit.Decision
 }
 
 // NewResponder returns a responder serving time from src smeared by s. A nil
@@ -149,9 +150,11 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 	}
 	verdict := Answered
 	if r.limiter != nil {
-		verdict = r.limiter.Allow(key, int64(b.now.TAI))
-		if verdict != Answered && verdict != Kissed {
-			return 0, verdict
+		switch r.limiter.Allow(key, int64(b.now.TAI)) {
+		case ratelimit.Kiss:
+			verdict = Kissed
+		case ratelimit.Drop:
+			return 0, DropRateLimited
 		}
 	}
 	origin := h.Transmit

@@ -14,6 +14,7 @@ import (
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -38,6 +39,10 @@ type serveFlags struct {
 	rootDelay      time.Duration
 	rootDispersion time.Duration
 	user           string
+	rateLimit      float64
+	rateBurst      int
+	kissInterval   time.Duration
+	rateEntries    int
 	leap           leapFlags
 	log            logFlags
 }
@@ -109,6 +114,10 @@ on the command line win over the file.`,
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
 	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
+	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
+	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
+	fl.IntVar(&f.rateEntries, "rate-entries", ratelimit.DefaultEntries, "sources the rate limiter tracks, in a table of fixed size (48 bytes each)")
 	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
 	f.log.register(cmd)
@@ -154,6 +163,16 @@ func (f *serveFlags) daemonConfig(now time.Time) (daemon.Config, error) {
 	}
 	if f.rootDelay < 0 || f.rootDispersion < 0 {
 		return cfg, usagef("--root-delay and --root-dispersion cannot be negative")
+	}
+	if f.rateLimit < 0 {
+		return cfg, usagef("--rate-limit %v: cannot be negative", f.rateLimit)
+	}
+	if f.rateLimit > 0 {
+		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval, Entries: f.rateEntries})
+		if err != nil {
+			return cfg, usagef("rate limit: %v", err)
+		}
+		cfg.Limiter = l
 	}
 	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion}
 	for _, l := range f.listen {
