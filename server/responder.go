@@ -19,14 +19,14 @@ type Verdict uint8
 
 // Verdicts. Everything from DropShort on is a packet left unanswered.
 const (
-	Answered       Verdict = iota // a reply was built
-	Kissed                        // a RATE Kiss-o'-Death was built instead of a reply
-	DropShort                     // shorter than the 48-byte header
-	DropVersion                   // version 0 or above 4
-	DropMode                      // not a client request (mode 3); includes modes 6 and 7
-	DropMalformed                 // extension fields or MAC with broken lengths, or truncated
-	DropRateLimited               // over the client's rate, and no KoD owed
-	DropSource                    // from a source that cannot be answered safely (port 0)
+	Answered        Verdict = iota // a reply was built
+	Kissed                         // a RATE Kiss-o'-Death was built instead of a reply
+	DropShort                      // shorter than the 48-byte header
+	DropVersion                    // version 0 or above 4
+	DropMode                       // not a client request (mode 3); includes modes 6 and 7
+	DropMalformed                  // extension fields or MAC with broken lengths, or truncated
+	DropRateLimited                // over the client's rate, and no KoD owed
+	DropSource                     // from a source that cannot be answered safely (port 0)
 	numVerdicts
 )
 
@@ -143,7 +143,9 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 		return 0, DropMode
 	}
 	if len(req) > ntp.HeaderLen {
-		if _, _, err := ntp.Trailer(req[ntp.HeaderLen:]); err != nil {
+		// Trailer walks what follows the header of the whole packet (and
+		// reads the version from its first byte).
+		if _, _, err := ntp.Trailer(req); err != nil {
 			return 0, DropMalformed
 		}
 	}
