@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -91,7 +92,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), &f)
+			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
 		},
 	}
 	fl := cmd.Flags()
@@ -170,8 +171,9 @@ func parseRefID(s string) (uint32, error) {
 	return ntp.RefIDFromString(s)
 }
 
-func runServe(ctx context.Context, f *serveFlags) error {
-	log, err := f.log.logger(os.Stderr)
+// runServe serves until ctx ends or a signal stops it, logging to logw.
+func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
+	log, err := f.log.logger(logw)
 	if err != nil {
 		return err
 	}
@@ -224,4 +226,3 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
-
