@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	beevik "github.com/beevik/ntp"
+	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/leap"
@@ -423,5 +425,38 @@ func TestParseListen(t *testing.T) {
 		if got, err := ParseListen(in); err == nil || !strings.Contains(err.Error(), "want host:port") {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
+	}
+}
+
+// TestServeIgnoresSourcePortZero: a request from port 0 (which only a raw
+// socket can forge) is counted and never answered: a reply to it could only
+// be part of a reflection attack. (The kernel would refuse to send it, which
+// the send errors would count.)
+func TestServeIgnoresSourcePortZero(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_UDP)
+	if err != nil {
+		t.Skipf("no raw socket (needs CAP_NET_RAW): %v", err)
+	}
+	defer unix.Close(fd)
+	srv := startServer(t, "127.0.0.1:0")
+	port := srv.Addrs()[0].Port()
+	req := request(t, 4, 3, 6, 1, nil)
+	pkt := make([]byte, 8, 8+len(req))
+	binary.BigEndian.PutUint16(pkt[0:], 0) // source port 0
+	binary.BigEndian.PutUint16(pkt[2:], port)
+	binary.BigEndian.PutUint16(pkt[4:], uint16(8+len(req)))
+	pkt = append(pkt, req...) // checksum 0: none, allowed over IPv4
+	to := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := unix.Sendto(fd, pkt, 0, to); err != nil {
+		t.Fatal(err)
+	}
+	// A good request after it, from a normal socket, is answered: the
+	// server is alive and read both.
+	if replies := exchange(t, srv.Addrs()[0], 300*time.Millisecond, req); len(replies) != 1 {
+		t.Fatalf("%d replies to a good request", len(replies))
+	}
+	st := waitStats(t, srv, 2)
+	if st.Verdicts[DropSource] != 1 || st.Answered() != 1 || st.SendErrors != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
