@@ -185,13 +185,15 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Catch the signals before the start-up summary is logged: a SIGHUP or
+	// SIGTERM sent as soon as the server says it serves must not kill it.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
 	done := make(chan error, 1)
 	go func() { done <- d.Serve() }()
 	for {
