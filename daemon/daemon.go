@@ -212,6 +212,11 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 	}
 	s := d.Smear()
 	x := d.src.Now().TAI
+	if shift := d.src.Stats().Shift; shift != 0 {
+		// A replay: how far the served instant is from the host's, on TAI,
+		// and the UTC instant being served now.
+		attrs = append(attrs, "time_shift_tai", shift, "replaying", table.LabelFromTAI(x).String())
+	}
 	if w, ok := s.Next(x); ok {
 		attrs = append(attrs, "next_leap", w.Event.String(),
 			"window_opens", s.Table().LabelFromTAI(w.Start).String(),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -97,7 +98,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), &f)
+			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
 		},
 	}
 	fl := cmd.Flags()
@@ -191,8 +192,9 @@ func parseRefID(s string) (uint32, error) {
 	return ntp.RefIDFromString(s)
 }
 
-func runServe(ctx context.Context, f *serveFlags) error {
-	log, err := f.log.logger(os.Stderr)
+// runServe serves until ctx ends or a signal stops it, logging to logw.
+func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
+	log, err := f.log.logger(logw)
 	if err != nil {
 		return err
 	}
@@ -204,6 +206,11 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Catch the signals before the start-up summary is logged: a SIGHUP or
+	// SIGTERM sent as soon as the server says it serves must not kill it.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -215,9 +222,6 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		}
 		log.Info("dropped privileges", "user", f.user, "uid", os.Getuid(), "gid", os.Getgid())
 	}
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
 	done := make(chan error, 1)
 	go func() { done <- d.Serve() }()
 	for {
