@@ -8,43 +8,66 @@ import (
 	"syscall"
 )
 
-// DropPrivileges switches the whole process (every thread) to the named user
-// and that user's primary group, with no supplementary groups. Call it after
-// the sockets are bound: port 123 stays open, and nothing else a compromised
-// process could do keeps root's rights. Leap files must then be readable by
-// that user for SIGHUP reloads.
-func DropPrivileges(name string) error {
+// User is an unprivileged account the server can switch to after binding.
+type User struct {
+	Name     string
+	UID, GID int
+}
+
+// LookupUser finds the account called name and checks that this process can
+// switch to it: the account exists, is not root, and the process runs as
+// root. Call it before starting, so that a wrong --user fails at once, before
+// anything is bound or served.
+func LookupUser(name string) (User, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return fmt.Errorf("--user %s: %w", name, err)
+		return User{}, fmt.Errorf("--user %s: %w", name, err)
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
-		return fmt.Errorf("--user %s: uid %q: %w", name, u.Uid, err)
+		return User{}, fmt.Errorf("--user %s: uid %q: %w", name, u.Uid, err)
 	}
 	gid, err := strconv.Atoi(u.Gid)
 	if err != nil {
-		return fmt.Errorf("--user %s: gid %q: %w", name, u.Gid, err)
+		return User{}, fmt.Errorf("--user %s: gid %q: %w", name, u.Gid, err)
 	}
 	if uid == 0 {
-		return fmt.Errorf("--user %s: that is root; name an unprivileged user", name)
+		return User{}, fmt.Errorf("--user %s: that is root; name an unprivileged user", name)
 	}
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("--user %s: only root can switch users (running as uid %d); under systemd use DynamicUser= and CAP_NET_BIND_SERVICE instead", name, os.Geteuid())
+		return User{}, fmt.Errorf("--user %s: only root can switch users (running as uid %d); under systemd use DynamicUser= and CAP_NET_BIND_SERVICE instead", name, os.Geteuid())
 	}
+	return User{Name: name, UID: uid, GID: gid}, nil
+}
+
+// Drop switches the whole process (every thread) to the user and that user's
+// primary group, with no supplementary groups; the kernel then clears every
+// capability. Call it after the sockets are bound: port 123 stays open, and
+// nothing else a compromised process could do keeps root's rights. Leap
+// files must then be readable by that user for SIGHUP reloads.
+func (u User) Drop() error {
 	// Go applies these to every thread of the process (Linux, Go 1.16+).
 	if err := syscall.Setgroups(nil); err != nil {
-		return fmt.Errorf("--user %s: setgroups: %w", name, err)
+		return fmt.Errorf("--user %s: setgroups: %w", u.Name, err)
 	}
-	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("--user %s: setgid %d: %w", name, gid, err)
+	if err := syscall.Setgid(u.GID); err != nil {
+		return fmt.Errorf("--user %s: setgid %d: %w", u.Name, u.GID, err)
 	}
-	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("--user %s: setuid %d: %w", name, uid, err)
+	if err := syscall.Setuid(u.UID); err != nil {
+		return fmt.Errorf("--user %s: setuid %d: %w", u.Name, u.UID, err)
 	}
 	// Make sure there is no way back.
 	if err := syscall.Setuid(0); err == nil {
-		return fmt.Errorf("--user %s: could regain root after dropping privileges", name)
+		return fmt.Errorf("--user %s: could regain root after dropping privileges", u.Name)
 	}
 	return nil
+}
+
+// DropPrivileges is LookupUser followed by Drop.
+func DropPrivileges(name string) error {
+	u, err := LookupUser(name)
+	if err != nil {
+		return err
+	}
+	return u.Drop()
 }

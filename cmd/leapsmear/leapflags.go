@@ -33,10 +33,15 @@ func (f *leapFlags) register(cmd *cobra.Command) {
 // load reads the table the flags name, as it stands at the instant at.
 func (f *leapFlags) load(at time.Time) (*leap.Table, leapfile.Report, error) {
 	t, rep, err := leapfile.Load(f.files, leap.ParseOptions{AcceptUnverified: f.acceptUnverified}, at)
+	return t, rep, checksumHint(err)
+}
+
+// checksumHint adds to a checksum mismatch the flag that loads the file anyway.
+func checksumHint(err error) error {
 	if errors.Is(err, leap.ErrChecksum) {
-		err = fmt.Errorf("%w (--accept-unverified loads it anyway)", err)
+		return fmt.Errorf("%w (--accept-unverified loads it anyway)", err)
 	}
-	return t, rep, err
+	return err
 }
 
 // tableWarnings lists what an operator must hear about a table in use at

@@ -203,6 +203,13 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 		return err
 	}
 	cfg.Logger = log
+	// A wrong --user fails before anything is bound, served or logged.
+	var drop daemon.User
+	if f.user != "" {
+		if drop, err = daemon.LookupUser(f.user); err != nil {
+			return err
+		}
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -213,10 +220,10 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
-		return err
+		return checksumHint(err)
 	}
 	if f.user != "" {
-		if err := daemon.DropPrivileges(f.user); err != nil {
+		if err := drop.Drop(); err != nil {
 			d.Close()
 			return err
 		}
