@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,15 +117,29 @@ type server struct {
 	waitErr error // valid once exited is closed
 }
 
-// startServer runs `leapsmear serve` on a free loopback port, synchronised
-// whatever adjtimex says, logging JSON, with the given extra flags, and
-// waits (up to 10 s) for its start-up summary. The server is killed when the
-// test ends, if it still runs.
+// startServer runs `leapsmear serve` on a free loopback port (unless args
+// name a --listen), synchronised whatever adjtimex says, logging JSON, with
+// the given extra flags, and waits (up to 10 s) for its start-up summary. The
+// server is killed when the test ends, if it still runs.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startWrapped(t, nil, args...)
+}
+
+// startWrapped is startServer with the command run through wrap, a command
+// line such as setpriv's that ends by executing its arguments (so that the
+// process started is, in the end, the server).
+func startWrapped(t *testing.T, wrap []string, args ...string) *server {
+	t.Helper()
 	bin := leapsmear(t)
-	full := append([]string{"serve", "--listen", "127.0.0.1:0", "--assume-synced", "--log-format", "json", "--sockets", "1"}, args...)
-	s := &server{cmd: exec.Command(bin, full...), logs: &lockedBuffer{}, exited: make(chan struct{})}
+	full := []string{"serve", "--assume-synced", "--log-format", "json", "--sockets", "1"}
+	if !slices.Contains(args, "--listen") {
+		full = append(full, "--listen", "127.0.0.1:0")
+	}
+	full = append(full, args...)
+	argv := append(slices.Clone(wrap), bin)
+	argv = append(argv, full...)
+	s := &server{cmd: exec.Command(argv[0], argv[1:]...), logs: &lockedBuffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	if err := s.cmd.Start(); err != nil {
@@ -142,7 +157,7 @@ func startServer(t *testing.T, args ...string) *server {
 			<-s.exited
 		}
 		if t.Failed() {
-			t.Logf("leapsmear %s\n%s", strings.Join(full, " "), s.logs)
+			t.Logf("%s\n%s", strings.Join(argv, " "), s.logs)
 		}
 	})
 	deadline := time.After(10 * time.Second)

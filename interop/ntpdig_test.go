@@ -50,11 +50,7 @@ type ntpdigResult struct {
 func ntpdig(t *testing.T, args ...string) (ntpdigResult, time.Duration, time.Time, map[string]any) {
 	t.Helper()
 	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
-	unshare := testenv.Program(t, "unshare", "util-linux")
-	ip := testenv.Program(t, "ip", "iproute2")
-	if out, err := exec.Command(unshare, "-n", ip, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		testenv.Need(t, false, "cannot create a network namespace with unshare -n ("+strings.TrimSpace(string(out))+")")
-	}
+	unshare, ip := needNetns(t)
 	bin := leapsmear(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

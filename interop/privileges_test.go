@@ -1,0 +1,258 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/testenv"
+)
+
+// needNetns returns the paths of unshare and ip, skipping (or failing, in
+// CI) unless this process can create a network namespace and bring its
+// loopback up.
+func needNetns(t *testing.T) (unshare, ip string) {
+	t.Helper()
+	unshare = testenv.Program(t, "unshare", "util-linux")
+	ip = testenv.Program(t, "ip", "iproute2")
+	if out, err := exec.Command(unshare, "-n", ip, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		testenv.Need(t, false, "cannot create a network namespace with unshare -n ("+strings.TrimSpace(string(out))+")")
+	}
+	return unshare, ip
+}
+
+// inNetns is a wrapper (see startWrapped) that runs its command in a network
+// namespace of its own, with the loopback up and the kernel's default
+// ip_unprivileged_port_start of 1024, so that port 123 is free and needs a
+// privilege whatever the host's setting.
+func inNetns(t *testing.T) []string {
+	t.Helper()
+	unshare, ip := needNetns(t)
+	const script = `ip="$1"; shift
+"$ip" link set lo up || exit 90
+echo 1024 >/proc/sys/net/ipv4/ip_unprivileged_port_start || exit 91
+exec "$@"`
+	return []string{unshare, "-n", "--", "sh", "-c", script, "sh", ip}
+}
+
+// nobody is the unprivileged account the tests switch to.
+func nobody(t *testing.T) *user.User {
+	t.Helper()
+	u, err := user.Lookup("nobody")
+	testenv.Need(t, err == nil, fmt.Sprintf("no user nobody: %v", err))
+	return u
+}
+
+// asNobody is a wrapper that runs its command as the user nobody, with no
+// supplementary groups, and with CAP_NET_BIND_SERVICE as its only
+// capability when bind is set (what systemd's AmbientCapabilities= gives a
+// service), or none.
+func asNobody(t *testing.T, bind bool) []string {
+	t.Helper()
+	testenv.Need(t, os.Geteuid() == 0, "switching to the user nobody needs root (uid "+strconv.Itoa(os.Geteuid())+")")
+	setpriv := testenv.Program(t, "setpriv", "util-linux")
+	u := nobody(t)
+	w := []string{setpriv, "--reuid=" + u.Uid, "--regid=" + u.Gid, "--clear-groups", "--pdeathsig=KILL"}
+	if bind {
+		w = append(w, "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service")
+	}
+	return append(w, "--")
+}
+
+// runFailing runs the leapsmear binary with args through wrap, expecting it
+// to fail within 10 s, and returns its exit status, standard output and the
+// lines of its standard error.
+func runFailing(t *testing.T, wrap []string, args ...string) (code int, stdout string, stderr []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	argv := append(append(wrap[:len(wrap):len(wrap)], leapsmear(t)), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ctx.Err() != nil {
+		t.Fatalf("%s: want a failure, got %v\n%s%s", strings.Join(argv, " "), err, &out, &errs)
+	}
+	if s := strings.TrimRight(errs.String(), "\n"); s != "" {
+		stderr = strings.Split(s, "\n")
+	}
+	return ee.ExitCode(), out.String(), stderr
+}
+
+// oneLineError checks that a failed run printed nothing but the one line
+// "leapsmear: ..." containing every one of want, and exited 1.
+func oneLineError(t *testing.T, code int, stdout string, stderr []string, want ...string) {
+	t.Helper()
+	if code != 1 || stdout != "" || len(stderr) != 1 || !strings.HasPrefix(stderr[0], "leapsmear: ") {
+		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1 and one line", code, stdout, stderr)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr[0], w) {
+			t.Errorf("the error %q does not say %q", stderr[0], w)
+		}
+	}
+}
+
+// procStatus reads the fields of /proc/PID/status.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return out
+}
+
+// queryInNetns queries addr from inside the network namespace of process
+// pid, with the client package.
+func queryInNetns(pid int, addr string) (*client.Response, error) {
+	type result struct {
+		r   *client.Response
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// This thread enters the namespace and is never unlocked: it ends
+		// with the goroutine, so no other goroutine ever runs in the
+		// namespace. The socket, made here, stays in it.
+		runtime.LockOSThread()
+		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{nil, fmt.Errorf("setns: %w", err)}
+			return
+		}
+		r, err := client.Query(context.Background(), addr, client.Options{Timeout: 2 * time.Second})
+		ch <- result{r, err}
+	}()
+	res := <-ch
+	return res.r, res.err
+}
+
+// checkServes queries the server on port 123 in its namespace.
+func checkServes(t *testing.T, s *server) {
+	t.Helper()
+	r, err := queryInNetns(s.cmd.Process.Pid, "127.0.0.1:123")
+	if err != nil {
+		t.Fatalf("query on port 123: %v", err)
+	}
+	if r.Header.Stratum != 2 || r.Offset.Abs() > 10*time.Millisecond {
+		t.Errorf("answered stratum %d, offset %v", r.Header.Stratum, r.Offset)
+	}
+	t.Logf("answered on port 123: stratum %d, offset %v, delay %v", r.Header.Stratum, r.Offset, r.Delay)
+}
+
+// TestUserDropsPrivileges: started as root, `serve --user nobody` binds
+// port 123 and then runs as nobody (real, effective, saved and file-system
+// IDs), in nobody's group, with no supplementary group and no capability
+// left, and answers on port 123.
+func TestUserDropsPrivileges(t *testing.T) {
+	t.Parallel()
+	testenv.Need(t, os.Geteuid() == 0, "binding port 123 and switching users needs root (uid "+strconv.Itoa(os.Geteuid())+")")
+	u := nobody(t)
+	s := startWrapped(t, inNetns(t), "--user", "nobody", "--listen", "127.0.0.1:123")
+	dropped := s.waitLog(t, `"dropped privileges"`, 1)[0]
+	if fmt.Sprint(dropped["uid"]) != u.Uid || fmt.Sprint(dropped["gid"]) != u.Gid {
+		t.Errorf("logged %v, want uid %s gid %s", dropped, u.Uid, u.Gid)
+	}
+	st := procStatus(t, s.cmd.Process.Pid)
+	want := map[string]string{
+		"Uid": strings.Repeat(u.Uid+" ", 3) + u.Uid, "Gid": strings.Repeat(u.Gid+" ", 3) + u.Gid, "Groups": "",
+		"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapAmb": "0000000000000000", "CapInh": "0000000000000000",
+	}
+	for k, v := range want {
+		if st[k] != v {
+			t.Errorf("/proc/%d/status %s: %q, want %q", s.cmd.Process.Pid, k, st[k], v)
+		}
+	}
+	checkServes(t, s)
+}
+
+// TestUserErrors: --user naming root, a user that does not exist, or asked
+// of a process that is not root is one line of error, before anything is
+// bound or logged.
+func TestUserErrors(t *testing.T) {
+	t.Parallel()
+	serve := []string{"serve", "--listen", "127.0.0.1:0"}
+	for _, c := range []struct {
+		name, user string
+		asNobody   bool
+		want       []string
+	}{
+		{"root", "root", false, []string{"--user root: ", "that is root"}},
+		{"unknown user", "leapsmear-no-such-user", false, []string{"--user leapsmear-no-such-user: ", "unknown user"}},
+		{"not root", "nobody", true, []string{"--user nobody: ", "only root can switch users", "CAP_NET_BIND_SERVICE"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var wrap []string
+			if c.asNobody && os.Geteuid() == 0 {
+				wrap = asNobody(t, false)
+			}
+			code, stdout, stderr := runFailing(t, wrap, append(serve, "--user", c.user)...)
+			oneLineError(t, code, stdout, stderr, c.want...)
+		})
+	}
+}
+
+// TestPort123Capabilities: as an unprivileged user, binding port 123 is a
+// one-line permission error; with CAP_NET_BIND_SERVICE as the only
+// capability (as systemd's AmbientCapabilities= gives it) the server binds
+// it, keeps that capability alone, and answers.
+func TestPort123Capabilities(t *testing.T) {
+	t.Parallel()
+	t.Run("no capability", func(t *testing.T) {
+		t.Parallel()
+		code, stdout, stderr := runFailing(t, append(inNetns(t), asNobody(t, false)...), "serve", "--listen", "127.0.0.1:123", "--assume-synced")
+		// Before binding, the server may have said what it assumes (INFO);
+		// nothing else.
+		for len(stderr) > 1 && strings.Contains(stderr[0], " level=INFO ") {
+			stderr = stderr[1:]
+		}
+		oneLineError(t, code, stdout, stderr, "listen 127.0.0.1:123: permission denied", "CAP_NET_BIND_SERVICE")
+	})
+	t.Run("CAP_NET_BIND_SERVICE only", func(t *testing.T) {
+		t.Parallel()
+		u := nobody(t)
+		s := startWrapped(t, append(inNetns(t), asNobody(t, true)...), "--listen", "127.0.0.1:123")
+		st := procStatus(t, s.cmd.Process.Pid)
+		const bind = "0000000000000400" // 1 << CAP_NET_BIND_SERVICE (10)
+		want := map[string]string{
+			"Uid": strings.Repeat(u.Uid+" ", 3) + u.Uid, "Groups": "",
+			"CapEff": bind, "CapPrm": bind, "CapAmb": bind,
+		}
+		for k, v := range want {
+			if st[k] != v {
+				t.Errorf("/proc/%d/status %s: %q, want %q", s.cmd.Process.Pid, k, st[k], v)
+			}
+		}
+		checkServes(t, s)
+		s.stop(t, syscall.SIGTERM)
+	})
+}
