@@ -3,21 +3,18 @@ package interop
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 )
 
@@ -125,47 +122,34 @@ func procStatus(t *testing.T, pid int) map[string]string {
 	return out
 }
 
-// queryInNetns queries addr from inside the network namespace of process
-// pid, with the client package.
-func queryInNetns(pid int, addr string) (*client.Response, error) {
-	type result struct {
-		r   *client.Response
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// This thread enters the namespace and is never unlocked: it ends
-		// with the goroutine, so no other goroutine ever runs in the
-		// namespace. The socket, made here, stays in it.
-		runtime.LockOSThread()
-		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer ns.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, fmt.Errorf("setns: %w", err)}
-			return
-		}
-		r, err := client.Query(context.Background(), addr, client.Options{Timeout: 2 * time.Second})
-		ch <- result{r, err}
-	}()
-	res := <-ch
-	return res.r, res.err
-}
-
-// checkServes queries the server on port 123 in its namespace.
+// checkServes asks the server on port 123 in its network namespace for the
+// time, with `leapsmear query` run there by nsenter. (Entering the
+// namespace from a thread of this process would be no simpler: a thread
+// locked into it would have to be destroyed, and its death would send the
+// parent-death signal to the servers it started.)
 func checkServes(t *testing.T, s *server) {
 	t.Helper()
-	r, err := queryInNetns(s.cmd.Process.Pid, "127.0.0.1:123")
+	nsenter := testenv.Program(t, "nsenter", "util-linux")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, nsenter, fmt.Sprintf("--net=/proc/%d/ns/net", s.cmd.Process.Pid), "--",
+		leapsmear(t), "query", "--json", "127.0.0.1:123").CombinedOutput()
 	if err != nil {
-		t.Fatalf("query on port 123: %v", err)
+		t.Fatalf("query on port 123: %v\n%s", err, out)
 	}
-	if r.Header.Stratum != 2 || r.Offset.Abs() > 10*time.Millisecond {
-		t.Errorf("answered stratum %d, offset %v", r.Header.Stratum, r.Offset)
+	var res []struct {
+		Stratum  int   `json:"stratum"`
+		OffsetNs int64 `json:"offset_ns"`
+		DelayNs  int64 `json:"delay_ns"`
 	}
-	t.Logf("answered on port 123: stratum %d, offset %v, delay %v", r.Header.Stratum, r.Offset, r.Delay)
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
+		t.Fatalf("query output %s: %v", out, err)
+	}
+	r := res[0]
+	t.Logf("answered on port 123: stratum %d, offset %v, delay %v", r.Stratum, time.Duration(r.OffsetNs), time.Duration(r.DelayNs))
+	if r.Stratum != 2 || time.Duration(r.OffsetNs).Abs() > 10*time.Millisecond {
+		t.Errorf("answered stratum %d, offset %v", r.Stratum, time.Duration(r.OffsetNs))
+	}
 }
 
 // TestUserDropsPrivileges: started as root, `serve --user nobody` binds

@@ -77,7 +77,7 @@ func TestRestartTimeOffset(t *testing.T) {
 	defer cancel()
 	const policy = "noon-to-noon"
 	target := time.Date(2016, 12, 31, 18, 0, 5, 0, time.UTC)
-	d := target.Sub(time.Now()).Round(time.Second)
+	d := time.Until(target).Round(time.Second)
 	args := []string{"--policy", policy, "--time-offset", d.String()}
 	// The shift on TAI: D less the leap second the host's clock has seen
 	// since the replayed instant.
