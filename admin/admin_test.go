@@ -186,13 +186,19 @@ func TestMetricsCountTraffic(t *testing.T) {
 		}
 	}
 	want := float64(good + len(bad))
-	received := func(f map[string]*dto.MetricFamily) float64 {
-		return value(t, f, "leapsmear_requests_received_total")
+	// The server counts a batch as received before it judges each datagram:
+	// wait until every datagram has its verdict.
+	judged := func(f map[string]*dto.MetricFamily) float64 {
+		n := value(t, f, "leapsmear_replies_sent_total") + value(t, f, "leapsmear_kod_sent_total")
+		for _, m := range f["leapsmear_packets_dropped_total"].Metric {
+			n += m.Counter.GetValue()
+		}
+		return n
 	}
 	var after map[string]*dto.MetricFamily
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		after = s.scrape(t)
-		if received(after)-received(before) >= want || time.Now().After(deadline) {
+		if judged(after)-judged(before) >= want || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

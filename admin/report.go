@@ -22,22 +22,27 @@ type Report struct {
 	// UTC is true UTC at the snapshot, Served the time served, OffsetNs
 	// their difference in nanoseconds, RatePPM the served clock's frequency
 	// offset, LeapIndicator the LI replies carry.
-	UTC           string       `json:"utc"`
-	Served        time.Time    `json:"served"`
-	OffsetNs      int64        `json:"offset_ns"`
-	RatePPM       float64      `json:"rate_ppm"`
-	LeapIndicator int          `json:"leap_indicator"`
-	InWindow      bool         `json:"in_window"`
-	Policy        PolicyReport `json:"policy"`
-	Table         TableReport  `json:"table"`
+	UTC           string    `json:"utc"`
+	Served        time.Time `json:"served"`
+	OffsetNs      int64     `json:"offset_ns"`
+	RatePPM       float64   `json:"rate_ppm"`
+	LeapIndicator int       `json:"leap_indicator"`
+	// InWindow says whether a leap window is open.
+	InWindow bool `json:"in_window"`
+	// Policy and Table are the smear policy and the leap table loaded.
+	Policy PolicyReport `json:"policy"`
+	Table  TableReport  `json:"table"`
 	// NextLeap is the first leap whose window has not ended (the rehearsal
 	// leap counts), LastLeap the latest whose window has; null when none.
-	NextLeap *LeapReport  `json:"next_leap"`
-	LastLeap *LeapReport  `json:"last_leap"`
+	NextLeap *LeapReport `json:"next_leap"`
+	LastLeap *LeapReport `json:"last_leap"`
+	// Clock is the clock source, Requests the packet counters, Reloads the
+	// leap table reloads.
 	Clock    ClockReport  `json:"clock"`
 	Requests RequestStats `json:"requests"`
 	Reloads  ReloadReport `json:"reloads"`
-	// Listen holds the NTP addresses served.
+	// Listen holds the NTP addresses served, Started when the server
+	// started, Build the running binary.
 	Listen  []string  `json:"listen"`
 	Started time.Time `json:"started"`
 	Build   BuildInfo `json:"build"`
@@ -45,26 +50,33 @@ type Report struct {
 
 // PolicyReport describes the smear policy.
 type PolicyReport struct {
+	// Name is the preset name or the custom spelling.
 	Name string `json:"name"`
 	// Shape is step, linear, cosine or quadratic; Window the custom
 	// spelling of its window for an inserted second.
-	Shape      string  `json:"shape"`
-	Window     string  `json:"window"`
+	Shape  string `json:"shape"`
+	Window string `json:"window"`
+	// MaxRatePPM is the largest rate of the served clock (0 for step);
+	// Origin says where a preset comes from.
 	MaxRatePPM float64 `json:"max_rate_ppm"`
 	Origin     string  `json:"origin,omitempty"`
 }
 
 // TableReport describes the leap table loaded.
 type TableReport struct {
+	// Source, Verified, Verification, Updated and Expires are the table's
+	// provenance (leap.Table); Updated and Expires are null when unknown.
 	Source       string     `json:"source"`
 	Verified     bool       `json:"verified"`
 	Verification string     `json:"verification"`
 	Updated      *time.Time `json:"updated"`
 	Expires      *time.Time `json:"expires"`
-	Expired      bool       `json:"expired"`
-	// ExpiresInSeconds is negative once expired; null without an expiry.
+	// Expired is judged at the snapshot; ExpiresInSeconds is negative once
+	// expired, null without an expiry.
+	Expired          bool     `json:"expired"`
 	ExpiresInSeconds *float64 `json:"expires_in_seconds"`
-	Leaps            int      `json:"leaps"`
+	// Leaps counts the table's leap seconds (without a rehearsal leap).
+	Leaps int `json:"leaps"`
 	// Fingerprint identifies the leaps the smear applies (Fingerprint).
 	Fingerprint string `json:"fingerprint"`
 	// Rehearsal names the synthetic leap added to the smear's table.
@@ -74,6 +86,7 @@ type TableReport struct {
 // LeapReport describes one leap and its window.
 type LeapReport struct {
 	// Leap names the event ("2016-12-31 23:59:60 +1 (TAI-UTC 37)").
+	// Effective, Delta, TAIUTC and Synthetic are the leap.Event's fields.
 	Leap      string    `json:"leap"`
 	Effective time.Time `json:"effective"`
 	Delta     int       `json:"delta"`
@@ -103,6 +116,8 @@ type ClockReport struct {
 
 // RequestStats are the packet counters.
 type RequestStats struct {
+	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
+	// by reason (server.Verdict names); SendErrors.
 	Received   uint64            `json:"received"`
 	Replies    uint64            `json:"replies"`
 	KoD        uint64            `json:"kod"`
@@ -112,6 +127,8 @@ type RequestStats struct {
 
 // ReloadReport counts leap table reloads.
 type ReloadReport struct {
+	// Tried and Failed count reloads; LastError is the last one's error
+	// when it failed.
 	Tried     uint64 `json:"tried"`
 	Failed    uint64 `json:"failed"`
 	LastError string `json:"last_error,omitempty"`

@@ -28,12 +28,12 @@ const (
 	helperEnv     = "LEAPSMEAR_TEST_RUN_MAIN"
 )
 
-// TestHelperRunsLeapsmear is not a test: the subprocess tests run the test
-// binary with it selected and helperEnv set, and it runs leapsmear with the
-// arguments after "--", so that they can send the server real signals.
-func TestHelperRunsLeapsmear(t *testing.T) {
+// init makes the test binary run leapsmear instead of the tests when
+// helperEnv is set, with the arguments after "--": the subprocess tests run it
+// so that they can send the server real signals.
+func init() {
 	if os.Getenv(helperEnv) != "1" {
-		t.Skip("not a test: the subprocess tests run leapsmear through it")
+		return
 	}
 	for i, a := range os.Args {
 		if a == "--" {
@@ -56,7 +56,7 @@ type serveProc struct {
 // waits until the admin endpoints listen.
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
-	argv := append([]string{"-test.run=^TestHelperRunsLeapsmear$", "--", "serve", "--log-format", "json"}, args...)
+	argv := append([]string{"--", "serve", "--log-format", "json"}, args...)
 	cmd := exec.Command(os.Args[0], argv...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	stderr, err := cmd.StderrPipe()
