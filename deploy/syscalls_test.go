@@ -148,6 +148,22 @@ func TestSystemdSyscallFilterAllowsTheServer(t *testing.T) {
 			t.Fatal("no admin listener within 30 s")
 		}
 	}
+	// Signal the server, not strace: its pid starts the trace. Kill it
+	// whatever happens: killing strace would leave it running.
+	head, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(bytes.Fields(head)[0]))
+	if err != nil {
+		t.Fatalf("trace starts %.40q", head)
+	}
+	t.Cleanup(func() {
+		// Only while that pid is still this server (pids are reused).
+		if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && bytes.HasPrefix(cmdline, []byte(bin+"\x00")) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	conn, err := net.Dial("udp", ntpAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -172,15 +188,6 @@ func TestSystemdSyscallFilterAllowsTheServer(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %d", path, resp.StatusCode)
 		}
-	}
-	// Signal the server, not strace: its pid starts the trace.
-	head, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(string(bytes.Fields(head)[0]))
-	if err != nil {
-		t.Fatalf("trace starts %.40q", head)
 	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
