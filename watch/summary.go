@@ -17,8 +17,8 @@ type Summary struct {
 	SpreadAt      string   `json:"spread_at,omitempty"`
 	SpreadBetween []string `json:"spread_between,omitempty"`
 	// SpreadRounds is how many rounds compared two servers or more.
-	SpreadRounds int `json:"spread_rounds"`
-	Rounds       int `json:"rounds"`
+	SpreadRounds int   `json:"spread_rounds"`
+	Rounds       int   `json:"rounds"`
 	EveryNs      int64 `json:"every_ns"`
 	// Start and End are the first and last rounds' instants.
 	Start string `json:"start,omitempty"`
