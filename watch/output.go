@@ -73,7 +73,7 @@ func Chart(rec *Record, sum Summary, sopt SpreadOptions) plot.Chart {
 		}
 		s := sum.Servers[i]
 		switch {
-		case s.Policy != "":
+		case s.Policy != "" && s.Policy != s.Class:
 			return n + ": " + s.Class + " " + s.Policy
 		case s.Shape != "" && s.Shape != s.Class:
 			return n + ": " + s.Class + " " + s.Shape

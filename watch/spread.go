@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -45,10 +46,24 @@ type Alignment struct {
 // maxSlope is a change of offset faster than any smear: a step.
 const maxSlope = smear.MaxRatePPM / 1e6
 
+// maxReach is how many rounds away Align looks for a compared sample to
+// draw a server's line through.
+const maxReach = 4
+
+// slopeBetween returns the rate of change of the offset from a to b.
+func slopeBetween(a, b Sample) float64 {
+	return float64(b.Offset-a.Offset) / float64(b.At.Sub(a.At))
+}
+
 // Align brings the samples of every round to one instant, so that servers
 // polled a few hundred microseconds apart can be compared while smearing at
 // thousands of ppm: each server's offset is moved from its sample's instant
-// to the round's along the line to its neighbouring sample on that side.
+// to the round's along the line through its nearest compared samples on
+// either side (or on one side, where the other is missing or a step), which
+// is exact for a linear or quadratic stretch and off by at most half the
+// rate times the distance moved at the corner of a linear window. A server
+// whose sample is separated from the round's instant by a step is not
+// compared in that round.
 // Servers are compared through offsets from the same local clock read
 // within the same round, so the local clock's own error cancels out.
 func Align(rec *Record, opt SpreadOptions) Alignment {
@@ -92,26 +107,39 @@ func Align(rec *Record, opt SpreadOptions) Alignment {
 				continue
 			}
 			s := rd.Samples[i]
-			// The neighbour on the side of the round's instant, else the
-			// other one: the slope of the segment.
-			near, far := k-1, k+1
-			if at.After(s.At) {
-				near, far = far, near
+			if at.Equal(s.At) {
+				al.Offsets[k][i] = Aligned{OK: true, Offset: s.Offset}
+				continue
 			}
-			nb := near
-			if !clean(near, i) {
-				nb = far
+			// The slope through the nearest compared samples either side.
+			left, right := k-1, k+1
+			for left >= 0 && left > k-maxReach && !clean(left, i) {
+				left--
 			}
+			for right < len(rec.Rounds) && right < k+maxReach && !clean(right, i) {
+				right++
+			}
+			okL, okR := clean(left, i), clean(right, i)
+			var slopeL, slopeR float64
+			if okL {
+				slopeL = slopeBetween(rec.Rounds[left].Samples[i], s)
+			}
+			if okR {
+				slopeR = slopeBetween(s, rec.Rounds[right].Samples[i])
+			}
+			jumpL, jumpR := okL && math.Abs(slopeL) > maxSlope, okR && math.Abs(slopeR) > maxSlope
 			var rate float64
-			if clean(nb, i) {
-				o := rec.Rounds[nb].Samples[i]
-				rate = float64(o.Offset-s.Offset) / float64(o.At.Sub(s.At))
-				if rate > maxSlope || rate < -maxSlope {
-					if nb == near {
-						continue // a step between the sample and the instant, perhaps
-					}
-					rate = 0 // a step on the far side says nothing here
-				}
+			switch before := at.Before(s.At); {
+			case before && jumpL, !before && jumpR:
+				continue // a step between the sample and the instant, perhaps
+			case okL && okR && !jumpL && !jumpR:
+				rate = slopeBetween(rec.Rounds[left].Samples[i], rec.Rounds[right].Samples[i])
+			case okL && !jumpL:
+				rate = slopeL
+			case okR && !jumpR:
+				rate = slopeR
+			default:
+				continue // nothing to draw the line with
 			}
 			al.Offsets[k][i] = Aligned{OK: true, Offset: s.Offset + time.Duration(rate*float64(at.Sub(s.At)))}
 		}
