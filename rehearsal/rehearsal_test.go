@@ -2,7 +2,7 @@
 // network namespaces of their own, each serving a rehearsed leap with its
 // policy, and a watcher in another namespace that must tell what each did.
 //
-// It takes about four minutes, so it runs only when LEAPSMEAR_REHEARSAL=1
+// It takes about three minutes, so it runs only when LEAPSMEAR_REHEARSAL=1
 // (.ci/rehearsal sets it), as root (it creates network namespaces; without
 // the permission it skips, or fails when LEAPSMEAR_REQUIRE_INTEROP=1). With
 // LEAPSMEAR_REHEARSAL_OUT=DIR the watcher's charts, CSV and JSON are kept in
@@ -234,7 +234,7 @@ func near(a, b time.Time, tol time.Duration) bool { d := a.Sub(b); return d <= t
 // namespaces and a watcher's.
 func TestRehearsal(t *testing.T) {
 	if os.Getenv(enableVar) != "1" {
-		t.Skipf("skipped: the rehearsal takes about four minutes; set %s=1 to run it (.ci/rehearsal does)", enableVar)
+		t.Skipf("skipped: the rehearsal takes about three minutes; set %s=1 to run it (.ci/rehearsal does)", enableVar)
 	}
 	begin := time.Now()
 	nw := newNetwork(t, 4)
