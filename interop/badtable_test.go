@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,6 +84,43 @@ func writeAtomic(t *testing.T, path, data string) {
 	}
 	if err := os.Rename(path+".tmp", path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// metrics scrapes the admin endpoint of a server started
+// with --admin 127.0.0.1:0 and returns the value of each unlabelled metric.
+func metrics(t *testing.T, s *server) map[string]float64 {
+	t.Helper()
+	addr, _ := s.waitLog(t, "admin endpoints listening", 1)[0]["admin"].(string)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s %v", resp.Status, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// checkMetrics compares the metrics named in want.
+func checkMetrics(t *testing.T, when string, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s: %s = %v (present %v), want %v", when, k, g, ok, v)
+		}
 	}
 }
 
@@ -164,7 +204,8 @@ func TestBadTableAtStart(t *testing.T) {
 }
 
 // TestExpiredTableServed: an expired table is served, never refused: the
-// start-up summary says it expired, a warning names it, and the replayed
+// start-up summary says it expired, a warning names it, the metric
+// leapsmear_leap_table_expired is 1, and the replayed
 // 2016 smear is served on the policy's curve (the table still holds that
 // leap).
 func TestExpiredTableServed(t *testing.T) {
@@ -173,7 +214,10 @@ func TestExpiredTableServed(t *testing.T) {
 	if !time.Now().After(expires) {
 		t.Fatalf("this test needs the host clock after %v, when %s expired", expires, expiredFile)
 	}
-	s := startServer(t, "--leap-file", expiredFile, "--policy", "noon-to-noon", "--time-offset-to", "2016-12-31T18:00:00Z")
+	s := startServer(t, "--leap-file", expiredFile, "--policy", "noon-to-noon", "--time-offset-to", "2016-12-31T18:00:00Z",
+		"--admin", "127.0.0.1:0")
+	checkMetrics(t, "expired table", metrics(t, s), map[string]float64{
+		"leapsmear_leap_table_expired": 1, "leapsmear_leap_table_verified": 1, "leapsmear_synchronized": 1})
 	if s.summary["expired"] != true || s.summary["expires"] != "2026-06-28T00:00:00Z" || s.summary["table"] != expiredFile || s.summary["verified"] != true {
 		t.Errorf("summary %v", s.summary)
 	}
@@ -196,7 +240,8 @@ func TestExpiredTableServed(t *testing.T) {
 
 // TestBadReloadKeepsSmear: during a replayed 2016 smear, SIGHUP with each
 // bad file in place of the leap file is logged as one error naming the file
-// and the reason, and the server goes on serving the same smear: every
+// and the reason, counted (leapsmear_leap_table_reload_failures_total), and
+// the server goes on serving the same smear: every
 // query before and after lies on the policy's curve (within 1 ms), the
 // served clock still 0.25 s behind UTC at 18:00. A forged file without the
 // 2016 leap, had it been taken, would have ended the smear.
@@ -204,7 +249,8 @@ func TestBadReloadKeepsSmear(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "leap-seconds.list")
 	writeAtomic(t, file, read(t, leapFile))
-	s := startServer(t, "--leap-file", file, "--policy", "noon-to-noon", "--time-offset-to", "2016-12-31T18:00:00Z")
+	s := startServer(t, "--leap-file", file, "--policy", "noon-to-noon", "--time-offset-to", "2016-12-31T18:00:00Z",
+		"--admin", "127.0.0.1:0")
 	shift := shiftOf(t, s.summary)
 	onCurve := func(when string) {
 		t.Helper()
@@ -238,6 +284,10 @@ func TestBadReloadKeepsSmear(t *testing.T) {
 	if errs != len(bad) || len(records(t, s.logs.String(), "leap table reloaded")) != 0 {
 		t.Errorf("%d errors logged for %d bad reloads:\n%s", errs, len(bad), s.logs)
 	}
+	n := float64(len(bad))
+	checkMetrics(t, "after the bad reloads", metrics(t, s), map[string]float64{
+		"leapsmear_leap_table_reloads_total": n, "leapsmear_leap_table_reload_failures_total": n,
+		"leapsmear_leap_table_last_reload_failed": 1, "leapsmear_leap_table_expired": 0})
 	// The good file again: taken, and the same curve.
 	writeAtomic(t, file, read(t, leapFile))
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -245,4 +295,7 @@ func TestBadReloadKeepsSmear(t *testing.T) {
 	}
 	s.waitLog(t, "leap table reloaded", 1)
 	onCurve("after a good reload")
+	checkMetrics(t, "after the good reload", metrics(t, s), map[string]float64{
+		"leapsmear_leap_table_reloads_total": n + 1, "leapsmear_leap_table_reload_failures_total": n,
+		"leapsmear_leap_table_last_reload_failed": 0})
 }
