@@ -299,3 +299,32 @@ func TestBadReloadKeepsSmear(t *testing.T) {
 		"leapsmear_leap_table_reloads_total": n + 1, "leapsmear_leap_table_reload_failures_total": n,
 		"leapsmear_leap_table_last_reload_failed": 0})
 }
+
+// TestFutureLeapInOneFile shows the limit of cross-checking: a file that
+// announces a leap second after every other table's expiry (here a forged
+// one for 2027-12-31, with a checksum to match) contradicts no table where
+// both are in force, exactly as the next genuine Bulletin C would. It is
+// taken (it expires last), and the difference is logged as a warning at
+// start, never passed over in silence; the fleet's table fingerprint
+// metric and alert are the defence against one server taking it alone.
+func TestFutureLeapInOneFile(t *testing.T) {
+	t.Parallel()
+	current := read(t, leapFile)
+	future := edit(t, current, "#@\t4023129600", "#@\t4054752000") // expires 2028-06-28
+	future = edit(t, future, "3692217600      37      # 1 Jan 2017\n",
+		"3692217600      37      # 1 Jan 2017\n4039286400      38      # 1 Jan 2028\n")
+	file := filepath.Join(t.TempDir(), "future.list")
+	writeAtomic(t, file, rehash(t, future))
+	s := startServer(t, "--leap-file", leapFile, "--leap-file", file)
+	if s.summary["table"] != file || s.summary["next_leap"] != "2027-12-31 23:59:60 +1 (TAI-UTC 38)" {
+		t.Errorf("summary %v", s.summary)
+	}
+	var said bool
+	for _, r := range records(t, s.logs.String(), "leap files differ") {
+		d, _ := r["difference"].(string)
+		said = said || r["level"] == "WARN" && strings.Contains(d, "2027-12-31 23:59:60") && strings.Contains(d, file)
+	}
+	if !said {
+		t.Errorf("the leap only %s announces was not warned about:\n%s", file, s.logs)
+	}
+}
