@@ -237,13 +237,24 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	if err != nil {
 		return checksumHint(err)
 	}
+	var adm *admin.Server
 	if f.admin != "" {
-		adm, err := admin.Listen(f.admin, d.Addrs(), d, admin.Options{Logger: log})
-		if err != nil {
+		if adm, err = admin.Listen(f.admin, d.Addrs(), d, admin.Options{Logger: log}); err != nil {
 			d.Close()
 			return err
 		}
 		defer adm.Close()
+	}
+	// Every socket is bound: now the privileges can go, before any request
+	// is read.
+	if f.user != "" {
+		if err := drop.Drop(); err != nil {
+			d.Close()
+			return err
+		}
+		log.Info("dropped privileges", "user", f.user, "uid", os.Getuid(), "gid", os.Getgid())
+	}
+	if adm != nil {
 		go func() {
 			if err := adm.Serve(); err != nil {
 				log.Error("admin endpoints stopped", "error", err)
@@ -251,14 +262,6 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 		}()
 		log.Info("admin endpoints listening", "admin", adm.Addr(),
 			"urls", []string{"http://" + adm.Addr() + "/", "http://" + adm.Addr() + "/metrics", "http://" + adm.Addr() + "/healthz"})
-	}
-	// Every socket is bound: now the privileges can go.
-	if f.user != "" {
-		if err := drop.Drop(); err != nil {
-			d.Close()
-			return err
-		}
-		log.Info("dropped privileges", "user", f.user, "uid", os.Getuid(), "gid", os.Getgid())
 	}
 	done := make(chan error, 1)
 	go func() { done <- d.Serve() }()
