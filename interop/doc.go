@@ -5,7 +5,11 @@
 // ntpdig and the Go client github.com/beevik/ntp — accept it and measure the
 // offsets the smear policy predicts, including a replay of the 2016 leap
 // second. It also checks the server's signal handling (SIGHUP reloads,
-// SIGTERM and SIGINT stop). No client is ever allowed to touch the clock.
+// SIGTERM and SIGINT stop), that a restart after SIGKILL in the middle of a
+// smear serves the same curve, that bad leap files are refused in one line
+// at start and kept out on SIGHUP, and that the server binds port 123 and
+// drops its privileges (--user, or CAP_NET_BIND_SERVICE alone). No client is
+// ever allowed to touch the clock.
 //
 // Tests skip where a client or a permission is missing, and fail instead
 // when LEAPSMEAR_REQUIRE_INTEROP=1 (see internal/testenv). See
