@@ -125,7 +125,7 @@ func TestQueryJSON(t *testing.T) {
 		t.Errorf("root delay %v dispersion %v", g["root_delay_ns"], g["root_dispersion_ns"])
 	}
 	off := g["offset_ns"].(float64)
-	if off < 1.995e9 || off > 2.005e9 || g["offset_min_ns"] != off || g["offset_max_ns"] != off {
+	if off < 1.95e9 || off > 2.05e9 || g["offset_min_ns"] != off || g["offset_max_ns"] != off {
 		t.Errorf("offset %v (min %v max %v), want 2s", off, g["offset_min_ns"], g["offset_max_ns"])
 	}
 	var t1, t3 time.Time
@@ -141,7 +141,7 @@ func TestQueryJSON(t *testing.T) {
 			t3 = tm
 		}
 	}
-	if d := t3.Sub(t1); d < 1990*time.Millisecond || d > 2010*time.Millisecond {
+	if d := t3.Sub(t1); d < 1950*time.Millisecond || d > 2050*time.Millisecond {
 		t.Errorf("t3 - t1 = %s, want about 2s", d)
 	}
 	d := got[1]
@@ -170,15 +170,18 @@ func TestQueryHuman(t *testing.T) {
 		"Precision       : -23 (0.000000119 seconds)\n",
 		"Root delay      : 0.001007080 seconds\n",
 		"Root dispersion : 0.001998901 seconds\n",
-		"Round-trip delay: 0.000",
 		"Server time     : 20",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
-	// -1.5 s give or take the delay
-	if !regexp.MustCompile(`\nOffset          : -1\.(49|50)\d{7} seconds \(local clock fast\)\n`).MatchString(stdout) {
+	// The delay is well under a second, even on a loaded machine.
+	if !regexp.MustCompile(`\nRound-trip delay: 0\.\d{9} seconds\n`).MatchString(stdout) {
+		t.Errorf("delay line:\n%s", stdout)
+	}
+	// -1.5 s give or take the delay (tolerant of a loaded machine: 50 ms).
+	if !regexp.MustCompile(`\nOffset          : -1\.(4[5-9]|5[0-4])\d{7} seconds \(local clock fast\)\n`).MatchString(stdout) {
 		t.Errorf("offset line:\n%s", stdout)
 	}
 }
