@@ -205,19 +205,28 @@ function median(s,   a, n, i, j, t) {
 }
 !($1 in seen) { seen[$1] = 1; order[++k] = $1 }
 { aps[$1] = aps[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5
-  srv[$1] = srv[$1] " " $6; gen[$1] = gen[$1] " " $7; oth[$1] = oth[$1] " " $8 }
+  srv[$1] = srv[$1] " " $6; gen[$1] = gen[$1] " " $7; oth[$1] = oth[$1] " " $8
+  raps[$1, $2] = $3; rsrv[$1, $2] = $6; rounds[$2] = 1 }
 END {
-	ca = ("chronyd" in seen) ? median(aps["chronyd"]) : 0
-	cs = ("chronyd" in seen) ? median(srv["chronyd"]) : 0
+	# Ratios to chronyd are paired: each round against chronyd in the same
+	# round (the machine drifts between minutes), then the median.
+	for (i = 1; i <= k; i++) {
+		s = order[i]
+		for (r in rounds) if ((s, r) in raps && ("chronyd", r) in raps && raps["chronyd", r] > 0 && rsrv["chronyd", r] > 0) {
+			qa[s] = qa[s] " " raps[s, r] / raps["chronyd", r]
+			qs[s] = qs[s] " " rsrv[s, r] / rsrv["chronyd", r]
+		}
+	}
 	printf "| %-16s | %10s | %8s | %8s | %12s | %12s | %10s | %10s | %8s |\n", "server", "answered/s", "p50 us", "p99 us", "CPU us/reply", "gen us/req", "answered/s", "CPU/reply", "other"
 	printf "| %-16s | %10s | %8s | %8s | %12s | %12s | %10s | %10s | %8s |\n", "", "", "", "", "(server)", "(generator)", "vs chrony", "vs chrony", "cores"
 	printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------", "-----------:", "---------:", "---------:", "-------------:", "-------------:", "-----------:", "-----------:", "---------:"
 	for (i = 1; i <= k; i++) {
 		s = order[i]; a = median(aps[s]); c = median(srv[s])
 		printf "| %-16s | %10.0f | %8.1f | %8.1f | %12.2f | %12.2f | %10s | %10s | %8.2f |\n", s, a, median(p50[s]), median(p99[s]), c, median(gen[s]),
-			ca ? sprintf("%.2fx", a / ca) : "-", cs ? sprintf("%.2fx", c / cs) : "-", median(oth[s])
+			s in qa ? sprintf("%.2fx", median(qa[s])) : "-", s in qs ? sprintf("%.2fx", median(qs[s])) : "-", median(oth[s])
 	}
 }' "$WORK/results.txt"
 echo
 echo "leapsmear: $NCPU SO_REUSEPORT sockets (one per CPU); leapsmear-1sock: --sockets 1; chronyd 4.x -x, no ratelimit;"
+echo "vs chrony: median over the rounds of the ratio to chronyd's figure in the same round."
 echo "other cores: CPU the rest of the machine used during the runs (0 on an idle machine)."
