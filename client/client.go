@@ -42,6 +42,15 @@ type Options struct {
 	// LocalClock reads the local clock for the send (T1) and receive (T4)
 	// times; nil means time.Now. Tests inject a clock here.
 	LocalClock func() time.Time
+	// KernelTimestamps takes T4 from the kernel's receive timestamp of the
+	// reply (SO_TIMESTAMPNS) instead of reading LocalClock when the reply is
+	// read: LocalClock is read then and moved back by the age of the packet.
+	// This removes from the delay and the offset the time it takes to wake
+	// the reader, tens to hundreds of microseconds on a busy host, which
+	// matters when comparing servers to the microsecond (leapsmear watch).
+	// Without a usable timestamp (none came, or the host clock was stepped
+	// in between) T4 is read as without it.
+	KernelTimestamps bool
 }
 
 // Errors of an exchange. Errors returned by Query wrap one of them (or a
@@ -123,6 +132,7 @@ type Client struct {
 	mu   sync.Mutex
 	conn *net.UDPConn
 	buf  [4096]byte
+	oob  [128]byte
 }
 
 // Dial resolves addr ("host", "host:port", "[v6]:port" or a bare IPv6
@@ -152,6 +162,12 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	if opt.KernelTimestamps {
+		if err := enableRxTimestamps(conn); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%s: receive timestamps: %w", addr, err)
+		}
 	}
 	return &Client{server: addr, addr: ap, opt: opt, conn: conn}, nil
 }
@@ -222,8 +238,13 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 
 	ignored, lastIgnored := 0, error(nil)
 	for {
-		n, from, err := c.conn.ReadFromUDPAddrPort(c.buf[:])
-		t4 := c.opt.LocalClock()
+		n, oobn, _, from, err := c.conn.ReadMsgUDPAddrPort(c.buf[:], c.oob[:])
+		var t4 time.Time
+		if c.opt.KernelTimestamps && err == nil {
+			t4 = c.kernelT4(c.oob[:oobn])
+		} else {
+			t4 = c.opt.LocalClock()
+		}
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
 				return nil, ctx.Err()

@@ -50,7 +50,15 @@ type Config struct {
 	Limiter server.Limiter
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
+	// CheckInterval is the period of the daemon's own checks (leap table
+	// expiry warnings, leap window logs; see Check); 0 means
+	// DefaultCheckInterval, negative means none (call Check yourself).
+	CheckInterval time.Duration
 }
+
+// DefaultCheckInterval is how often the daemon checks the table expiry and
+// the leap windows: often enough to log a window edge within a second.
+const DefaultCheckInterval = time.Second
 
 // Daemon is a running server.
 type Daemon struct {
@@ -66,16 +74,22 @@ type Daemon struct {
 	reloads atomic.Uint64
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[string]
+
+	watch     watchState
+	stop      chan struct{}
+	stopOnce  sync.Once
+	watchDone chan struct{}
 }
 
 // Start loads the table, builds the smear and the source, and binds the
 // sockets. Any failure is returned as one line naming its cause.
 func Start(ctx context.Context, cfg Config) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), watchDone: make(chan struct{})}
+	d.started = d.now()
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	table, rep, err := leapfile.Load(cfg.LeapFiles, cfg.Parse, time.Now())
+	table, rep, err := leapfile.Load(cfg.LeapFiles, cfg.Parse, d.now())
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +117,18 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.logStart(rep)
+	d.startChecks()
 	return d, nil
+}
+
+// now reads the host's wall clock: the source's Clock when the configuration
+// gives one (tests), else time.Now.
+func (d *Daemon) now() time.Time {
+	if c := d.cfg.Source.Clock; c != nil {
+		real, _ := c.Now()
+		return time.Unix(0, real)
+	}
+	return time.Now()
 }
 
 // buildSmear applies the policy to table, plus the rehearsal leap if any.
@@ -130,8 +155,11 @@ func ClockPrecision() int8 {
 // Serve answers requests until Close.
 func (d *Daemon) Serve() error { return d.srv.Serve() }
 
-// Close stops serving and the source's background checks.
+// Close stops serving and the background checks. It may be called more
+// than once.
 func (d *Daemon) Close() {
+	d.stopOnce.Do(func() { close(d.stop) })
+	<-d.watchDone
 	d.srv.Close()
 	d.src.Close()
 }
@@ -152,7 +180,8 @@ func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.reloads.Add(1)
-	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, time.Now())
+	now := d.now()
+	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, now)
 	var s *smear.Smear
 	if err == nil {
 		s, err = d.buildSmear(table)
@@ -168,8 +197,9 @@ func (d *Daemon) Reload() error {
 	d.table.Store(table)
 	d.src.SetTable(table)
 	d.resp.SetSmear(s)
-	d.log.Info("leap table reloaded", tableAttrs(table, time.Now())...)
-	d.warnTable(table, time.Now())
+	d.log.Info("leap table reloaded", tableAttrs(table, now)...)
+	d.warnTable(table)
+	d.Check()
 	return nil
 }
 
@@ -201,7 +231,7 @@ func (d *Daemon) Config() Config { return d.cfg }
 func (d *Daemon) Started() time.Time { return d.started }
 
 func (d *Daemon) logStart(rep leapfile.Report) {
-	now := time.Now()
+	now := d.now()
 	table := d.Table()
 	attrs := []any{"listen", d.Addrs(), "policy", d.cfg.Policy.Name, "source", d.src.Name(),
 		"stratum", d.cfg.Settings.Stratum, "refid", ntp.FormatRefID(d.cfg.Settings.RefID, d.cfg.Settings.Stratum),
@@ -212,6 +242,11 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 	}
 	s := d.Smear()
 	x := d.src.Now().TAI
+	if shift := d.src.Stats().Shift; shift != 0 {
+		// A replay: how far the served instant is from the host's, on TAI,
+		// and the UTC instant being served now.
+		attrs = append(attrs, "time_shift_tai", shift, "replaying", table.LabelFromTAI(x).String())
+	}
 	if w, ok := s.Next(x); ok {
 		attrs = append(attrs, "next_leap", w.Event.String(),
 			"window_opens", s.Table().LabelFromTAI(w.Start).String(),
@@ -223,7 +258,7 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
 	}
-	d.warnTable(table, now)
+	d.warnTable(table)
 	if !d.src.Synced() {
 		d.log.Warn("host clock is not synchronised (adjtimex): answering with LI=3 and stratum 16 until it is; --assume-synced serves anyway")
 	}
@@ -237,10 +272,9 @@ func tableAttrs(t *leap.Table, now time.Time) []any {
 	return []any{"table", t.Source, "verified", t.Verified, "expires", expires, "expired", t.Expired(now), "leaps", len(t.Events)}
 }
 
-func (d *Daemon) warnTable(t *leap.Table, now time.Time) {
-	if t.Expired(now) {
-		d.log.Warn("leap table expired: it is still used, but leap seconds announced since may be missing; refresh it", "table", t.Source, "expires", t.Expires.UTC().Format(time.RFC3339))
-	}
+// warnTable warns of a table that is not verified; expiry is watched by
+// Check.
+func (d *Daemon) warnTable(t *leap.Table) {
 	if !t.Verified {
 		d.log.Warn("leap table not verified", "table", t.Source, "verification", t.Verification)
 	}

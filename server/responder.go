@@ -144,7 +144,9 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 		return 0, DropMode
 	}
 	if len(req) > ntp.HeaderLen {
-		if _, _, err := ntp.Trailer(req[ntp.HeaderLen:]); err != nil {
+		// Trailer walks what follows the header of the whole packet (and
+		// reads the version from its first byte).
+		if _, _, err := ntp.Trailer(req); err != nil {
 			return 0, DropMalformed
 		}
 	}

@@ -39,6 +39,9 @@ func ParseListen(s string) (netip.AddrPort, error) {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
 	ua, err := net.ResolveUDPAddr("udp", s)
+	if err == nil && !ua.AddrPort().IsValid() {
+		err = errors.New("no address") // "" would bind a random port on [::]
+	}
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("listen address %q: want host:port such as 127.0.0.1:123 or [::1]:123: %w", s, err)
 	}

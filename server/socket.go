@@ -184,7 +184,10 @@ func (s *socket) handle(n int) {
 func listen(ctx context.Context, addr netip.AddrPort, n int) ([]*net.UDPConn, listener, error) {
 	l := listener{v6: !addr.Addr().Is4(), wildcard: addr.Addr().IsUnspecified()}
 	network := "udp4"
-	if l.v6 {
+	switch {
+	case l.v6 && l.wildcard:
+		network = "udp" // [::] is dual-stack: IPv4 clients too, as v4-mapped addresses
+	case l.v6:
 		network = "udp6"
 	}
 	probe, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leapsmear/leapsmear/admin"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
@@ -27,6 +29,7 @@ func init() { register(newServeCmd) }
 type serveFlags struct {
 	config         string
 	listen         []string
+	admin          string
 	sockets        int
 	policy         string
 	clock          string
@@ -69,6 +72,10 @@ Smearing policies never announce the leap (LI=0): clients must not apply it a
 second time. The step policy serves true UTC and announces the leap during the
 last day before it.
 
+With --admin HOST:PORT an HTTP listener serves Prometheus metrics (/metrics),
+a health check (/healthz: 200, or 503 with a reason), the state as JSON
+(/api/status) and a status page (/). See docs/operations.md.
+
 Signals: SIGHUP reloads the leap files (a bad file is logged and the last good
 table kept); SIGTERM and SIGINT stop the server.
 
@@ -88,6 +95,9 @@ on the command line win over the file.`,
   # Rehearse a deleted leap second two minutes from now with a 3-minute linear smear
   leapsmear serve --listen 127.0.0.1:11123 --rehearse now+2m,-1 --policy linear:-90s:3m
 
+  # Metrics, health and a status page on http://127.0.0.1:9123/
+  leapsmear serve --listen 127.0.0.1:11123 --admin 127.0.0.1:9123
+
   # Everything from a file, the port from the command line
   leapsmear serve --config /etc/leapsmear/leapsmear.toml --listen 127.0.0.1:11123`,
 		Args: noArgs,
@@ -97,12 +107,13 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), &f)
+			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "TOML file of options (keys are these flags' long names); flags win over it")
 	fl.StringArrayVar(&f.listen, "listen", []string{"127.0.0.1:123"}, "address to serve, host:port (repeatable; [::]:123 is every IPv4 and IPv6 address)")
+	fl.StringVar(&f.admin, "admin", "", "HTTP address of the admin endpoints (/metrics, /healthz, /api/status, status page /),\nsuch as 127.0.0.1:9123; off when not given; never the NTP port")
 	fl.IntVar(&f.sockets, "sockets", 0, "SO_REUSEPORT sockets per listen address, each with its own goroutine (0: one per CPU)")
 	fl.StringVar(&f.policy, "policy", smear.DefaultPolicy, "smear policy: "+strings.Join(smear.PresetNames(), ", ")+",\nor SHAPE:START:LENGTH such as linear:-30s:61s (see 'leapsmear plot')")
 	fl.StringVar(&f.clock, "clock", "system", "clock source: system (CLOCK_REALTIME through a monotonic anchor) or tai (CLOCK_TAI, which must agree with the table)")
@@ -180,6 +191,11 @@ func (f *serveFlags) daemonConfig(now time.Time) (daemon.Config, error) {
 			return cfg, usagef("--listen: %v", err)
 		}
 	}
+	if f.admin != "" {
+		if err := admin.CheckAddress(f.admin, f.listen); err != nil {
+			return cfg, usagef("--admin: %v", err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -191,8 +207,9 @@ func parseRefID(s string) (uint32, error) {
 	return ntp.RefIDFromString(s)
 }
 
-func runServe(ctx context.Context, f *serveFlags) error {
-	log, err := f.log.logger(os.Stderr)
+// runServe serves until ctx ends or a signal stops it, logging to logw.
+func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
+	log, err := f.log.logger(logw)
 	if err != nil {
 		return err
 	}
@@ -204,10 +221,31 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Catch the signals before the start-up summary is logged: a SIGHUP or
+	// SIGTERM sent as soon as the server says it serves must not kill it.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	if f.admin != "" {
+		adm, err := admin.Listen(f.admin, d.Addrs(), d, admin.Options{Logger: log})
+		if err != nil {
+			d.Close()
+			return err
+		}
+		defer adm.Close()
+		go func() {
+			if err := adm.Serve(); err != nil {
+				log.Error("admin endpoints stopped", "error", err)
+			}
+		}()
+		log.Info("admin endpoints listening", "admin", adm.Addr(),
+			"urls", []string{"http://" + adm.Addr() + "/", "http://" + adm.Addr() + "/metrics", "http://" + adm.Addr() + "/healthz"})
+	}
+	// Every socket is bound: now the privileges can go.
 	if f.user != "" {
 		if err := daemon.DropPrivileges(f.user); err != nil {
 			d.Close()
@@ -215,9 +253,6 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		}
 		log.Info("dropped privileges", "user", f.user, "uid", os.Getuid(), "gid", os.Getgid())
 	}
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
 	done := make(chan error, 1)
 	go func() { done <- d.Serve() }()
 	for {

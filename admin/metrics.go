@@ -1,0 +1,206 @@
+package admin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/server"
+)
+
+// MetricPrefix starts the name of every leapsmear metric.
+const MetricPrefix = "leapsmear_"
+
+// metric describes one metric of the collector.
+func metric(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(MetricPrefix+name, help, labels, nil)
+}
+
+// The metrics, each read from a daemon.Status at scrape time.
+var (
+	descReceived = metric("requests_received_total", "NTP datagrams received.")
+	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4).")
+	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
+	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
+	descSendErrs = metric("send_errors_total", "Replies the kernel refused to send, and read errors.")
+
+	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
+	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
+	descLI        = metric("leap_indicator", "Leap indicator announced now: 0 none, 1 insert, 2 delete (step policy only), 3 unsynchronised.")
+	descInWindow  = metric("smear_window_active", "1 while the served time is inside a leap window.")
+	descScheduled = metric("next_leap_scheduled", "1 when the table (with the rehearsal leap, if any) has a leap whose window has not ended.")
+	descNextLeap  = metric("next_leap_seconds", "Seconds until the next leap second starts (23:59:60, or the deleted 23:59:59); negative once it has passed while its window is still open.")
+	descNextOpen  = metric("next_leap_window_opens_seconds", "Seconds until the window of the next leap opens; negative once it is open.")
+	descNextClose = metric("next_leap_window_closes_seconds", "Seconds until the window of the next leap closes.")
+	descNextInfo  = metric("next_leap_info", "The next leap: its name, sign, and whether it is a rehearsal leap.", "leap", "delta", "synthetic")
+
+	descExpiry    = metric("leap_table_expiry_seconds", "Seconds until the leap table expires (negative after); absent when the table states no expiry.")
+	descExpired   = metric("leap_table_expired", "1 when the leap table has expired (or states no expiry).")
+	descVerified  = metric("leap_table_verified", "1 when the leap table's integrity was verified (checksum or corroboration).")
+	descTableInfo = metric("leap_table_info", "The leap table in use: source, verification, expiry, update time, and a fingerprint of the leaps the smear applies (equal across a fleet that smears identically).", "source", "verified", "expires", "updated", "fingerprint")
+	descLeaps     = metric("leap_table_leaps", "Leap seconds in the table (without the rehearsal leap).")
+	descReloads   = metric("leap_table_reloads_total", "Leap table reloads tried (SIGHUP).")
+	descReloadErr = metric("leap_table_reload_failures_total", "Leap table reloads that failed; the last good table stayed in use.")
+	descLastFail  = metric("leap_table_last_reload_failed", "1 when the last reload failed.")
+	descPolicy    = metric("policy_info", "The smear policy: its name, shape and window for an inserted second (SHAPE:START:LENGTH).", "policy", "shape", "window")
+
+	descSynced     = metric("synchronized", "1 when the host clock is synchronised (adjtimex) or --assume-synced is given; 0 means replies carry LI=3 and stratum 16.")
+	descSource     = metric("clock_source_info", "The clock source.", "source")
+	descSteps      = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
+	descKernLeaps  = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
+	descHostOffset = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
+	descStart      = metric("start_time_seconds", "When the server started, in POSIX seconds.")
+	descBuild      = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
+)
+
+// collector reads a daemon's status at every scrape: nothing is counted on
+// the served path beyond the server's own per-socket counters.
+type collector struct {
+	d Daemon
+}
+
+// Describe sends every descriptor the collector may emit.
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descReceived, descReplies, descKoD, descDropped, descSendErrs,
+		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
+		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
+		descSynced, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild} {
+		ch <- d
+	}
+}
+
+// Collect takes one status snapshot and turns it into samples.
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.d.Status()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	p := st.Packets
+	counter(descReceived, p.Received)
+	counter(descReplies, p.Verdicts[server.Answered])
+	counter(descKoD, p.Verdicts[server.Kissed])
+	for _, v := range server.DropReasons() {
+		counter(descDropped, p.Verdicts[v], v.String())
+	}
+	counter(descSendErrs, p.SendErrors)
+
+	gauge(descOffset, float64(st.OffsetNs))
+	gauge(descRate, st.RatePPM)
+	gauge(descLI, float64(leapIndicator(st)))
+	gauge(descInWindow, boolValue(st.InWindow))
+	gauge(descScheduled, boolValue(st.HasNext))
+	if st.HasNext {
+		w := st.Next
+		gauge(descNextLeap, st.Until(w.Event.Jump()).Seconds())
+		gauge(descNextOpen, st.Until(w.Start).Seconds())
+		gauge(descNextClose, st.Until(w.End).Seconds())
+		gauge(descNextInfo, 1, w.Event.String(), fmt.Sprintf("%+d", w.Event.Delta), strconv.FormatBool(w.Event.Synthetic))
+	}
+
+	t := st.Table
+	if !t.Expires.IsZero() {
+		gauge(descExpiry, t.Expires.Sub(st.Host).Seconds())
+	}
+	gauge(descExpired, boolValue(st.Expired()))
+	gauge(descVerified, boolValue(t.Verified))
+	gauge(descTableInfo, 1, t.Source, strconv.FormatBool(t.Verified), formatTime(t.Expires), formatTime(t.Updated),
+		Fingerprint(st.Smear.Table()))
+	gauge(descLeaps, float64(len(t.Events)))
+	counter(descReloads, st.Reloads)
+	counter(descReloadErr, st.ReloadFailures)
+	gauge(descLastFail, boolValue(st.ReloadError != ""))
+	pol := st.Smear.Policy()
+	gauge(descPolicy, 1, pol.Name, pol.Shape.String(), pol.Spec(1))
+
+	gauge(descSynced, boolValue(st.Synced))
+	gauge(descSource, 1, st.Clock.Source)
+	counter(descSteps, st.Clock.Steps)
+	counter(descKernLeaps, st.Clock.KernelLeaps)
+	gauge(descHostOffset, st.Clock.Offset.Seconds())
+	gauge(descStart, float64(st.Started.UnixNano())/1e9)
+	b := Build()
+	gauge(descBuild, 1, b.Version, b.Revision, b.GoVersion)
+}
+
+// newRegistry returns a registry with the daemon's metrics and the Go
+// runtime and process collectors.
+func newRegistry(d Daemon) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{d: d},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// leapIndicator is the LI replies carry now.
+func leapIndicator(st daemon.Status) int {
+	if !st.Synced {
+		return 3
+	}
+	return st.Smear.LI(st.TAI)
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Fingerprint identifies the leaps of a table: the first 12 hex digits of
+// the SHA-256 of its base offset and of each event's instant, offset and
+// sign. Two servers with the same policy and fingerprint serve the same time;
+// the expiry and provenance do not enter it.
+func Fingerprint(t *leap.Table) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "base %d\n", t.Base)
+	for _, e := range t.Events {
+		fmt.Fprintf(h, "%d %d %+d\n", e.Unix(), e.TAIUTC, e.Delta)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// BuildInfo names the running build.
+type BuildInfo struct {
+	// Version is the main module's version ("(devel)" for a local build).
+	Version string `json:"version"`
+	// Revision is the VCS revision, when the build recorded it.
+	Revision string `json:"revision"`
+	// GoVersion is the Go toolchain that built the binary.
+	GoVersion string `json:"go_version"`
+}
+
+// Build returns the build information of the running binary.
+func Build() BuildInfo {
+	b := BuildInfo{Version: "unknown", GoVersion: runtime.Version()}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Version != "" {
+			b.Version = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				b.Revision = s.Value
+			}
+		}
+	}
+	return b
+}

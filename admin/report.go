@@ -1,0 +1,218 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/server"
+	"github.com/leapsmear/leapsmear/smear"
+)
+
+// Report is the state of a server as /api/status serves it: the same facts
+// as the status page and the metrics. Times are RFC 3339 UTC; "utc" names an
+// inserted second 23:59:60.
+type Report struct {
+	// Healthy and Health are what /healthz answers (strict).
+	Healthy bool   `json:"healthy"`
+	Health  string `json:"health"`
+	// HostTime is the host's wall clock at the snapshot.
+	HostTime time.Time `json:"host_time"`
+	// UTC is true UTC at the snapshot, Served the time served, OffsetNs
+	// their difference in nanoseconds, RatePPM the served clock's frequency
+	// offset, LeapIndicator the LI replies carry.
+	UTC           string    `json:"utc"`
+	Served        time.Time `json:"served"`
+	OffsetNs      int64     `json:"offset_ns"`
+	RatePPM       float64   `json:"rate_ppm"`
+	LeapIndicator int       `json:"leap_indicator"`
+	// InWindow says whether a leap window is open.
+	InWindow bool `json:"in_window"`
+	// Policy and Table are the smear policy and the leap table loaded.
+	Policy PolicyReport `json:"policy"`
+	Table  TableReport  `json:"table"`
+	// NextLeap is the first leap whose window has not ended (the rehearsal
+	// leap counts), LastLeap the latest whose window has; null when none.
+	NextLeap *LeapReport `json:"next_leap"`
+	LastLeap *LeapReport `json:"last_leap"`
+	// Clock is the clock source, Requests the packet counters, Reloads the
+	// leap table reloads.
+	Clock    ClockReport  `json:"clock"`
+	Requests RequestStats `json:"requests"`
+	Reloads  ReloadReport `json:"reloads"`
+	// Listen holds the NTP addresses served, Started when the server
+	// started, Build the running binary.
+	Listen  []string  `json:"listen"`
+	Started time.Time `json:"started"`
+	Build   BuildInfo `json:"build"`
+}
+
+// PolicyReport describes the smear policy.
+type PolicyReport struct {
+	// Name is the preset name or the custom spelling.
+	Name string `json:"name"`
+	// Shape is step, linear, cosine or quadratic; Window the custom
+	// spelling of its window for an inserted second.
+	Shape  string `json:"shape"`
+	Window string `json:"window"`
+	// MaxRatePPM is the largest rate of the served clock (0 for step);
+	// Origin says where a preset comes from.
+	MaxRatePPM float64 `json:"max_rate_ppm"`
+	Origin     string  `json:"origin,omitempty"`
+}
+
+// TableReport describes the leap table loaded.
+type TableReport struct {
+	// Source, Verified, Verification, Updated and Expires are the table's
+	// provenance (leap.Table); Updated and Expires are null when unknown.
+	Source       string     `json:"source"`
+	Verified     bool       `json:"verified"`
+	Verification string     `json:"verification"`
+	Updated      *time.Time `json:"updated"`
+	Expires      *time.Time `json:"expires"`
+	// Expired is judged at the snapshot; ExpiresInSeconds is negative once
+	// expired, null without an expiry.
+	Expired          bool     `json:"expired"`
+	ExpiresInSeconds *float64 `json:"expires_in_seconds"`
+	// Leaps counts the table's leap seconds (without a rehearsal leap).
+	Leaps int `json:"leaps"`
+	// Fingerprint identifies the leaps the smear applies (Fingerprint).
+	Fingerprint string `json:"fingerprint"`
+	// Rehearsal names the synthetic leap added to the smear's table.
+	Rehearsal string `json:"rehearsal,omitempty"`
+}
+
+// LeapReport describes one leap and its window.
+type LeapReport struct {
+	// Leap names the event ("2016-12-31 23:59:60 +1 (TAI-UTC 37)").
+	// Effective, Delta, TAIUTC and Synthetic are the leap.Event's fields.
+	Leap      string    `json:"leap"`
+	Effective time.Time `json:"effective"`
+	Delta     int       `json:"delta"`
+	TAIUTC    int       `json:"tai_utc"`
+	Synthetic bool      `json:"synthetic"`
+	// WindowOpens and WindowCloses are UTC labels; the seconds are counted
+	// from the snapshot (negative in the past).
+	WindowOpens        string  `json:"window_opens"`
+	WindowCloses       string  `json:"window_closes"`
+	SecondsUntilLeap   float64 `json:"seconds_until_leap"`
+	SecondsUntilOpens  float64 `json:"seconds_until_window_opens"`
+	SecondsUntilCloses float64 `json:"seconds_until_window_closes"`
+}
+
+// ClockReport describes the clock source.
+type ClockReport struct {
+	Source       string `json:"source"`
+	Synchronized bool   `json:"synchronized"`
+	// Steps counts host clock steps followed; KernelLeaps the host's own
+	// leaps recognised and not followed.
+	Steps       uint64 `json:"steps"`
+	KernelLeaps uint64 `json:"kernel_leaps"`
+	// HostOffsetNs is the host clock minus the anchor's prediction.
+	HostOffsetNs int64 `json:"host_offset_ns"`
+	ShiftNs      int64 `json:"shift_ns"`
+}
+
+// RequestStats are the packet counters.
+type RequestStats struct {
+	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
+	// by reason (server.Verdict names); SendErrors.
+	Received   uint64            `json:"received"`
+	Replies    uint64            `json:"replies"`
+	KoD        uint64            `json:"kod"`
+	Dropped    map[string]uint64 `json:"dropped"`
+	SendErrors uint64            `json:"send_errors"`
+}
+
+// ReloadReport counts leap table reloads.
+type ReloadReport struct {
+	// Tried and Failed count reloads; LastError is the last one's error
+	// when it failed.
+	Tried     uint64 `json:"tried"`
+	Failed    uint64 `json:"failed"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// NewReport turns a status snapshot into a Report.
+func NewReport(st daemon.Status) Report {
+	s := st.Smear
+	pol := s.Policy()
+	t := st.Table
+	ok, health := Health(st, true)
+	r := Report{
+		Healthy: ok, Health: health,
+		HostTime:      st.Host.UTC(),
+		UTC:           st.Label.String(),
+		Served:        time.Unix(0, st.Served).UTC(),
+		OffsetNs:      st.OffsetNs,
+		RatePPM:       st.RatePPM,
+		LeapIndicator: leapIndicator(st),
+		InWindow:      st.InWindow,
+		Policy: PolicyReport{Name: pol.Name, Shape: pol.Shape.String(), Window: pol.Spec(1),
+			MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin},
+		Table: TableReport{Source: t.Source, Verified: t.Verified, Verification: t.Verification,
+			Updated: timePtr(t.Updated), Expires: timePtr(t.Expires), Expired: st.Expired(),
+			Leaps: len(t.Events), Fingerprint: Fingerprint(s.Table())},
+		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, Steps: st.Clock.Steps,
+			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
+		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
+			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors},
+		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
+		Listen:  st.Listen,
+		Started: st.Started.UTC(),
+		Build:   Build(),
+	}
+	if !t.Expires.IsZero() {
+		left := t.Expires.Sub(st.Host).Seconds()
+		r.Table.ExpiresInSeconds = &left
+	}
+	if st.Rehearsal != nil {
+		r.Table.Rehearsal = s.Table().Source
+	}
+	for _, v := range server.DropReasons() {
+		r.Requests.Dropped[v.String()] = st.Packets.Verdicts[v]
+	}
+	if st.HasNext {
+		r.NextLeap = leapReport(st, st.Next)
+	}
+	if st.HasLast {
+		r.LastLeap = leapReport(st, st.Last)
+	}
+	return r
+}
+
+func leapReport(st daemon.Status, w smear.Window) *LeapReport {
+	t := st.Smear.Table()
+	e := w.Event
+	return &LeapReport{Leap: e.String(), Effective: e.Effective.UTC(), Delta: e.Delta, TAIUTC: e.TAIUTC, Synthetic: e.Synthetic,
+		WindowOpens: t.LabelFromTAI(w.Start).String(), WindowCloses: t.LabelFromTAI(w.End).String(),
+		SecondsUntilLeap:   st.Until(e.Jump()).Seconds(),
+		SecondsUntilOpens:  st.Until(w.Start).Seconds(),
+		SecondsUntilCloses: st.Until(w.End).Seconds()}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// finiteOrZero maps the step policy's infinite rate to 0 (JSON has no
+// infinity).
+func finiteOrZero(v float64) float64 {
+	if v > 1e300 {
+		return 0
+	}
+	return v
+}
+
+func serveJSON(w http.ResponseWriter, d Daemon) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(NewReport(d.Status()))
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/ntp"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the daemon's logging goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runBounded runs the command line in-process, failing the test if it does
+// not end within 5 s (a bad flag that slipped through would serve forever).
+func runBounded(t *testing.T, args ...string) (code int, stderr string) {
+	t.Helper()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errs := runCapture(args...)
+		done <- result{code, out, errs}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.stderr
+	case <-time.After(5 * time.Second):
+		t.Fatalf("leapsmear %s did not exit: a bad option was accepted", strings.Join(args, " "))
+		return 0, ""
+	}
+}
+
+// TestServeBadFlags: every bad option exits 2 with one line naming it,
+// before anything is bound.
+func TestServeBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--policy", "bogus"}, `--policy: policy "bogus"`},
+		{[]string{"--policy", "linear:-30s:0s"}, "--policy"},
+		{[]string{"--policy", "step:0s:1s"}, "--policy"},
+		{[]string{"--listen", "nonsense"}, `--listen: listen address "nonsense"`},
+		{[]string{"--listen", ""}, `--listen: listen address ""`},
+		{[]string{"--listen", "127.0.0.1:70000"}, "--listen"},
+		{[]string{"--rehearse", "tomorrow"}, "--rehearse"},
+		{[]string{"--rehearse", "2030-01-01T00:00:00Z,+2"}, "--rehearse"},
+		{[]string{"--rehearse", "now+1h"}, "--rehearse"},
+		{[]string{"--refid", "TOOLONG"}, `--refid "TOOLONG"`},
+		{[]string{"--refid", "é"}, "--refid"},
+		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset and --time-offset-to exclude each other"},
+		{[]string{"--time-offset-to", "2016-12-31 18:00"}, "--time-offset-to"},
+		{[]string{"--time-offset", "an hour"}, "time-offset"},
+		{[]string{"--stratum", "0"}, "--stratum 0: want 1 to 15"},
+		{[]string{"--stratum", "16"}, "--stratum 16: want 1 to 15"},
+		{[]string{"--stratum", "300"}, "stratum"},
+		{[]string{"--clock", "sundial"}, "--clock"},
+		{[]string{"--root-delay", "-1s"}, "cannot be negative"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--log-format", "xml"}, "--log-format"},
+		{[]string{"--sockets", "many"}, "sockets"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"extra-argument"}, "takes no arguments"},
+	} {
+		args := append([]string{"serve", "--listen", "127.0.0.1:0"}, c.args...)
+		code, stderr := runBounded(t, args...)
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		if code != 2 || len(lines) != 1 || !strings.HasPrefix(lines[0], "leapsmear: ") || !strings.Contains(lines[0], c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line containing %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// serveInProcess runs leapsmear serve in-process until the test ends and
+// returns the address it serves and its log (JSON). It waits for the
+// start-up summary.
+func serveInProcess(t *testing.T, args ...string) (addr string, summary map[string]any, logs *lockedBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &lockedBuffer{}
+	root := newRootCmd()
+	root.SetArgs(append([]string{"serve", "--log-format", "json"}, args...))
+	root.SetOut(&bytes.Buffer{})
+	root.SetErr(logs)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Error("serve did not stop within 5 s of its context ending")
+			return nil
+		}
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "serving" {
+				listen, _ := rec["listen"].([]any)
+				if len(listen) != 1 {
+					t.Fatalf("serving %v", rec["listen"])
+				}
+				return listen[0].(string), rec, logs
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v\n%s", err, logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no start-up summary within 5 s:\n%s", logs)
+	return "", nil, nil
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "leapsmear.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestServeConfigFile: options come from the TOML file, and flags given on
+// the command line win over it.
+func TestServeConfigFile(t *testing.T) {
+	conf := writeConfig(t, `# a leapsmear config
+listen = ["127.0.0.1:0"]
+policy = "step"
+stratum = 5
+refid = "CONF"
+root-dispersion = "3ms"
+time-offset-to = "2016-12-31T20:00:00Z"
+assume-synced = true
+sockets = 1
+`)
+	addr, summary, _ := serveInProcess(t, "--config", conf, "--stratum", "7")
+	if summary["policy"] != "step" || summary["source"] != "shifted(system)" || summary["stratum"] != float64(7) {
+		t.Errorf("summary %v", summary)
+	}
+	resp, err := client.Query(context.Background(), addr, client.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := resp.Header
+	// The step policy on the last day before the 2016 leap announces it.
+	refid, _ := ntp.RefIDFromString("CONF")
+	if h.Stratum != 7 || h.ReferenceID != refid || h.Leap != ntp.LeapInsert ||
+		h.RootDispersion != ntp.ShortFromDuration(3*time.Millisecond) {
+		t.Errorf("reply %+v", h)
+	}
+	if day := resp.T3.UTC().Format(time.DateOnly); day != "2016-12-31" {
+		t.Errorf("serving %v, want the replayed 2016-12-31", resp.T3)
+	}
+
+	// A bad value in the file does not matter when a flag replaces it.
+	conf = writeConfig(t, `listen = ["127.0.0.1:0"]
+policy = "no-such-policy"
+assume-synced = true
+`)
+	_, summary, _ = serveInProcess(t, "--config", conf, "--policy", "quadratic-17h")
+	if summary["policy"] != "quadratic-17h" {
+		t.Errorf("policy %v", summary["policy"])
+	}
+}
+
+// TestServeConfigErrors: a config file that cannot be used is a one-line
+// error naming the file.
+func TestServeConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		code int
+		want string
+	}{
+		{`colour = "blue"`, 1, `unknown option "colour"`},
+		{`config = "other.toml"`, 1, `unknown option "config"`},
+		{`stratum = [1, 2]`, 1, "option stratum: takes one value, not a list"},
+		{`listen = "127.0.0.1:0"` + "\n" + `policy = `, 1, "leapsmear.toml"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `policy = "bogus"`, 2, "--policy"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `stratum = 99`, 2, "--stratum 99"},
+	} {
+		conf := writeConfig(t, c.text)
+		code, stderr := runBounded(t, "serve", "--config", conf)
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		if code != c.code || len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and one line containing %q", c.text, code, stderr, c.code, c.want)
+		}
+		if c.code == 1 && !strings.Contains(lines[0], conf) {
+			t.Errorf("%q: the error does not name the file: %q", c.text, lines[0])
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "missing.toml")
+	if code, stderr := runBounded(t, "serve", "--config", missing); code != 1 || !strings.Contains(stderr, missing) {
+		t.Errorf("missing file: exit %d %q", code, stderr)
+	}
+}
+
+// TestServeStartFailure: a port in use stops serve with exit 1 and one line
+// naming the address (with logging quietened to errors, which the failure
+// is not logged as: it is the command's result).
+func TestServeStartFailure(t *testing.T) {
+	addr, _, _ := serveInProcess(t, "--listen", "127.0.0.1:0", "--assume-synced")
+	code, stderr := runBounded(t, "serve", "--listen", addr, "--log-level", "error")
+	want := "leapsmear: listen " + addr + ": address already in use"
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}

@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/smear"
+)
+
+// ExpiryWarnings are how long before a leap table expires the daemon warns,
+// once each; it warns once more when the table has expired.
+var ExpiryWarnings = []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour}
+
+// watchState is what Check remembers between calls.
+type watchState struct {
+	mu sync.Mutex
+	// table is the table the expiry level belongs to; level counts the
+	// ExpiryWarnings crossed and logged (len+1 once expired).
+	table *leap.Table
+	level int
+	// smear and win describe the window Check saw last: the first window
+	// not ended, and whether the instant was inside it.
+	smear  *smear.Smear
+	win    smear.Window
+	hasWin bool
+	inside bool
+}
+
+func (d *Daemon) startChecks() {
+	d.Check()
+	interval := d.cfg.CheckInterval
+	if interval == 0 {
+		interval = DefaultCheckInterval
+	}
+	if interval < 0 {
+		close(d.watchDone)
+		return
+	}
+	go func() {
+		defer close(d.watchDone)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-d.stop:
+				return
+			case <-tick.C:
+				d.Check()
+			}
+		}
+	}()
+}
+
+// Check runs the daemon's periodic checks once: it warns when the leap table
+// comes within 30, 7 and 1 days of its expiry and when it has expired (once
+// each per table), and logs when a leap window opens and closes. The
+// background checks call it every CheckInterval; it is cheap (one clock
+// reading and a binary search), and tests may call it directly.
+func (d *Daemon) Check() {
+	d.watch.mu.Lock()
+	defer d.watch.mu.Unlock()
+	d.checkExpiry(d.Table(), d.now())
+	d.checkWindow(d.Smear(), d.src.Now().TAI)
+}
+
+// expiryLevel counts the warnings due for table t at now: how many of
+// ExpiryWarnings are crossed, plus one once it has expired.
+func expiryLevel(t *leap.Table, now time.Time) int {
+	if t.Expired(now) {
+		return len(ExpiryWarnings) + 1
+	}
+	left := t.Expires.Sub(now)
+	n := 0
+	for _, w := range ExpiryWarnings {
+		if left <= w {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *Daemon) checkExpiry(t *leap.Table, now time.Time) {
+	w := &d.watch
+	level := expiryLevel(t, now)
+	if t != w.table {
+		// A new table (start or reload): warn once of where it stands.
+		w.table, w.level = t, 0
+	}
+	if level <= w.level {
+		return
+	}
+	w.level = level
+	switch {
+	case t.Expires.IsZero():
+		d.log.Warn("leap table states no expiry: it is used, but leap seconds announced after it was made may be missing; refresh it",
+			"table", t.Source)
+	case level > len(ExpiryWarnings):
+		d.log.Warn("leap table expired: it is still used, but leap seconds announced since may be missing; refresh it",
+			"table", t.Source, "expires", t.Expires.UTC().Format(time.RFC3339))
+	default:
+		within := ExpiryWarnings[level-1]
+		d.log.Warn(fmt.Sprintf("leap table expires within %d days: refresh it", within/(24*time.Hour)),
+			"table", t.Source, "expires", t.Expires.UTC().Format(time.RFC3339),
+			"expires_in", t.Expires.Sub(now).Round(time.Second).String())
+	}
+}
+
+// checkWindow logs the window edges crossed since the last check at x.
+func (d *Daemon) checkWindow(s *smear.Smear, x leap.TAI) {
+	w := &d.watch
+	win, ok := s.Next(x)
+	inside := ok && x >= win.Start
+	if w.smear == nil {
+		// First check: say so if a smear is in progress.
+		w.smear, w.win, w.hasWin, w.inside = s, win, ok, inside
+		if inside {
+			d.log.Info("leap window open: smear in progress", windowAttrs(s, win, x)...)
+		}
+		return
+	}
+	sameWin := ok && w.hasWin && win.Start == w.win.Start && win.Event.Effective.Equal(w.win.Event.Effective)
+	if w.hasWin && !sameWin && x >= w.win.End {
+		// The window seen last has ended since.
+		switch {
+		case w.win.Start == w.win.End:
+			d.log.Info("leap second stepped", windowAttrs(w.smear, w.win, x)...)
+		case !w.inside:
+			d.log.Info("leap window opened", windowAttrs(w.smear, w.win, x)...)
+			d.log.Info("leap window closed", windowAttrs(w.smear, w.win, x)...)
+		default:
+			d.log.Info("leap window closed", windowAttrs(w.smear, w.win, x)...)
+		}
+	}
+	if inside && (!sameWin || !w.inside) {
+		d.log.Info("leap window opened", windowAttrs(s, win, x)...)
+	}
+	w.smear, w.win, w.hasWin, w.inside = s, win, ok, inside
+}
+
+func windowAttrs(s *smear.Smear, w smear.Window, x leap.TAI) []any {
+	t := s.Table()
+	return []any{"leap", w.Event.String(), "policy", s.Policy().Name,
+		"window_opens", t.LabelFromTAI(w.Start).String(), "window_closes", t.LabelFromTAI(w.End).String(),
+		"utc", t.LabelFromTAI(x).String(), "offset_ns", s.Offset(x)}
+}

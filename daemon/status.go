@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/server"
+	"github.com/leapsmear/leapsmear/smear"
+	"github.com/leapsmear/leapsmear/timescale"
+)
+
+// Status is a snapshot of a running daemon, for metrics, health checks and
+// the status page.
+type Status struct {
+	// Host is the host's wall clock when the snapshot was taken; table
+	// expiry is judged against it.
+	Host time.Time
+	// TAI is the source's reading on the continuous scale (shifted when
+	// replaying), and Label names it in UTC by the smear's table.
+	TAI   leap.TAI
+	Label leap.Label
+	// Served is the time served at TAI (POSIX nanoseconds).
+	Served int64
+	// OffsetNs is the served time minus true UTC, in nanoseconds.
+	OffsetNs int64
+	// RatePPM is the frequency offset of the served clock.
+	RatePPM float64
+	// Smear is the smear in use; its table carries the rehearsal leap, if
+	// any.
+	Smear *smear.Smear
+	// Table is the leap table loaded (without the rehearsal leap).
+	Table *leap.Table
+	// Next is the first window that has not ended (the one in progress or
+	// the next to come), when HasNext; InWindow says whether TAI is inside
+	// it.
+	Next     smear.Window
+	HasNext  bool
+	InWindow bool
+	// Last is the latest window that has ended, when HasLast.
+	Last    smear.Window
+	HasLast bool
+	// Synced is the source's sync status; Clock its counters.
+	Synced bool
+	Clock  timescale.Stats
+	// Packets are the server's counters, summed over sockets.
+	Packets server.Stats
+	// Reloads and ReloadFailures count SIGHUP reloads; ReloadError is the
+	// error of the last one if it failed.
+	Reloads, ReloadFailures uint64
+	ReloadError             string
+	// Listen holds the bound NTP addresses; Started when the daemon started.
+	Listen  []string
+	Started time.Time
+	// Rehearsal is the synthetic leap added to the smear's table, if any.
+	Rehearsal *Rehearsal
+	// Settings are the fixed reply fields.
+	Settings server.Settings
+}
+
+// Status takes a snapshot of the daemon. It reads the clock once and sums
+// the counters; it adds no work to the served path.
+func (d *Daemon) Status() Status {
+	s := d.Smear()
+	x := d.src.Now().TAI
+	st := Status{
+		Host:     d.now(),
+		TAI:      x,
+		Label:    s.Table().LabelFromTAI(x),
+		Served:   s.Served(x),
+		OffsetNs: s.Offset(x),
+		RatePPM:  s.RatePPM(x),
+		Smear:    s,
+		Table:    d.Table(),
+		Synced:   d.src.Synced(),
+		Clock:    d.src.Stats(),
+		Packets:  d.Stats(),
+		Listen:   d.Addrs(),
+		Started:  d.started,
+		Settings: d.cfg.Settings,
+	}
+	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	if r := d.cfg.Rehearse; r != nil {
+		rc := *r
+		st.Rehearsal = &rc
+	}
+	st.Next, st.HasNext = s.Next(x)
+	st.InWindow = st.HasNext && x >= st.Next.Start
+	for _, w := range s.Windows() {
+		if w.End > x {
+			break
+		}
+		st.Last, st.HasLast = w, true
+	}
+	return st
+}
+
+// Expired reports whether the leap table had expired when the snapshot was
+// taken.
+func (st Status) Expired() bool { return st.Table.Expired(st.Host) }
+
+// UTC returns true UTC at the snapshot (POSIX, repeating 23:59:59 during an
+// inserted second).
+func (st Status) UTC() time.Time {
+	return time.Unix(0, st.Smear.Table().UnixFromTAI(st.TAI)).UTC()
+}
+
+// Until returns how long after the snapshot the TAI instant x comes (negative
+// when it has passed).
+func (st Status) Until(x leap.TAI) time.Duration { return time.Duration(x - st.TAI) }

@@ -1,0 +1,240 @@
+package interop
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/smear"
+)
+
+// binDir holds the leapsmear binary, built once for the whole package.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "leapsmear-interop-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// leapsmear returns the path of the binary built from this module.
+func leapsmear(t *testing.T) string {
+	t.Helper()
+	build.once.Do(func() {
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			build.err = fmt.Errorf("go command not on PATH: %w", err)
+			return
+		}
+		path := filepath.Join(binDir, "leapsmear")
+		cmd := exec.Command(gobin, "build", "-o", path, "github.com/leapsmear/leapsmear/cmd/leapsmear")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		build.path = path
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	return build.path
+}
+
+// lockedBuffer collects a subprocess's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// records parses JSON log lines and returns those whose message contains
+// msg, or is msg exactly when msg is quoted ("\"serving\""). Numbers stay
+// json.Number, so that nanosecond counts keep every digit.
+func records(t *testing.T, log, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var rec map[string]any
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&rec); err != nil {
+			continue // a line being written
+		}
+		m, _ := rec["msg"].(string)
+		if exact, err := strconv.Unquote(msg); err == nil && m == exact || err != nil && strings.Contains(m, msg) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// server is a `leapsmear serve` subprocess.
+type server struct {
+	cmd     *exec.Cmd
+	logs    *lockedBuffer
+	addr    string // 127.0.0.1:port
+	port    int
+	summary map[string]any // the start-up summary
+	exited  chan struct{}
+	waitErr error // valid once exited is closed
+}
+
+// startServer runs `leapsmear serve` on a free loopback port, synchronised
+// whatever adjtimex says, logging JSON, with the given extra flags, and
+// waits (up to 10 s) for its start-up summary. The server is killed when the
+// test ends, if it still runs.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	bin := leapsmear(t)
+	full := append([]string{"serve", "--listen", "127.0.0.1:0", "--assume-synced", "--log-format", "json", "--sockets", "1"}, args...)
+	s := &server{cmd: exec.Command(bin, full...), logs: &lockedBuffer{}, exited: make(chan struct{})}
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start leapsmear serve: %v", err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			t.Logf("leapsmear %s\n%s", strings.Join(full, " "), s.logs)
+		}
+	})
+	deadline := time.After(10 * time.Second)
+	for {
+		if recs := records(t, s.logs.String(), `"serving"`); len(recs) > 0 {
+			s.summary = recs[0]
+			listen, _ := s.summary["listen"].([]any)
+			if len(listen) != 1 {
+				t.Fatalf("serving on %v", s.summary["listen"])
+			}
+			s.addr = listen[0].(string)
+			_, port, _ := strings.Cut(s.addr, ":")
+			s.port, _ = strconv.Atoi(port)
+			if s.port == 0 {
+				t.Fatalf("serving on %s", s.addr)
+			}
+			return s
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("leapsmear serve exited: %v\n%s", s.waitErr, s.logs)
+		case <-deadline:
+			t.Fatalf("leapsmear serve: no start-up summary within 10 s\n%s", s.logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitLog waits up to 5 s for a log record whose message contains msg.
+func (s *server) waitLog(t *testing.T, msg string, n int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs := records(t, s.logs.String(), msg)
+		if len(recs) >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log %q within 5 s:\n%s", msg, s.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// shift returns the replay shift the server logged at start (0 if none).
+func shiftOf(t *testing.T, summary map[string]any) leap.TAI {
+	t.Helper()
+	n, ok := summary["time_shift_tai"].(json.Number)
+	if !ok {
+		return 0
+	}
+	v, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil {
+		t.Fatalf("time_shift_tai %v: %v", n, err)
+	}
+	return leap.TAI(v)
+}
+
+// prediction is what a client should measure against a server.
+type prediction struct {
+	offset time.Duration // served time minus local time
+	policy time.Duration // of which the smear's part: served minus true UTC
+	rate   float64       // the served clock's frequency offset, ppm
+	li     int           // the leap indicator announced
+}
+
+// predict computes, from the embedded table (which the binary embeds too),
+// the policy and the server's replay shift, what a client measures at the
+// local instant at: the served time minus the local time. The host clock
+// maps to TAI through the table; the served instant is that plus the
+// shift; the served time is the policy's smear of it.
+func predict(t *testing.T, policy string, shift leap.TAI, at time.Time) prediction {
+	t.Helper()
+	p, err := smear.Parse(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := leap.Default()
+	s, err := smear.New(tbl, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tbl.TAIFromTime(at) + shift
+	return prediction{
+		offset: time.Duration(s.Served(x) - at.UnixNano()),
+		policy: time.Duration(s.Offset(x)),
+		rate:   s.RatePPM(x),
+		li:     s.LI(x),
+	}
+}
+
+func within(a, b, tol time.Duration) bool { return (a - b).Abs() <= tol }
+
+// leapFile is the leap-seconds.list embedded in the binary.
+const leapFile = "../leap/data/leap-seconds.list"

@@ -1,0 +1,250 @@
+// Package watch follows NTP servers over time and says what each did around a
+// leap second: whether it stepped, smeared (and with which shape, over which
+// window) or did nothing, and how far apart the servers of a fleet were at
+// any instant.
+//
+// Watch is the edge: it polls every server once per round, all of them at the
+// same moment, for a bounded time. Everything else (Classify, Relative,
+// Spread, Summarize, the CSV and the chart) is pure: it takes the recorded
+// samples and never reads a clock or a socket, so it is tested with series
+// built from the smear package's exact curves.
+//
+// Offsets are measured against a continuous local clock: the watcher's
+// realtime when the watch started plus the monotonic time elapsed since.
+// Neither a leap second applied by the watcher's own kernel nor a step of its
+// clock shows up as a change of the servers, so a server that inserts a leap
+// second is seen falling one second behind, whether the leap is real or
+// rehearsed.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/leapsmear/leapsmear/client"
+)
+
+// Limits of a watch, so that a typo cannot flood a server or fill memory.
+const (
+	// MinEvery is the shortest poll interval.
+	MinEvery = 100 * time.Millisecond
+	// DefaultEvery is the poll interval when none is given.
+	DefaultEvery = time.Second
+	// MaxFor is the longest watch: the longest smear window (72 h) with a
+	// margin on each side.
+	MaxFor = 80 * time.Hour
+	// MaxServers is the most servers one watch polls.
+	MaxServers = 64
+	// MaxRequests bounds servers x rounds, the traffic and memory of a watch.
+	MaxRequests = 2_000_000
+)
+
+// Config says what to watch and for how long.
+type Config struct {
+	// Servers are the addresses to poll, as client.Dial reads them
+	// ("host", "host:port", "[v6]:port"). The first is the reference of
+	// Relative and Spread.
+	Servers []string
+	// For is how long to watch: rounds run at 0, Every, 2*Every, ... up to
+	// and including For. Required.
+	For time.Duration
+	// Every is the poll interval; 0 means DefaultEvery.
+	Every time.Duration
+	// Timeout bounds one exchange; 0 means the smaller of Every and 2 s.
+	Timeout time.Duration
+	// Version is the NTP version of the requests (3 or 4; 0 means 4).
+	Version uint8
+	// Clock reads the local clock the offsets are measured against; nil
+	// means the continuous clock described in the package comment.
+	Clock func() time.Time
+	// OnRound, when set, is called after each round with its samples (from
+	// the watching goroutine; it should return quickly).
+	OnRound func(Round)
+}
+
+// Rounds returns how many rounds the watch makes.
+func (c Config) Rounds() int { return int(c.For/c.every()) + 1 }
+
+// Requests returns how many requests the watch sends at most.
+func (c Config) Requests() int { return c.Rounds() * len(c.Servers) }
+
+func (c Config) every() time.Duration {
+	if c.Every == 0 {
+		return DefaultEvery
+	}
+	return c.Every
+}
+
+// Validate checks the bounds of a watch.
+func (c Config) Validate() error {
+	switch {
+	case len(c.Servers) == 0:
+		return errors.New("watch: no server to watch")
+	case len(c.Servers) > MaxServers:
+		return fmt.Errorf("watch: %d servers, at most %d", len(c.Servers), MaxServers)
+	case c.For <= 0:
+		return fmt.Errorf("watch: duration %v: want a positive duration", c.For)
+	case c.For > MaxFor:
+		return fmt.Errorf("watch: duration %v is longer than %v", c.For, MaxFor)
+	case c.Every != 0 && c.Every < MinEvery:
+		return fmt.Errorf("watch: poll interval %v is shorter than %v", c.Every, MinEvery)
+	case c.Every > c.For:
+		return fmt.Errorf("watch: poll interval %v is longer than the watch (%v)", c.Every, c.For)
+	case c.Timeout < 0:
+		return fmt.Errorf("watch: timeout %v: want a positive duration", c.Timeout)
+	case c.Requests() > MaxRequests:
+		return fmt.Errorf("watch: %d servers every %v for %v is %d requests, more than %d: poll less often, watch for less time or fewer servers",
+			len(c.Servers), c.every(), c.For, c.Requests(), MaxRequests)
+	}
+	return nil
+}
+
+// Sample is the outcome of one exchange with one server.
+type Sample struct {
+	// At is the local instant of the measurement: halfway between sending
+	// the request and receiving the reply.
+	At time.Time
+	// Offset is the server's time minus the local clock (client.Response's
+	// Offset), and Delay the round-trip delay.
+	Offset, Delay time.Duration
+	// Leap is the leap indicator of the reply, Stratum its stratum.
+	Leap, Stratum uint8
+	// Answered is true when the reply carried the server's time; Err is
+	// non-nil when the exchange failed or the reply is not usable as is (a
+	// server that says it is unsynchronised still has Answered set).
+	Answered bool
+	Err      error
+}
+
+// Round is one poll of every server; Samples[i] is for Config.Servers[i].
+type Round struct {
+	// At is the local instant the round started.
+	At      time.Time
+	Samples []Sample
+}
+
+// Record is everything a watch saw.
+type Record struct {
+	Servers []string // as given
+	Addrs   []string // as resolved
+	Every   time.Duration
+	Rounds  []Round
+}
+
+// Series returns the answered samples of server i as points, in round order.
+func (r *Record) Series(i int) []Point {
+	var pts []Point
+	for _, rd := range r.Rounds {
+		if s := rd.Samples[i]; s.Answered {
+			pts = append(pts, Point{At: s.At, Offset: s.Offset})
+		}
+	}
+	return pts
+}
+
+// Watch polls every server of cfg once per round until cfg.For has passed
+// or ctx is cancelled, and returns what it saw: the rounds made so far, also
+// when ctx ends the watch early (the error is then ctx's). A server that
+// answers with a Kiss-o'-Death is not asked again.
+func Watch(ctx context.Context, cfg Config) (*Record, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	every := cfg.every()
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = min(every, 2*time.Second)
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = ContinuousClock(time.Now())
+	}
+	rec := &Record{Servers: cfg.Servers, Addrs: make([]string, len(cfg.Servers)), Every: every}
+	clients := make([]*client.Client, len(cfg.Servers))
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	for i, s := range cfg.Servers {
+		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true})
+		if err != nil {
+			return nil, fmt.Errorf("watch: %w", err)
+		}
+		clients[i], rec.Addrs[i] = c, c.Addr().String()
+	}
+
+	kissed := make([]error, len(clients))
+	rounds := cfg.Rounds()
+	start := time.Now()
+	for k := range rounds {
+		// Round k is due at start + k*every; a round that overran skips the
+		// rounds that fell due meanwhile.
+		due := start.Add(time.Duration(k) * every)
+		if k > 0 {
+			if wait := time.Until(due); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return rec, ctx.Err()
+				case <-t.C:
+				}
+			} else if -wait >= every {
+				continue
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return rec, err
+		}
+		rd := Round{At: clock(), Samples: make([]Sample, len(clients))}
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			if kissed[i] != nil {
+				rd.Samples[i].Err = kissed[i]
+				continue
+			}
+			wg.Go(func() { rd.Samples[i] = sample(ctx, c) })
+		}
+		wg.Wait()
+		for i, s := range rd.Samples {
+			var kiss *client.KissError
+			if kissed[i] == nil && errors.As(s.Err, &kiss) {
+				kissed[i] = fmt.Errorf("not asked again after %w", s.Err)
+			}
+		}
+		rec.Rounds = append(rec.Rounds, rd)
+		if cfg.OnRound != nil {
+			cfg.OnRound(rd)
+		}
+	}
+	return rec, nil
+}
+
+// sample makes one exchange.
+func sample(ctx context.Context, c *client.Client) Sample {
+	resp, err := c.Query(ctx)
+	s := Sample{Err: err}
+	if resp != nil && !resp.T3.IsZero() {
+		s.At = resp.T1.Add(resp.T4.Sub(resp.T1) / 2)
+		s.Offset, s.Delay = resp.Offset, resp.Delay
+		s.Leap, s.Stratum = resp.Header.Leap, resp.Header.Stratum
+		var kiss *client.KissError
+		s.Answered = !errors.As(err, &kiss)
+	}
+	return s
+}
+
+// ContinuousClock returns a clock that reads the wall time start had and
+// then advances with the monotonic clock alone, so that neither a step nor
+// a leap of the host's realtime moves it. start must carry a monotonic
+// reading (as time.Now's result does).
+func ContinuousClock(start time.Time) func() time.Time {
+	wall := start.Round(0)
+	return func() time.Time { return wall.Add(time.Since(start)) }
+}

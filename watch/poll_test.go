@@ -1,0 +1,260 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/server"
+	"github.com/leapsmear/leapsmear/smear"
+	"github.com/leapsmear/leapsmear/timescale"
+)
+
+// startDaemon serves a rehearsed leap on a loopback port, in process, as
+// 'leapsmear serve --assume-synced --policy policy --rehearse at,sign' does.
+func startDaemon(t *testing.T, policy string, at time.Time, sign int) string {
+	t.Helper()
+	p, err := smear.Parse(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		Server:   server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
+		Policy:   p,
+		Rehearse: &daemon.Rehearsal{At: at, Delta: sign},
+		Source:   timescale.Config{AssumeSynced: true},
+		Settings: server.Settings{Stratum: 2, RefID: ntp.RefIDFromAddr(netip.MustParseAddr("127.0.0.1"))},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = d.Serve(); close(done) }()
+	t.Cleanup(func() { d.Close(); <-done })
+	return d.Addrs()[0]
+}
+
+// TestWatchRehearsedLeaps watches three servers on loopback through
+// rehearsed leaps two seconds long, polled every 100 ms: a step and a
+// linear smear inserting a second, and a linear smear deleting one.
+func TestWatchRehearsedLeaps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("watches for five seconds")
+	}
+	at := time.Now().Truncate(time.Second).Add(3 * time.Second)
+	servers := []string{
+		startDaemon(t, "step", at, 1),
+		startDaemon(t, "linear:-1s:2s", at, 1),
+		startDaemon(t, "linear:0s:2s", at, -1),
+	}
+	rounds := 0
+	cfg := Config{Servers: servers, For: time.Until(at.Add(3 * time.Second)).Round(100 * time.Millisecond),
+		Every: 100 * time.Millisecond, OnRound: func(Round) { rounds++ }}
+	rec, err := Watch(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Rounds) != rounds || rounds < cfg.Rounds()-2 || rounds > cfg.Rounds() {
+		t.Errorf("%d rounds recorded, %d reported, %d planned", len(rec.Rounds), rounds, cfg.Rounds())
+	}
+	for i, s := range servers {
+		if rec.Addrs[i] != s {
+			t.Errorf("address %d: %s, want %s", i, rec.Addrs[i], s)
+		}
+	}
+	sum := Summarize(rec, Options{Leap: at}, SpreadOptions{})
+	want := []struct {
+		class  Class
+		policy string
+		total  time.Duration
+	}{{ClassStep, "step", time.Second}, {ClassSmear, "linear:-1s:2s", time.Second}, {ClassSmear, "linear:0s:2s", -time.Second}}
+	for i, w := range want {
+		s := sum.Servers[i]
+		if s.Class != string(w.class) || s.Policy != w.policy || !within(time.Duration(s.TotalOffsetNs), w.total, 2*time.Millisecond) {
+			t.Errorf("%s: %s %q %v, want %s %q %v", s.Server, s.Class, s.Policy, time.Duration(s.TotalOffsetNs), w.class, w.policy, w.total)
+		}
+		if s.Answered != len(rec.Rounds) || s.Lost != 0 || s.Error != "" {
+			t.Errorf("%s: answered %d lost %d of %d rounds (%s)", s.Server, s.Answered, s.Lost, len(rec.Rounds), s.Error)
+		}
+	}
+	if got := sum.Servers[0].LeapIndicators; len(got) != 2 || got[1] != int(ntp.LeapInsert) {
+		t.Errorf("the step server's leap indicators %v: it announces the leap before it", got)
+	}
+	// Once all is over, the servers that inserted a second are 2 s behind
+	// the one that deleted one.
+	if !within(time.Duration(sum.SpreadNs), 2*time.Second, 2*time.Millisecond) {
+		t.Errorf("spread %v, want 2 s", time.Duration(sum.SpreadNs))
+	}
+}
+
+// fakeServer answers on loopback as reply says, counting the requests.
+type fakeServer struct {
+	addr     string
+	requests atomic.Int64
+}
+
+func startFake(t *testing.T, reply func(req ntp.Header) ntp.Header) *fakeServer {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Skipf("no loopback: %v", err)
+	}
+	f := &fakeServer{addr: conn.LocalAddr().String()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1024)
+		out := make([]byte, ntp.HeaderLen)
+		for {
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			f.requests.Add(1)
+			var req ntp.Header
+			if req.Decode(buf[:n]) != nil {
+				continue
+			}
+			h := reply(req)
+			_ = h.Encode(out)
+			_, _ = conn.WriteToUDPAddrPort(out, from)
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return f
+}
+
+func goodReply(offset time.Duration) func(ntp.Header) ntp.Header {
+	return func(req ntp.Header) ntp.Header {
+		now := ntp.TimestampFromTime(time.Now().Add(offset))
+		return ntp.Header{Version: req.Version, Mode: ntp.ModeServer, Stratum: 2, ReferenceID: 1,
+			Origin: req.Transmit, Receive: now, Transmit: now}
+	}
+}
+
+// TestWatchKissAndSilence: a server that sends a RATE Kiss-o'-Death is not
+// asked again; one where nothing listens fails every round; neither stops
+// the watch of the others.
+func TestWatchKissAndSilence(t *testing.T) {
+	good := startFake(t, goodReply(250*time.Millisecond))
+	kiss := startFake(t, func(req ntp.Header) ntp.Header {
+		return ntp.Header{Leap: ntp.LeapUnsynchronised, Version: req.Version, Mode: ntp.ModeServer, Stratum: 0,
+			ReferenceID: ntp.KissRATE, Origin: req.Transmit, Receive: req.Transmit, Transmit: req.Transmit}
+	})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := c.LocalAddr().String()
+	c.Close()
+
+	rec, err := Watch(context.Background(), Config{Servers: []string{good.addr, kiss.addr, closed}, For: 500 * time.Millisecond, Every: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Rounds) != 6 {
+		t.Fatalf("%d rounds, want 6", len(rec.Rounds))
+	}
+	if n := kiss.requests.Load(); n != 1 {
+		t.Errorf("the kissing server was asked %d times, want once", n)
+	}
+	for k, rd := range rec.Rounds {
+		g, ks, cl := rd.Samples[0], rd.Samples[1], rd.Samples[2]
+		if !g.Answered || g.Err != nil || !within(g.Offset, 250*time.Millisecond, 5*time.Millisecond) || g.Delay < 0 {
+			t.Errorf("round %d: good server %+v", k, g)
+		}
+		var kissErr *client.KissError
+		if ks.Answered || !errors.As(ks.Err, &kissErr) || kissErr.Code != "RATE" {
+			t.Errorf("round %d: kissing server %+v", k, ks)
+		}
+		if k > 0 && !strings.Contains(ks.Err.Error(), "not asked again") {
+			t.Errorf("round %d: %v", k, ks.Err)
+		}
+		if cl.Answered || !errors.Is(cl.Err, client.ErrNoAnswer) {
+			t.Errorf("round %d: closed port %+v", k, cl)
+		}
+	}
+	sum := Summarize(rec, Options{}, SpreadOptions{})
+	if s := sum.Servers[0]; s.Class != "none" || s.Answered != 6 {
+		t.Errorf("good server: %+v", s)
+	}
+	if s := sum.Servers[2]; s.Class != "unknown" || s.Answered != 0 || s.Lost != 6 || s.Error == "" {
+		t.Errorf("closed port: %+v", s)
+	}
+}
+
+// TestWatchCancel: cancelling ends the watch with the rounds made so far.
+func TestWatchCancel(t *testing.T) {
+	good := startFake(t, goodReply(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	rounds := 0
+	rec, err := Watch(ctx, Config{Servers: []string{good.addr}, For: time.Hour, Every: 100 * time.Millisecond,
+		OnRound: func(Round) {
+			if rounds++; rounds == 3 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) || rec == nil || len(rec.Rounds) != 3 {
+		t.Fatalf("got %v rounds, %v; want 3 rounds and context.Canceled", rec, err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	many := make([]string, MaxServers+1)
+	for i := range many {
+		many[i] = "127.0.0.1"
+	}
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{For: time.Second}, "no server"},
+		{Config{Servers: many, For: time.Second}, "at most 64"},
+		{Config{Servers: []string{"a"}}, "positive"},
+		{Config{Servers: []string{"a"}, For: 81 * time.Hour}, "longer than 80h"},
+		{Config{Servers: []string{"a"}, For: time.Minute, Every: 50 * time.Millisecond}, "shorter than 100ms"},
+		{Config{Servers: []string{"a"}, For: time.Second, Every: 2 * time.Second}, "longer than the watch"},
+		{Config{Servers: []string{"a", "b", "c"}, For: 80 * time.Hour, Every: 100 * time.Millisecond}, "more than 2000000"},
+		{Config{Servers: []string{"a"}, For: time.Second, Timeout: -1}, "timeout"},
+	} {
+		err := c.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error with %q", c.cfg, err, c.want)
+		}
+	}
+	ok := Config{Servers: []string{"a", "b"}, For: 10 * time.Second, Every: 250 * time.Millisecond}
+	if err := ok.Validate(); err != nil || ok.Rounds() != 41 || ok.Requests() != 82 {
+		t.Errorf("%v: %v, %d rounds, %d requests", ok, err, ok.Rounds(), ok.Requests())
+	}
+	if _, err := Watch(context.Background(), Config{Servers: []string{"no such host.invalid"}, For: time.Second}); err == nil {
+		t.Error("a bad address must fail before watching")
+	}
+}
+
+// TestContinuousClock: the clock reads the start's wall time plus the
+// monotonic time since, with no monotonic reading of its own.
+func TestContinuousClock(t *testing.T) {
+	start := time.Now()
+	clock := ContinuousClock(start)
+	time.Sleep(20 * time.Millisecond)
+	before := time.Since(start)
+	got := clock()
+	after := time.Since(start)
+	if d := got.Sub(start.Round(0)); d < before || d > after {
+		t.Errorf("clock read %v after start, want between %v and %v", d, before, after)
+	}
+	if strings.Contains(got.String(), "m=") {
+		t.Errorf("%v carries a monotonic reading", got)
+	}
+}
