@@ -19,6 +19,7 @@ import (
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/loadgen"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
@@ -34,7 +35,10 @@ import (
 
 // benchResponder serves the host clock (assumed synchronised) with the
 // embedded leap table and the default policy, as `leapsmear serve` does.
-func benchResponder(tb testing.TB) *Responder {
+func benchResponder(tb testing.TB) *Responder { return benchResponderLimited(tb, nil) }
+
+// benchResponderLimited is benchResponder with a rate limiter (nil: none).
+func benchResponderLimited(tb testing.TB, limiter Limiter) *Responder {
 	tb.Helper()
 	table := leap.Default()
 	src, err := timescale.NewSystem(timescale.Config{Table: table, AssumeSynced: true, CheckInterval: -1,
@@ -51,7 +55,18 @@ func benchResponder(tb testing.TB) *Responder {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewResponder(src, s, Settings{Stratum: 2, RefID: 0x4c534d52, Precision: -20, RootDispersion: time.Millisecond}, nil)
+	return NewResponder(src, s, Settings{Stratum: 2, RefID: 0x4c534d52, Precision: -20, RootDispersion: time.Millisecond}, limiter)
+}
+
+// generousLimiter is a real rate limiter that lets every request of the
+// benchmarks through, so that they measure its cost on the answered path.
+func generousLimiter(tb testing.TB) Limiter {
+	tb.Helper()
+	l, err := ratelimit.New(ratelimit.Config{Rate: 1e9, Burst: 1 << 30, KissInterval: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
 }
 
 // clientRequest is an NTPv4 client request with the given transmit stamp.
@@ -149,15 +164,21 @@ func TestHandleBatch(t *testing.T) {
 	}
 }
 
-// TestHandleAllocs: building the replies to a batch allocates nothing.
+// TestHandleAllocs: building the replies to a batch allocates nothing, with
+// and without a rate limiter.
 func TestHandleAllocs(t *testing.T) {
-	r := benchResponder(t)
-	s := benchSocket(t, r, batchSize, time.Now().UnixNano())
-	if a := testing.AllocsPerRun(200, func() { s.handle(batchSize) }); a != 0 {
-		t.Fatalf("handle allocates %v times per batch of %d", a, batchSize)
-	}
-	if s.nwrite != batchSize {
-		t.Fatalf("%d replies", s.nwrite)
+	for _, limited := range []bool{false, true} {
+		var limiter Limiter
+		if limited {
+			limiter = generousLimiter(t)
+		}
+		s := benchSocket(t, benchResponderLimited(t, limiter), batchSize, time.Now().UnixNano())
+		if a := testing.AllocsPerRun(200, func() { s.handle(batchSize) }); a != 0 {
+			t.Fatalf("limiter %v: handle allocates %v times per batch of %d", limited, a, batchSize)
+		}
+		if s.nwrite != batchSize {
+			t.Fatalf("limiter %v: %d replies", limited, s.nwrite)
+		}
 	}
 }
 
@@ -244,17 +265,25 @@ func BenchmarkRespond(b *testing.B) {
 
 // BenchmarkHandle is the user-space work per packet inside a full batch:
 // source, control messages, the reply (smear included), its header, and the
-// transmit stamp, without the system calls.
+// transmit stamp, without the system calls; with a rate limiter, the
+// source's hash and the limiter's decision too.
 func BenchmarkHandle(b *testing.B) {
-	r := benchResponder(b)
-	s := benchSocket(b, r, batchSize, time.Now().UnixNano())
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += batchSize {
-		if i&(1<<16-1) == 0 {
-			s.refreshTimestamps(batchSize, time.Now().UnixNano())
-		}
-		s.handle(batchSize)
+	for _, limited := range []bool{false, true} {
+		b.Run(fmt.Sprintf("limiter=%v", limited), func(b *testing.B) {
+			var limiter Limiter
+			if limited {
+				limiter = generousLimiter(b)
+			}
+			s := benchSocket(b, benchResponderLimited(b, limiter), batchSize, time.Now().UnixNano())
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += batchSize {
+				if i&(1<<16-1) == 0 {
+					s.refreshTimestamps(batchSize, time.Now().UnixNano())
+				}
+				s.handle(batchSize)
+			}
+		})
 	}
 }
 
