@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/leapsmear/leapsmear/internal/mmsg"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -26,13 +26,6 @@ const (
 	// oobSize holds a timestamp and a packet-info control message.
 	oobSize = 128
 )
-
-// mmsghdr is struct mmsghdr of recvmmsg(2); Go pads it to the alignment of
-// unix.Msghdr exactly as C does.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-}
 
 // slot is one datagram of a batch, with the reply built in place.
 type slot struct {
@@ -48,7 +41,7 @@ type slot struct {
 }
 
 // counters are one socket's tallies; the socket's goroutine is the only
-// writer, readers sum them over sockets.
+// writer (once per batch), readers sum them over sockets.
 type counters struct {
 	received atomic.Uint64
 	verdicts [numVerdicts]atomic.Uint64
@@ -60,7 +53,7 @@ type counters struct {
 // is allocated once here, so that serving allocates nothing.
 type socket struct {
 	conn    *net.UDPConn
-	raw     syscall.RawConn
+	mc      *mmsg.Conn
 	addr    netip.AddrPort
 	v6      bool
 	pktinfo bool
@@ -68,100 +61,62 @@ type socket struct {
 	seed    maphash.Seed
 
 	slots [batchSize]slot
-	rhdr  [batchSize]mmsghdr
-	whdr  [batchSize]mmsghdr
-
-	// The read and write callbacks are built once: a closure made per call
-	// would be allocated per batch.
-	readFn, writeFn func(fd uintptr) bool
-	nread           int
-	nwrite, wdone   int
-	ioErr           error
+	rmsgs [batchSize]mmsg.Msg
+	// wtmpl[i] is the reply header of slot i; the replies of a batch are
+	// copied from it into wmsgs, skipping the requests left unanswered.
+	wtmpl  [batchSize]mmsg.Msg
+	wmsgs  [batchSize]mmsg.Msg
+	nwrite int
 
 	stats counters
 }
 
 func newSocket(conn *net.UDPConn, r *Responder, l listener, seed maphash.Seed) (*socket, error) {
-	raw, err := conn.SyscallConn()
+	mc, err := mmsg.NewConn(conn)
 	if err != nil {
 		return nil, err
 	}
-	s := &socket{conn: conn, raw: raw, addr: l.bound, v6: l.v6, pktinfo: l.wildcard, r: r, seed: seed}
-	for i := range s.slots {
-		sl := &s.slots[i]
-		sl.riov.Base = &sl.req[0]
-		sl.riov.SetLen(maxRequest)
-		h := &s.rhdr[i].hdr
-		h.Name = (*byte)(unsafe.Pointer(&sl.name))
-		h.Iov = &sl.riov
-		h.SetIovlen(1)
-		h.Control = &sl.oob[0]
-		sl.wiov.Base = &sl.reply[0]
-		sl.wiov.SetLen(ntp.HeaderLen)
-	}
-	s.readFn = s.doRead
-	s.writeFn = s.doWrite
+	s := &socket{conn: conn, mc: mc, addr: l.bound, v6: l.v6, pktinfo: l.wildcard, r: r, seed: seed}
+	s.initBuffers()
 	return s, nil
 }
 
-// doRead is the recvmmsg callback: false asks the runtime to wait for the
-// socket to become readable and call again.
-func (s *socket) doRead(fd uintptr) bool {
-	for i := range s.rhdr {
-		h := &s.rhdr[i].hdr
-		h.Namelen = unix.SizeofSockaddrInet6
-		h.SetControllen(oobSize)
-		h.Flags = 0
+// initBuffers points every header at its slot's buffers, once.
+func (s *socket) initBuffers() {
+	for i := range s.slots {
+		sl := &s.slots[i]
+		s.rmsgs[i].Set(&sl.riov, sl.req[:], &sl.name, sl.oob[:])
+		s.wtmpl[i].Set(&sl.wiov, sl.reply[:], &sl.name, nil)
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.rhdr[0])), batchSize, 0, 0, 0)
-	switch errno {
-	case 0:
-		s.nread, s.ioErr = int(n), nil
-		return true
-	case unix.EAGAIN, unix.EINTR:
-		return false
-	default:
-		s.nread, s.ioErr = 0, errno
-		return true
-	}
-}
-
-// doWrite is the sendmmsg callback for the replies s.whdr[s.wdone:s.nwrite].
-func (s *socket) doWrite(fd uintptr) bool {
-	for s.wdone < s.nwrite {
-		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.whdr[s.wdone])), uintptr(s.nwrite-s.wdone), 0, 0, 0)
-		switch errno {
-		case 0:
-			s.wdone += int(n)
-		case unix.EAGAIN, unix.EINTR:
-			return false
-		default:
-			// A reply that cannot be sent (an unreachable client, say) is
-			// skipped; the rest of the batch still goes.
-			s.stats.errors.Add(1)
-			s.wdone++
-		}
-	}
-	return true
 }
 
 // serve answers requests until the socket is closed.
 func (s *socket) serve() error {
+	n := batchSize
 	for {
-		if err := s.raw.Read(s.readFn); err != nil {
+		// Only the headers of the last read need their capacities back.
+		mmsg.ResetRecv(s.rmsgs[:n], oobSize)
+		var err error
+		n, err = s.mc.Recv(s.rmsgs[:])
+		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
+			if _, ok := err.(unix.Errno); ok {
+				s.stats.errors.Add(1)
+				continue
+			}
 			return fmt.Errorf("listen %s: %w", s.addr, err)
 		}
-		if s.ioErr != nil {
-			s.stats.errors.Add(1)
-			continue
-		}
-		s.handle(s.nread)
+		s.handle(n)
 		if s.nwrite > 0 {
-			s.wdone = 0
-			if err := s.raw.Write(s.writeFn); err != nil {
+			failed, err := s.mc.Send(s.wmsgs[:s.nwrite])
+			if failed > 0 {
+				// A reply that cannot be sent (an unreachable client, say)
+				// is skipped; the rest of the batch still went.
+				s.stats.errors.Add(uint64(failed))
+			}
+			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return nil
 				}
@@ -171,131 +126,55 @@ func (s *socket) serve() error {
 	}
 }
 
-// handle builds the replies to the n datagrams just read into s.whdr.
+// handle builds the replies to the n datagrams just read into s.wmsgs.
 func (s *socket) handle(n int) {
-	s.stats.received.Add(uint64(n))
 	b := s.r.begin()
 	s.nwrite = 0
+	var tally [numVerdicts]uint32
+	limited := s.r.limiter != nil
 	for i := 0; i < n; i++ {
 		sl := &s.slots[i]
-		rh := &s.rhdr[i]
-		key, port, ok := s.sourceKey(sl, rh.hdr.Namelen)
-		v := DropSource
-		var size int
-		if ok && port != 0 {
-			rx, dst, hasDst := s.parseControl(sl.oob[:rh.hdr.Controllen])
-			if rh.hdr.Flags&unix.MSG_TRUNC != 0 {
-				v = DropMalformed
-			} else {
-				size, v = s.r.respond(&b, sl.req[:rh.len], sl.reply[:], rx, key)
-			}
-			if size > 0 {
-				w := &s.whdr[s.nwrite]
-				w.hdr.Name = rh.hdr.Name
-				w.hdr.Namelen = rh.hdr.Namelen
-				w.hdr.Iov = &sl.wiov
-				w.hdr.SetIovlen(1)
-				w.hdr.Control, w.hdr.Controllen = nil, 0
-				if hasDst {
-					w.hdr.Control = &sl.replyOOB[0]
-					w.hdr.SetControllen(s.buildPktinfo(sl.replyOOB[:], dst))
-				}
-				s.nwrite++
-			}
+		rm := &s.rmsgs[i]
+		addr, port, ok := mmsg.Source(&sl.name, rm.Hdr.Namelen)
+		if !ok || port == 0 {
+			tally[DropSource]++
+			continue
 		}
-		s.stats.verdicts[v].Add(1)
+		if rm.Truncated() {
+			tally[DropMalformed]++
+			continue
+		}
+		var key uint64
+		if limited {
+			key = maphash.Bytes(s.seed, addr)
+		}
+		ctl := mmsg.ParseControl(rm.Control(sl.oob[:]))
+		size, v := s.r.respond(&b, sl.req[:rm.Len], sl.reply[:], ctl.Rx, key)
+		tally[v]++
+		if size == 0 {
+			continue
+		}
+		w := &s.wmsgs[s.nwrite]
+		*w = s.wtmpl[i]
+		w.Hdr.Namelen = rm.Hdr.Namelen
+		if s.pktinfo && ctl.HasDst {
+			w.Hdr.Control = &sl.replyOOB[0]
+			w.Hdr.SetControllen(mmsg.PutPktinfo(sl.replyOOB[:], ctl.Dst, s.v6))
+		}
+		s.nwrite++
 	}
 	if s.nwrite > 0 {
 		ts := s.r.transmitTime(&b)
 		for i := 0; i < s.nwrite; i++ {
-			stampTransmit(unsafe.Slice(s.whdr[i].hdr.Iov.Base, ntp.HeaderLen), ts)
+			stampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
 		}
 	}
-}
-
-// sourceKey hashes the source address for the rate limiter and returns the
-// source port; ok is false for an address family the socket cannot answer.
-func (s *socket) sourceKey(sl *slot, namelen uint32) (key uint64, port uint16, ok bool) {
-	raw := (*[unix.SizeofSockaddrInet6]byte)(unsafe.Pointer(&sl.name))
-	switch {
-	case namelen >= unix.SizeofSockaddrInet4 && sl.name.Family == unix.AF_INET:
-		port = binary.BigEndian.Uint16(raw[2:4])
-		return maphash.Bytes(s.seed, raw[4:8]), port, true
-	case namelen >= unix.SizeofSockaddrInet6 && sl.name.Family == unix.AF_INET6:
-		port = binary.BigEndian.Uint16(raw[2:4])
-		addr := raw[8:24]
-		if isV4Mapped(addr) {
-			// The same client over IPv4 and a dual-stack socket: one key.
-			return maphash.Bytes(s.seed, addr[12:16]), port, true
-		}
-		return maphash.Bytes(s.seed, addr), port, true
-	}
-	return 0, 0, false
-}
-
-func isV4Mapped(a []byte) bool {
-	for _, b := range a[:10] {
-		if b != 0 {
-			return false
+	s.stats.received.Add(uint64(n))
+	for v, c := range tally {
+		if c != 0 {
+			s.stats.verdicts[v].Add(uint64(c))
 		}
 	}
-	return a[10] == 0xff && a[11] == 0xff
-}
-
-// parseControl reads the kernel's receive timestamp (CLOCK_REALTIME, ns) and,
-// on wildcard sockets, the address the request was sent to.
-func (s *socket) parseControl(oob []byte) (rx int64, dst [20]byte, hasDst bool) {
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
-			return
-		}
-		data := oob[unix.CmsgLen(0):l]
-		switch {
-		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
-			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
-			rx = ts.Sec*1e9 + ts.Nsec
-		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-			info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
-			binary.NativeEndian.PutUint32(dst[16:], uint32(info.Ifindex))
-			copy(dst[:4], info.Addr[:])
-			hasDst = s.pktinfo
-		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-			info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
-			binary.NativeEndian.PutUint32(dst[16:], info.Ifindex)
-			copy(dst[:16], info.Addr[:])
-			hasDst = s.pktinfo
-		}
-		next := unix.CmsgSpace(l - unix.CmsgLen(0))
-		if next > len(oob) {
-			return
-		}
-		oob = oob[next:]
-	}
-	return
-}
-
-// buildPktinfo writes the packet-info control message that sends a reply
-// from the address in dst (16 address bytes, then the interface index) and
-// returns its length.
-func (s *socket) buildPktinfo(b []byte, dst [20]byte) int {
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	ifindex := binary.NativeEndian.Uint32(dst[16:])
-	if s.v6 {
-		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
-		h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
-		info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&b[unix.CmsgLen(0)]))
-		copy(info.Addr[:], dst[:16])
-		info.Ifindex = ifindex
-		return unix.CmsgSpace(unix.SizeofInet6Pktinfo)
-	}
-	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
-	h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
-	info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&b[unix.CmsgLen(0)]))
-	*info = unix.Inet4Pktinfo{Ifindex: int32(ifindex)}
-	copy(info.Spec_dst[:], dst[:4])
-	return unix.CmsgSpace(unix.SizeofInet4Pktinfo)
 }
 
 // listen opens n sockets sharing addr with SO_REUSEPORT, each with kernel
@@ -335,6 +214,13 @@ func listen(ctx context.Context, addr netip.AddrPort, n int) ([]*net.UDPConn, li
 			}
 			// Room for bursts; the kernel caps it at net.core.rmem_max.
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+			if !l.v6 {
+				// Replies are 48 bytes and never fragmented: with DF set
+				// (as Linux sets it on small UDP datagrams anyway) and path
+				// MTU discovery off, the kernel leaves the IP ID at 0
+				// instead of hashing one per reply (__ip_select_ident).
+				_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+			}
 		})
 		if err != nil {
 			return err
