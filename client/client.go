@@ -51,6 +51,9 @@ type Options struct {
 	// Without a usable timestamp (none came, or the host clock was stepped
 	// in between) T4 is read as without it.
 	KernelTimestamps bool
+	// LocalAddr, when valid, is the address requests are sent from (a host
+	// with several addresses; tests on loopback use 127.0.0.2 and so on).
+	LocalAddr netip.Addr
 }
 
 // Errors of an exchange. Errors returned by Query wrap one of them (or a
@@ -159,7 +162,11 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
+	var laddr *net.UDPAddr
+	if opt.LocalAddr.IsValid() {
+		laddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(opt.LocalAddr, 0))
+	}
+	conn, err := net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}

@@ -87,8 +87,9 @@ func writeAtomic(t *testing.T, path, data string) {
 	}
 }
 
-// metrics scrapes the admin endpoint of a server started
-// with --admin 127.0.0.1:0 and returns the value of each unlabelled metric.
+// metrics scrapes the admin endpoint of a server started with --admin
+// 127.0.0.1:0 and returns the value of each metric, labelled ones under their
+// full name (leapsmear_packets_dropped_total{reason="short"}).
 func metrics(t *testing.T, s *server) map[string]float64 {
 	t.Helper()
 	addr, _ := s.waitLog(t, "admin endpoints listening", 1)[0]["admin"].(string)
@@ -104,7 +105,10 @@ func metrics(t *testing.T, s *server) map[string]float64 {
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {
 		name, value, ok := strings.Cut(line, " ")
-		if !ok || strings.HasPrefix(line, "#") || strings.Contains(name, "{") {
+		if i := strings.LastIndex(line, "} "); i > 0 {
+			name, value, ok = line[:i+1], line[i+2:], true
+		}
+		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
 		if v, err := strconv.ParseFloat(value, 64); err == nil {
