@@ -50,7 +50,7 @@ func startDaemon(t *testing.T, policy string, at time.Time, sign int) string {
 // linear smear inserting a second, and a linear smear deleting one.
 func TestWatchRehearsedLeaps(t *testing.T) {
 	if testing.Short() {
-		t.Skip("watches for five seconds")
+		t.Skip("watches for six seconds")
 	}
 	at := time.Now().Truncate(time.Second).Add(3 * time.Second)
 	servers := []string{
@@ -59,7 +59,9 @@ func TestWatchRehearsedLeaps(t *testing.T) {
 		startDaemon(t, "linear:0s:2s", at, -1),
 	}
 	rounds := 0
-	cfg := Config{Servers: servers, For: time.Until(at.Add(3 * time.Second)).Round(100 * time.Millisecond),
+	// The deleted second's window closes 3 s after the leap in true UTC
+	// (U = T+2s is UTC T+3s): watch a second beyond it.
+	cfg := Config{Servers: servers, For: time.Until(at.Add(4 * time.Second)).Round(100 * time.Millisecond),
 		Every: 100 * time.Millisecond, OnRound: func(Round) { rounds++ }}
 	rec, err := Watch(context.Background(), cfg)
 	if err != nil {
