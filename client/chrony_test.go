@@ -90,9 +90,18 @@ driftfile %s/drift
 func TestAgainstChronyd(t *testing.T) {
 	addr := startChronyd(t)
 	for _, version := range []uint8{4, 3} {
-		resp, err := Query(context.Background(), addr, Options{Timeout: 2 * time.Second, Version: version})
-		if err != nil {
-			t.Fatalf("version %d: %v", version, err)
+		// The best of five exchanges: on a loaded machine one may wait
+		// milliseconds for the scheduler, and the offset's error is bounded
+		// only by half the round trip.
+		var resp *Response
+		for i := 0; i < 5; i++ {
+			r, err := Query(context.Background(), addr, Options{Timeout: 2 * time.Second, Version: version})
+			if err != nil {
+				t.Fatalf("version %d: %v", version, err)
+			}
+			if resp == nil || r.Delay < resp.Delay {
+				resp = r
+			}
 		}
 		h := resp.Header
 		if h.Stratum != 1 || h.Leap != ntp.LeapNone || h.Mode != ntp.ModeServer || h.Version != version {
@@ -102,8 +111,8 @@ func TestAgainstChronyd(t *testing.T) {
 		if h.ReferenceID != 0x7f7f0101 || resp.RefID() != "127.127.1.1" {
 			t.Errorf("refid %#x (%s), want 0x7f7f0101", h.ReferenceID, resp.RefID())
 		}
-		if resp.Offset < -time.Millisecond || resp.Offset > time.Millisecond {
-			t.Errorf("offset %s against a server on the same clock", resp.Offset)
+		if resp.Offset.Abs() > time.Millisecond || resp.Offset.Abs() > resp.Delay/2+100*time.Microsecond {
+			t.Errorf("offset %s (delay %s) against a server on the same clock", resp.Offset, resp.Delay)
 		}
 		if resp.Delay < 0 || resp.Delay > 10*time.Millisecond {
 			t.Errorf("delay %s on loopback", resp.Delay)
