@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -92,7 +91,7 @@ func putTimestamp(oob []byte, ns int64) int {
 // as recvmmsg leaves them: from 127.0.0.1, kernel timestamp rx.
 func benchSocket(tb testing.TB, r *Responder, n int, rx int64) *socket {
 	tb.Helper()
-	s := &socket{r: r, seed: maphash.MakeSeed()}
+	s := &socket{r: r}
 	s.initBuffers()
 	for i := range n {
 		sl := &s.slots[i]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"net"
 	"net/netip"
 	"runtime"
@@ -60,7 +59,6 @@ func New(ctx context.Context, cfg Config, r *Responder) (*Server, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	s := &Server{r: r}
-	seed := maphash.MakeSeed()
 	for _, l := range cfg.Listen {
 		addr, err := ParseListen(l)
 		if err != nil {
@@ -74,7 +72,7 @@ func New(ctx context.Context, cfg Config, r *Responder) (*Server, error) {
 		}
 		s.addrs = append(s.addrs, info.bound)
 		for _, c := range conns {
-			sock, err := newSocket(c, r, info, seed)
+			sock, err := newSocket(c, r, info)
 			if err != nil {
 				c.Close()
 				s.Close()

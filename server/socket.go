@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 )
 
 const (
@@ -58,7 +58,6 @@ type socket struct {
 	v6      bool
 	pktinfo bool
 	r       *Responder
-	seed    maphash.Seed
 
 	slots [batchSize]slot
 	rmsgs [batchSize]mmsg.Msg
@@ -71,12 +70,12 @@ type socket struct {
 	stats counters
 }
 
-func newSocket(conn *net.UDPConn, r *Responder, l listener, seed maphash.Seed) (*socket, error) {
+func newSocket(conn *net.UDPConn, r *Responder, l listener) (*socket, error) {
 	mc, err := mmsg.NewConn(conn)
 	if err != nil {
 		return nil, err
 	}
-	s := &socket{conn: conn, mc: mc, addr: l.bound, v6: l.v6, pktinfo: l.wildcard, r: r, seed: seed}
+	s := &socket{conn: conn, mc: mc, addr: l.bound, v6: l.v6, pktinfo: l.wildcard, r: r}
 	s.initBuffers()
 	return s, nil
 }
@@ -146,7 +145,7 @@ func (s *socket) handle(n int) {
 		}
 		var key uint64
 		if limited {
-			key = maphash.Bytes(s.seed, addr)
+			key = ratelimit.AddrKey(addrOf(addr))
 		}
 		ctl := mmsg.ParseControl(rm.Control(sl.oob[:]))
 		size, v := s.r.respond(&b, sl.req[:rm.Len], sl.reply[:], ctl.Rx, key)
@@ -175,6 +174,14 @@ func (s *socket) handle(n int) {
 			s.stats.verdicts[v].Add(uint64(c))
 		}
 	}
+}
+
+// addrOf turns the 4 or 16 address bytes of mmsg.Source into an address.
+func addrOf(b []byte) netip.Addr {
+	if len(b) == 4 {
+		return netip.AddrFrom4([4]byte(b))
+	}
+	return netip.AddrFrom16([16]byte(b))
 }
 
 // listen opens n sockets sharing addr with SO_REUSEPORT, each with kernel
