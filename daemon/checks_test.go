@@ -1,50 +1,25 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
 // logBuffer collects JSON log lines from concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ testenv.Buffer }
 
 // take returns the records logged since the last call and forgets them.
 func (b *logBuffer) take(t *testing.T) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	b.buf.Reset()
-	return out
+	return testenv.Records(t, b.Take())
 }
 
 func messages(recs []map[string]any) []string {
@@ -168,7 +143,7 @@ func TestWindowOpensAndCloses(t *testing.T) {
 	r := recs[0]
 	if r["leap"] != "2016-12-31 23:59:60 +1 (TAI-UTC 37)" || r["policy"] != "linear:-30s:61s" ||
 		r["window_opens"] != "2016-12-31T23:59:30Z" || r["window_closes"] != "2017-01-01T00:00:30Z" ||
-		r["utc"] != "2016-12-31T23:59:30Z" || r["offset_ns"] != 0.0 {
+		r["utc"] != "2016-12-31T23:59:30Z" || r["offset_ns"] != json.Number("0") {
 		t.Errorf("opened: %v", r)
 	}
 	if got := advance(31 * time.Second); len(got) != 0 { // 23:59:60

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,13 +9,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
@@ -34,46 +33,20 @@ const (
 )
 
 // logs collects JSON log records safely across goroutines.
-type logs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logs struct{ testenv.Buffer }
 
 func (l *logs) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(l, nil)) }
 
 // records returns the records whose message contains msg.
 func (l *logs) records(t *testing.T, msg string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.UseNumber() // the replay shift needs all 19 digits
-		if err := dec.Decode(&rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
+	for _, rec := range testenv.Records(t, l.String()) {
 		if strings.Contains(rec["msg"].(string), msg) {
 			out = append(out, rec)
 		}
 	}
 	return out
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func synced() (timescale.KernelState, error) {

@@ -142,7 +142,7 @@ log measurements statistics tracking
 	if err := os.WriteFile(filepath.Join(dir, "cli.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	cmd := exec.Command(bin, "-x", "-d", "-u", "root", "-f", filepath.Join(dir, "cli.conf"))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -89,7 +90,7 @@ func flood(t *testing.T, s *server, d time.Duration, benchArgs ...string) floodR
 
 	args := append([]string{"bench", "--target", s.addr, "--duration", d.String(), "--workers", "8", "--json"}, benchArgs...)
 	bench := exec.CommandContext(ctx, leapsmear(t), args...)
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	bench.Stdout, bench.Stderr = out, out
 	if err := bench.Start(); err != nil {
 		t.Fatal(err)

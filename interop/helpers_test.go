@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/smear"
 )
@@ -64,24 +64,6 @@ func leapsmear(t *testing.T) string {
 	return build.path
 }
 
-// lockedBuffer collects a subprocess's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // records parses JSON log lines and returns those whose message contains
 // msg, or is msg exactly when msg is quoted ("\"serving\""). Numbers stay
 // json.Number, so that nanosecond counts keep every digit.
@@ -109,7 +91,7 @@ func records(t *testing.T, log, msg string) []map[string]any {
 // server is a `leapsmear serve` subprocess.
 type server struct {
 	cmd     *exec.Cmd
-	logs    *lockedBuffer
+	logs    *testenv.Buffer
 	addr    string // 127.0.0.1:port
 	port    int
 	summary map[string]any // the start-up summary
@@ -139,7 +121,7 @@ func startWrapped(t *testing.T, wrap []string, args ...string) *server {
 	full = append(full, args...)
 	argv := append(slices.Clone(wrap), bin)
 	argv = append(argv, full...)
-	s := &server{cmd: exec.Command(argv[0], argv[1:]...), logs: &lockedBuffer{}, exited: make(chan struct{})}
+	s := &server{cmd: exec.Command(argv[0], argv[1:]...), logs: &testenv.Buffer{}, exited: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	if err := s.cmd.Start(); err != nil {

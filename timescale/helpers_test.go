@@ -1,12 +1,12 @@
 package timescale
 
 import (
-	"bytes"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 )
 
@@ -88,22 +88,7 @@ func syncedKernel(tai int) *fakeKernel {
 }
 
 // logBuf collects log output safely across goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ testenv.Buffer }
 
 func (l *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 

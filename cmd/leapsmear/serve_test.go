@@ -7,31 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the daemon's logging goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // runBounded runs the command line in-process, failing the test if it does
 // not end within 5 s (a bad flag that slipped through would serve forever).
@@ -99,10 +81,10 @@ func TestServeBadFlags(t *testing.T) {
 // serveInProcess runs leapsmear serve in-process until the test ends and
 // returns the address it serves and its log (JSON). It waits for the
 // start-up summary.
-func serveInProcess(t *testing.T, args ...string) (addr string, summary map[string]any, logs *lockedBuffer) {
+func serveInProcess(t *testing.T, args ...string) (addr string, summary map[string]any, logs *testenv.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs = &lockedBuffer{}
+	logs = &testenv.Buffer{}
 	root := newRootCmd()
 	root.SetArgs(append([]string{"serve", "--log-format", "json"}, args...))
 	root.SetOut(&bytes.Buffer{})

@@ -6,8 +6,12 @@
 package testenv
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -37,4 +41,55 @@ func Program(t testing.TB, name, pkg string) string {
 	path, err := exec.LookPath(name)
 	Need(t, err == nil, name+" is not installed (Debian package "+pkg+")")
 	return path
+}
+
+// Buffer collects output written by other goroutines or a subprocess (logs,
+// most often) while the test reads it: a bytes.Buffer behind a mutex.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Take returns everything written since the last Take and forgets it.
+func (b *Buffer) Take() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.b.String()
+	b.b.Reset()
+	return s
+}
+
+// Records decodes JSON log output, one object per line (slog's JSON
+// handler), failing the test on a line that is not an object. Numbers stay
+// json.Number, so that nanosecond counts keep every digit.
+func Records(t testing.TB, text string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
 }
