@@ -13,7 +13,7 @@ import (
 func TestBenchJSON(t *testing.T) {
 	r := startResponder(t, "udp4", "127.0.0.1", 0, nil)
 	var out, errb bytes.Buffer
-	code := runWith([]string{"bench", "--target", r.addr, "--duration", "300ms", "--workers", "3", "--window", "8", "--json"}, &out, &errb)
+	code := runWith([]string{"bench", "--target", r.Addr, "--duration", "300ms", "--workers", "3", "--window", "8", "--json"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -32,7 +32,7 @@ func TestBenchJSON(t *testing.T) {
 	if m["sent"] == 0 || m["answered"] != m["sent"] {
 		t.Errorf("sent %v answered %v: want every request answered", m["sent"], m["answered"])
 	}
-	if got := float64(r.requests.Load()); got != m["sent"] {
+	if got := float64(r.Requests()); got != m["sent"] {
 		t.Errorf("server saw %v requests, bench says it sent %v", got, m["sent"])
 	}
 	if aps := m["answered_per_s"]; aps < m["answered"]/2 || aps > m["answered"]/0.25 {
@@ -46,10 +46,10 @@ func TestBenchJSON(t *testing.T) {
 func TestBenchText(t *testing.T) {
 	r := startResponder(t, "udp6", "::1", 0, nil)
 	var out, errb bytes.Buffer
-	if code := runWith([]string{"bench", "--target", r.addr, "--duration", "200ms", "--rate", "2000"}, &out, &errb); code != 0 {
+	if code := runWith([]string{"bench", "--target", r.Addr, "--duration", "200ms", "--rate", "2000"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"target          " + r.addr, "rate 2000/s", "sent ", "answered ", "(100.00%)", "answered/s ", "latency         p50 ", "generator CPU "} {
+	for _, want := range []string{"target          " + r.Addr, "rate 2000/s", "sent ", "answered ", "(100.00%)", "answered/s ", "latency         p50 ", "generator CPU "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

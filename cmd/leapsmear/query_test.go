@@ -3,73 +3,29 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
-// ntpResponder is a small NTP server on loopback for the command's tests: it
-// answers every request with reply(request), a clock ahead by offset.
-type ntpResponder struct {
-	addr     string
-	requests atomic.Int64
-}
-
-func startResponder(t *testing.T, network, host string, offset time.Duration, edit func(*ntp.Header)) *ntpResponder {
+// startResponder starts a loopback NTP server answering as a stratum 2
+// server whose clock is ahead by offset, its reply changed by edit if given.
+func startResponder(t *testing.T, network, host string, offset time.Duration, edit func(*ntp.Header)) *ntptest.Server {
 	t.Helper()
-	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(host)})
-	if err != nil {
-		t.Skipf("no %s loopback: %v", network, err)
-	}
-	r := &ntpResponder{addr: conn.LocalAddr().String()}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1024)
-		out := make([]byte, ntp.HeaderLen)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			r.requests.Add(1)
-			var req ntp.Header
-			if req.Decode(buf[:n]) != nil {
-				continue
-			}
-			now := time.Now().Add(offset)
-			h := ntp.Header{
-				Version: req.Version, Mode: ntp.ModeServer, Stratum: 2, Poll: 4, Precision: -23,
-				RootDelay: ntp.ShortFromDuration(time.Millisecond), RootDispersion: ntp.ShortFromDuration(2 * time.Millisecond),
-				ReferenceID: 0xc0000201, Reference: ntp.TimestampFromTime(now.Add(-time.Minute)),
-				Origin: req.Transmit, Receive: ntp.TimestampFromTime(now), Transmit: ntp.TimestampFromTime(now),
-			}
-			if edit != nil {
-				edit(&h)
-			}
-			_ = h.Encode(out)
-			_, _ = conn.WriteToUDPAddrPort(out, from)
+	return ntptest.Start(t, network, host, func(req ntp.Header) ntp.Header {
+		h := ntptest.Reply(req, offset)
+		if edit != nil {
+			edit(&h)
 		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return r
-}
-
-// closedPort returns a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
+		return h
+	})
 }
 
 func runCapture(args ...string) (code int, stdout, stderr string) {
@@ -88,8 +44,8 @@ var jsonKeys = []string{
 
 func TestQueryJSON(t *testing.T) {
 	good := startResponder(t, "udp4", "127.0.0.1", 2*time.Second, func(h *ntp.Header) { h.Leap = ntp.LeapInsert })
-	dead := closedPort(t)
-	code, stdout, stderr := runCapture("query", good.addr, dead, "--json", "--timeout", "1s")
+	dead := ntptest.ClosedPort(t)
+	code, stdout, stderr := runCapture("query", good.Addr, dead, "--json", "--timeout", "1s")
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (one server failed)", code)
 	}
@@ -115,7 +71,7 @@ func TestQueryJSON(t *testing.T) {
 		}
 	}
 	g := got[0]
-	if g["server"] != good.addr || g["address"] != good.addr || g["stratum"] != 2.0 || g["refid"] != "192.0.2.1" ||
+	if g["server"] != good.Addr || g["address"] != good.Addr || g["stratum"] != 2.0 || g["refid"] != "192.0.2.1" ||
 		g["refid_hex"] != "C0000201" || g["li"] != 1.0 || g["leap"] != "Insert second" || g["version"] != 4.0 ||
 		g["precision"] != -23.0 || g["samples"] != 1.0 || g["error"] != nil {
 		t.Errorf("good server: %v", g)
@@ -124,11 +80,12 @@ func TestQueryJSON(t *testing.T) {
 	if g["root_delay_ns"] != 1007080.0 || g["root_dispersion_ns"] != 1998901.0 {
 		t.Errorf("root delay %v dispersion %v", g["root_delay_ns"], g["root_dispersion_ns"])
 	}
-	off := g["offset_ns"].(float64)
-	if off < 1.95e9 || off > 2.05e9 || g["offset_min_ns"] != off || g["offset_max_ns"] != off {
-		t.Errorf("offset %v (min %v max %v), want 2s", off, g["offset_min_ns"], g["offset_max_ns"])
+	// The offset is the server's 2 s, wrong by at most half the delay.
+	off, delay := g["offset_ns"].(float64), g["delay_ns"].(float64)
+	if math.Abs(off-2e9) > delay/2+1e6 || g["offset_min_ns"] != off || g["offset_max_ns"] != off {
+		t.Errorf("offset %v (min %v max %v, delay %v), want 2s", off, g["offset_min_ns"], g["offset_max_ns"], delay)
 	}
-	var t1, t3 time.Time
+	var t1, t3, t4 time.Time
 	for _, k := range []string{"t1", "t2", "t3", "t4"} {
 		tm, err := time.Parse(time.RFC3339Nano, g[k].(string))
 		if err != nil {
@@ -139,10 +96,14 @@ func TestQueryJSON(t *testing.T) {
 			t1 = tm
 		case "t3":
 			t3 = tm
+		case "t4":
+			t4 = tm
 		}
 	}
-	if d := t3.Sub(t1); d < 1950*time.Millisecond || d > 2050*time.Millisecond {
-		t.Errorf("t3 - t1 = %s, want about 2s", d)
+	// The server's clock is 2 s ahead and it answered between t1 and t4
+	// (on the client's clock): t3 - t1 is 2 s plus at most the round trip.
+	if d, rtt := t3.Sub(t1), t4.Sub(t1); d < 2*time.Second-time.Millisecond || d > 2*time.Second+rtt+time.Millisecond {
+		t.Errorf("t3 - t1 = %s, want 2 s to 2 s + the round trip (%s)", d, rtt)
 	}
 	d := got[1]
 	if d["server"] != dead || d["samples"] != 0.0 || !strings.Contains(d["error"].(string), "no answer") {
@@ -157,12 +118,12 @@ func TestQueryJSON(t *testing.T) {
 
 func TestQueryHuman(t *testing.T) {
 	good := startResponder(t, "udp4", "127.0.0.1", -1500*time.Millisecond, nil)
-	code, stdout, stderr := runCapture("query", good.addr)
+	code, stdout, stderr := runCapture("query", good.Addr)
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	for _, want := range []string{
-		"Server          : " + good.addr + "\n",
+		"Server          : " + good.Addr + "\n",
 		"Reference ID    : C0000201 (192.0.2.1)\n",
 		"Stratum         : 2\n",
 		"Leap status     : Normal\n",
@@ -188,11 +149,11 @@ func TestQueryHuman(t *testing.T) {
 
 func TestQuerySamples(t *testing.T) {
 	good := startResponder(t, "udp4", "127.0.0.1", time.Second, nil)
-	code, stdout, _ := runCapture("query", good.addr, "--samples", "4", "--interval", "10ms", "--json")
+	code, stdout, _ := runCapture("query", good.Addr, "--samples", "4", "--interval", "10ms", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if n := good.requests.Load(); n != 4 {
+	if n := good.Requests(); n != 4 {
 		t.Errorf("%d requests, want 4", n)
 	}
 	var got []struct {
@@ -209,7 +170,7 @@ func TestQuerySamples(t *testing.T) {
 	if g.Samples != 4 || g.OffsetMin > g.OffsetMed || g.OffsetMed > g.OffsetMax || g.Offset < g.OffsetMin || g.Offset > g.OffsetMax {
 		t.Errorf("samples %+v", g)
 	}
-	code, stdout, _ = runCapture("query", good.addr, "--samples", "2", "--interval", "0s")
+	code, stdout, _ = runCapture("query", good.Addr, "--samples", "2", "--interval", "0s")
 	rangeLine := regexp.MustCompile(`\nOffset range    : min \+(0\.99|1\.00)\d{7} median \+(0\.99|1\.00)\d{7} max \+(0\.99|1\.00)\d{7} seconds\n`)
 	if code != 0 || !strings.Contains(stdout, "Samples         : 2 of 2 answered") || !rangeLine.MatchString(stdout) {
 		t.Errorf("exit %d:\n%s", code, stdout)
@@ -218,11 +179,11 @@ func TestQuerySamples(t *testing.T) {
 
 func TestQueryKissStopsSampling(t *testing.T) {
 	kod := startResponder(t, "udp4", "127.0.0.1", 0, func(h *ntp.Header) { h.Stratum, h.ReferenceID = 0, ntp.KissRATE })
-	code, stdout, stderr := runCapture("query", kod.addr, "--samples", "5", "--interval", "0s", "--json")
+	code, stdout, stderr := runCapture("query", kod.Addr, "--samples", "5", "--interval", "0s", "--json")
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	if n := kod.requests.Load(); n != 1 {
+	if n := kod.Requests(); n != 1 {
 		t.Errorf("%d requests after a RATE kiss, want 1", n)
 	}
 	var got []map[string]any
@@ -235,7 +196,7 @@ func TestQueryKissStopsSampling(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(stderr, "kiss-o'-death RATE") {
 		t.Errorf("stderr %q", stderr)
 	}
-	code, stdout, _ = runCapture("query", kod.addr)
+	code, stdout, _ = runCapture("query", kod.Addr)
 	if code != 1 || !strings.Contains(stdout, "Kiss code       : RATE\n") || strings.Contains(stdout, "Offset") {
 		t.Errorf("human kiss output (exit %d):\n%s", code, stdout)
 	}
@@ -243,7 +204,7 @@ func TestQueryKissStopsSampling(t *testing.T) {
 
 func TestQueryUnsynchronised(t *testing.T) {
 	un := startResponder(t, "udp4", "127.0.0.1", 0, func(h *ntp.Header) { h.Leap, h.Stratum = ntp.LeapUnsynchronised, 16 })
-	code, stdout, stderr := runCapture("query", un.addr)
+	code, stdout, stderr := runCapture("query", un.Addr)
 	if code != 1 || !strings.Contains(stdout, "Leap status     : Not synchronised\n") || !strings.Contains(stderr, "not synchronised") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -251,7 +212,7 @@ func TestQueryUnsynchronised(t *testing.T) {
 
 func TestQueryIPv6(t *testing.T) {
 	r := startResponder(t, "udp6", "::1", 0, nil)
-	ap := netip.MustParseAddrPort(r.addr)
+	ap := netip.MustParseAddrPort(r.Addr)
 	code, stdout, stderr := runCapture("query", ap.String(), "--version", "3", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 )
 
 func TestWatchUsage(t *testing.T) {
@@ -63,7 +65,7 @@ func TestWatchJSON(t *testing.T) {
 	b := startResponder(t, "udp4", "127.0.0.1", 250*time.Millisecond, nil)
 	dir := t.TempDir()
 	csvFile, svgFile := filepath.Join(dir, "w.csv"), filepath.Join(dir, "w.svg")
-	code, stdout, stderr := runCapture("watch", a.addr, b.addr, "--for", "900ms", "--every", "100ms", "--json", "--csv", csvFile, "--svg", svgFile)
+	code, stdout, stderr := runCapture("watch", a.Addr, b.Addr, "--for", "900ms", "--every", "100ms", "--json", "--csv", csvFile, "--svg", svgFile)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -89,14 +91,14 @@ func TestWatchJSON(t *testing.T) {
 		t.Fatalf("%s", stdout)
 	}
 	for i, s := range out.Servers {
-		if s.Server != []string{a.addr, b.addr}[i] || s.Class != "none" || s.Shape == nil || s.TotalOffsetNs == nil || s.MaxRatePPM == nil || s.Answered != 10 {
+		if s.Server != []string{a.Addr, b.Addr}[i] || s.Class != "none" || s.Shape == nil || s.TotalOffsetNs == nil || s.MaxRatePPM == nil || s.Answered != 10 {
 			t.Errorf("server %d: %+v", i, s)
 		}
 	}
 	if d := time.Duration(*out.SpreadNs) - 250*time.Millisecond; d < -2*time.Millisecond || d > 2*time.Millisecond {
 		t.Errorf("spread %v, want 250ms", time.Duration(*out.SpreadNs))
 	}
-	if n := a.requests.Load(); n != 10 {
+	if n := a.Requests(); n != 10 {
 		t.Errorf("server a asked %d times, want 10", n)
 	}
 	csv, err := os.ReadFile(csvFile)
@@ -104,18 +106,18 @@ func TestWatchJSON(t *testing.T) {
 		t.Errorf("CSV: %v\n%s", err, csv)
 	}
 	svg, err := os.ReadFile(svgFile)
-	if err != nil || !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), a.addr+": none") {
+	if err != nil || !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), a.Addr+": none") {
 		t.Errorf("SVG: %v, %d bytes", err, len(svg))
 	}
 }
 
 func TestWatchText(t *testing.T) {
 	a := startResponder(t, "udp4", "127.0.0.1", 0, nil)
-	code, stdout, stderr := runCapture("watch", a.addr, "--for", "300ms", "--every", "100ms")
+	code, stdout, stderr := runCapture("watch", a.Addr, "--for", "300ms", "--every", "100ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"4 rounds every 100ms", "SERVER", "TOTAL OFFSET", a.addr, " none ", "0.0000", " s ", "4/4", "fleet spread: no round compared two servers"} {
+	for _, want := range []string{"4 rounds every 100ms", "SERVER", "TOTAL OFFSET", a.Addr, " none ", "0.0000", " s ", "4/4", "fleet spread: no round compared two servers"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -126,8 +128,8 @@ func TestWatchText(t *testing.T) {
 // exit status 1.
 func TestWatchSilentServer(t *testing.T) {
 	a := startResponder(t, "udp4", "127.0.0.1", 0, nil)
-	closed := closedPort(t)
-	code, stdout, stderr := runCapture("watch", a.addr, closed, "--for", "200ms", "--every", "100ms", "--json")
+	closed := ntptest.ClosedPort(t)
+	code, stdout, stderr := runCapture("watch", a.Addr, closed, "--for", "200ms", "--every", "100ms", "--json")
 	if code != 1 || !strings.Contains(stderr, closed+" never answered") || !strings.Contains(stderr, "1 of 2 servers never answered") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
