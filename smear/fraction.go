@@ -33,11 +33,18 @@ func fractionNs(shape Shape, d, l uint64) uint64 {
 	case Cosine:
 		// (1 - cos(pi x))/2 = sin^2(pi x / 2), which keeps full precision near
 		// x = 0; the second half mirrors the first about x = 1/2 so that it
-		// keeps full precision near x = 1.
+		// keeps full precision near x = 1. The values are in [0, 1e9], where
+		// conversion to a (signed, the cheaper) integer truncates: floor for
+		// the first half, and ceil with one more step for the second.
 		if 2*d < l {
-			return uint64(math.Floor(sinSquaredHalfPi(d, l) * billion))
+			return uint64(int64(sinSquaredHalfPi(d, l) * billion))
 		}
-		return billion - uint64(math.Ceil(sinSquaredHalfPi(l-d, l)*billion))
+		g := sinSquaredHalfPi(l-d, l) * billion
+		c := int64(g)
+		if float64(c) < g {
+			c++
+		}
+		return billion - uint64(c)
 	default:
 		if d >= l {
 			return billion
@@ -46,11 +53,35 @@ func fractionNs(shape Shape, d, l uint64) uint64 {
 	}
 }
 
-// sinSquaredHalfPi returns sin^2(pi/2 * e/l); e and l are below 2^53 and so
-// exact as float64.
+// sinSquaredHalfPi returns sin^2(pi/2 * e/l) for e <= l/2; e and l are
+// below 2^53 and so exact as float64.
 func sinSquaredHalfPi(e, l uint64) float64 {
-	s := math.Sin(math.Pi / 2 * (float64(e) / float64(l)))
+	s := sinQuarterPi(math.Pi / 2 * (float64(int64(e)) / float64(int64(l))))
 	return s * s
+}
+
+// sinQuarterPi returns sin(x) for 0 <= x <= pi/4: the Taylor series to the
+// x^17 term, whose remainder there is below x^19/19! < 1e-19, far under the
+// rounding of float64. The polynomial in x^2 is evaluated by Estrin's scheme,
+// in pairs, so that its multiplications do not wait on each other in one long
+// chain. It needs none of math.Sin's range reduction and special cases.
+func sinQuarterPi(x float64) float64 {
+	const (
+		f3  = 1.0 / 6
+		f5  = 1.0 / 120
+		f7  = 1.0 / 5040
+		f9  = 1.0 / 362880
+		f11 = 1.0 / 39916800
+		f13 = 1.0 / 6227020800
+		f15 = 1.0 / 1307674368000
+		f17 = 1.0 / 355687428096000
+	)
+	z := x * x
+	z2 := z * z
+	z4 := z2 * z2
+	// p = f3 - f5 z + f7 z^2 - ... - f17 z^7, and sin x = x - x z p.
+	p := (f3 - f5*z + (f7-f9*z)*z2) + (f11-f13*z+(f15-f17*z)*z2)*z4
+	return x - x*z*p
 }
 
 // quadraticNs returns floor(2e9 * e^2 / l^2) and whether the division was
