@@ -136,10 +136,10 @@ func TestQueryGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := resp.Offset - offset; d < -5*time.Millisecond || d > 5*time.Millisecond {
-		t.Errorf("offset %s, want %s within 5ms", resp.Offset, offset)
+	if !within(resp.Offset, offset, resp.Delay/2+time.Millisecond) {
+		t.Errorf("offset %s, want %s within half the delay %s", resp.Offset, offset, resp.Delay)
 	}
-	if resp.Delay < 0 || resp.Delay > 50*time.Millisecond {
+	if resp.Delay < 0 || resp.Delay > 500*time.Millisecond {
 		t.Errorf("delay %s", resp.Delay)
 	}
 	if !resp.T1.Before(resp.T4) && !resp.T1.Equal(resp.T4) {
@@ -221,7 +221,7 @@ func TestLocalClockInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := resp.Offset - 10*time.Second; d < -5*time.Millisecond || d > 5*time.Millisecond {
+	if !within(resp.Offset, 10*time.Second, resp.Delay/2+time.Millisecond) {
 		t.Errorf("offset %s, want +10s: a local clock behind the server gives a positive offset", resp.Offset)
 	}
 }
