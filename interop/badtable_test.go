@@ -225,7 +225,7 @@ func TestExpiredTableServed(t *testing.T) {
 	if s.summary["expired"] != true || s.summary["expires"] != "2026-06-28T00:00:00Z" || s.summary["table"] != expiredFile || s.summary["verified"] != true {
 		t.Errorf("summary %v", s.summary)
 	}
-	warn := records(t, s.logs.String(), "leap table expired")
+	warn := s.waitLog(t, "leap table expired", 1)
 	if len(warn) != 1 || warn[0]["level"] != "WARN" || warn[0]["table"] != expiredFile {
 		t.Errorf("expiry warnings %v", warn)
 	}
@@ -323,8 +323,10 @@ func TestFutureLeapInOneFile(t *testing.T) {
 	if s.summary["table"] != file || s.summary["next_leap"] != "2027-12-31 23:59:60 +1 (TAI-UTC 38)" {
 		t.Errorf("summary %v", s.summary)
 	}
+	// The differences are logged just after "serving": one for the leap,
+	// one for the expiry.
 	var said bool
-	for _, r := range records(t, s.logs.String(), "leap files differ") {
+	for _, r := range s.waitLog(t, "leap files differ", 2) {
 		d, _ := r["difference"].(string)
 		said = said || r["level"] == "WARN" && strings.Contains(d, "2027-12-31 23:59:60") && strings.Contains(d, file)
 	}
