@@ -10,6 +10,7 @@ import (
 
 	beevik "github.com/beevik/ntp"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -82,7 +83,7 @@ func TestCrossCheckBeevik(t *testing.T) {
 			t.Fatalf("our query %d: %v", i, err)
 		}
 		// Each offset is off the server's by at most half its round trip.
-		if !within(ours.Offset, b.ClockOffset, (ours.Delay+b.RTT)/2+time.Millisecond) || !within(ours.Offset, offset, ours.Delay/2+time.Millisecond) {
+		if !ntptest.OffsetWithin(ours.Offset, b.ClockOffset, ours.Delay+b.RTT) || !ntptest.OffsetWithin(ours.Offset, offset, ours.Delay) {
 			t.Fatalf("query %d: offset ours %s, beevik %s, server set %s", i, ours.Offset, b.ClockOffset, offset)
 		}
 		if ours.Header.Stratum != h.Stratum || ours.Header.ReferenceID != h.ReferenceID || ours.Header.Leap != h.Leap {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -136,7 +137,7 @@ func TestQueryGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !within(resp.Offset, offset, resp.Delay/2+time.Millisecond) {
+	if !ntptest.OffsetWithin(resp.Offset, offset, resp.Delay) {
 		t.Errorf("offset %s, want %s within half the delay %s", resp.Offset, offset, resp.Delay)
 	}
 	if resp.Delay < 0 || resp.Delay > 500*time.Millisecond {
@@ -221,7 +222,7 @@ func TestLocalClockInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !within(resp.Offset, 10*time.Second, resp.Delay/2+time.Millisecond) {
+	if !ntptest.OffsetWithin(resp.Offset, 10*time.Second, resp.Delay) {
 		t.Errorf("offset %s, want +10s: a local clock behind the server gives a positive offset", resp.Offset)
 	}
 }

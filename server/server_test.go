@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -107,7 +108,7 @@ func TestServeGoClients(t *testing.T) {
 					t.Errorf("client v%d: %+v", version, h)
 				}
 				// Same clock: the offset is at most half the round trip.
-				if resp.Offset.Abs() > resp.Delay/2+time.Millisecond || resp.Delay < 0 || resp.Delay > 500*time.Millisecond {
+				if !ntptest.OffsetWithin(resp.Offset, 0, resp.Delay) || resp.Delay < 0 || resp.Delay > 500*time.Millisecond {
 					t.Errorf("client v%d: offset %v delay %v", version, resp.Offset, resp.Delay)
 				}
 				t.Logf("client v%d: offset %v delay %v", version, resp.Offset, resp.Delay)
@@ -125,7 +126,7 @@ func TestServeGoClients(t *testing.T) {
 				b.Precision != ntp.PrecisionDuration(-23) {
 				t.Errorf("beevik: %+v", b)
 			}
-			if b.ClockOffset.Abs() > b.RTT/2+time.Millisecond || b.RTT > 500*time.Millisecond {
+			if !ntptest.OffsetWithin(b.ClockOffset, 0, b.RTT) || b.RTT > 500*time.Millisecond {
 				t.Errorf("beevik: offset %v rtt %v", b.ClockOffset, b.RTT)
 			}
 			t.Logf("beevik: offset %v rtt %v", b.ClockOffset, b.RTT)

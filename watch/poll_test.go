@@ -135,7 +135,7 @@ func TestWatchKissAndSilence(t *testing.T) {
 	}
 	for k, rd := range rec.Rounds {
 		g, ks, cl := rd.Samples[0], rd.Samples[1], rd.Samples[2]
-		if !g.Answered || g.Err != nil || !within(g.Offset, 250*time.Millisecond, g.Delay/2+time.Millisecond) || g.Delay < 0 {
+		if !g.Answered || g.Err != nil || !ntptest.OffsetWithin(g.Offset, 250*time.Millisecond, g.Delay) || g.Delay < 0 {
 			t.Errorf("round %d: good server %+v", k, g)
 		}
 		var kissErr *client.KissError

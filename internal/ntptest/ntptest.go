@@ -81,3 +81,12 @@ func ClosedPort(t testing.TB) string {
 	defer c.Close()
 	return c.LocalAddr().String()
 }
+
+// OffsetWithin reports whether a measured offset is want to within half the
+// exchange's round-trip delay (the most an asymmetric path can move an NTP
+// offset) plus 1 ms for reading the clocks: the bound that holds for
+// loopback exchanges however loaded the machine.
+func OffsetWithin(offset, want, delay time.Duration) bool {
+	d := offset - want
+	return d.Abs() <= delay/2+time.Millisecond
+}
