@@ -26,7 +26,7 @@ func ExampleClock_Now() {
 	start := clock.Now()
 	fmt.Println(start.UTC().Format(time.RFC3339Nano))
 	host.Advance(6 * time.Hour)
-	host.Step(-time.Second) // the host kernel inserts the leap itself
+	host.Step(-time.Second)                 // the host kernel inserts the leap itself
 	host.Advance(6*time.Hour + time.Second) // 12 h and the leap second later
 	end := clock.Now()
 	fmt.Println(end.UTC().Format(time.RFC3339Nano))
