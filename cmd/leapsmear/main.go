@@ -59,8 +59,14 @@ func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
 
 // runWith is run writing to the given streams, so tests can read the output.
 func runWith(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is runWith reading standard input from stdin.
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
