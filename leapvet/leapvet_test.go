@@ -1,0 +1,30 @@
+package leapvet_test
+
+import (
+	"testing"
+
+	"golang.org/x/tools/go/analysis/analysistest"
+
+	"github.com/leapsmear/leapsmear/leapvet"
+)
+
+// TestSources: each source of a wall-clock duration, reaching a sink.
+func TestSources(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/sources")
+}
+
+// TestSinks: each sink, reached by a wall-clock duration.
+func TestSinks(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/sinks")
+}
+
+// TestSafe: monotonic durations, guarded or clamped values, times equal by
+// construction, what is not tracked and harmless uses are not reported.
+func TestSafe(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/safe")
+}
+
+// TestSuggestedFixes: the clamps with max, applied.
+func TestSuggestedFixes(t *testing.T) {
+	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/fix")
+}

@@ -1,0 +1,3 @@
+module example.com/leapvettest
+
+go 1.26

@@ -1,0 +1,95 @@
+// Package safe has what leapvet must not report.
+package safe
+
+import (
+	"math/rand"
+	"time"
+)
+
+// Since Go 1.9 time.Now() carries a monotonic reading: safe.
+func monotonic() {
+	start := time.Now()
+	d := time.Since(start)
+	_ = rand.Int63n(int64(d))
+	_ = rand.Int63n(int64(time.Now().Sub(start)))
+	_ = rand.Int63n(int64(time.Until(start.Add(time.Minute))))
+	t := time.NewTicker(time.Since(start))
+	t.Reset(time.Now().Add(time.Second).Sub(start))
+}
+
+// A guard anywhere in the function: precision over recall.
+func guarded(sec int64) {
+	d := time.Since(time.Unix(sec, 0))
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	_ = rand.Int63n(int64(d))
+	e := time.Until(time.Unix(sec, 0))
+	if e < time.Second {
+		return
+	}
+	_ = time.NewTicker(e)
+	ms := time.Since(time.Unix(sec, 0)).Milliseconds()
+	switch {
+	case ms > 0:
+		_ = rand.Int63n(ms)
+	}
+}
+
+// Guarded by the comparison of a value derived from it.
+func guardedDerived(sec int64) {
+	d := time.Since(time.Unix(sec, 0))
+	if d.Seconds() < 1 {
+		return
+	}
+	_ = make([]byte, int(d/time.Second))
+}
+
+// Clamped with max.
+func clamped(sec int64) {
+	d := time.Since(time.Unix(sec, 0))
+	_ = rand.Int63n(max(int64(d), 1))
+	n := max(int(d/time.Second), 0)
+	_ = make([]int, n)
+}
+
+// A time computed from the other operand differs from it by construction.
+func byConstruction() {
+	now := time.Now()
+	next := now.Truncate(time.Hour).Add(time.Hour)
+	t := time.NewTicker(next.Sub(now))
+	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, now.Location())
+	t.Reset(midnight.Sub(now))
+}
+
+// Not tracked: parameters, fields, other functions, additions.
+type state struct{ last time.Time }
+
+func notTracked(t time.Time, s *state, base time.Duration) {
+	_ = rand.Int63n(int64(time.Since(t)))
+	_ = rand.Int63n(int64(time.Since(s.last)))
+	_ = rand.Int63n(int64(time.Since(stamp())))
+	d := time.Since(time.Now().UTC())
+	_ = time.NewTicker(d + base)
+	_ = rand.Int63n(int64(-d))
+}
+
+func stamp() time.Time { return time.Now().UTC() }
+
+// Uses that do not break on a negative or zero value.
+func harmless(sec int64, m map[int]string) {
+	d := time.Since(time.Unix(sec, 0))
+	println(d.String())
+	_ = m[int(d)]
+	_ = float64(sec) / d.Seconds()
+	time.Sleep(d)
+	_ = time.NewTimer(d)
+	_ = time.After(d)
+	_ = int64(d) * 2
+}
+
+// A Unix reading less something that is not one is not a difference of
+// readings.
+func notADifference(ttl int64) {
+	_ = rand.Int63n(time.Now().Unix() - ttl)
+}
