@@ -67,27 +67,52 @@ whose monotonic reading makes Sub and Since safe, or clamp the value first.`
 
 func run(pass *analysis.Pass) (any, error) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	var funcs []funcBody
 	for c := range ins.Root().Preorder((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
-		var body *ast.BlockStmt
 		switch f := c.Node().(type) {
 		case *ast.FuncDecl:
-			body = f.Body
+			if f.Body != nil {
+				fn, _ := pass.TypesInfo.Defs[f.Name].(*types.Func)
+				funcs = append(funcs, funcBody{fn: fn, typ: f.Type, body: f.Body})
+			}
 		case *ast.FuncLit:
 			// Function literals are analysed with the function around
 			// them; only those outside any function are analysed alone.
-			if _, inside := first(c.Parent().Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil))); inside {
-				continue
+			if _, inside := first(c.Parent().Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil))); !inside {
+				funcs = append(funcs, funcBody{typ: f.Type, body: f.Body})
 			}
-			body = f.Body
 		}
-		if body == nil {
-			continue
+	}
+	// Facts about struct fields and function results hold when every value
+	// the package gives them has no monotonic reading (or is a Unix
+	// reading); a fact can make more facts, so a few rounds.
+	facts := newPkgFacts()
+	for range 3 {
+		obs := newObservations()
+		for _, f := range funcs {
+			a := newFuncAnalysis(pass, f.body, facts)
+			a.solve()
+			a.observe(f, obs)
 		}
-		a := newFuncAnalysis(pass, body)
+		obs.disqualify(pass, funcs)
+		if !facts.update(obs) {
+			break
+		}
+	}
+	for _, f := range funcs {
+		a := newFuncAnalysis(pass, f.body, facts)
 		a.solve()
 		a.report()
 	}
 	return nil, nil
+}
+
+// funcBody is a function to analyse: a declared one (fn set) or a literal
+// outside any function.
+type funcBody struct {
+	fn   *types.Func
+	typ  *ast.FuncType
+	body *ast.BlockStmt
 }
 
 // first returns the first value of a sequence, if any.
@@ -124,6 +149,7 @@ type assignment struct {
 
 type funcAnalysis struct {
 	pass    *analysis.Pass
+	facts   *pkgFacts
 	body    *ast.BlockStmt
 	assigns []assignment
 	guarded map[*types.Var]bool
@@ -133,9 +159,10 @@ type funcAnalysis struct {
 	done    map[ast.Expr]bool      // sink operands already reported
 }
 
-func newFuncAnalysis(pass *analysis.Pass, body *ast.BlockStmt) *funcAnalysis {
+func newFuncAnalysis(pass *analysis.Pass, body *ast.BlockStmt, facts *pkgFacts) *funcAnalysis {
 	a := &funcAnalysis{
 		pass:    pass,
+		facts:   facts,
 		body:    body,
 		guarded: map[*types.Var]bool{},
 		noMono:  map[*types.Var]*origin{},
@@ -360,8 +387,15 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 		if v := a.localVar(e); v != nil {
 			return a.noMono[v]
 		}
+	case *ast.SelectorExpr:
+		if v := a.field(e); v != nil {
+			return a.facts.fieldNoMono[v]
+		}
 	case *ast.CallExpr:
 		f := a.callee(e)
+		if o := a.facts.funcNoMono[f]; o != nil {
+			return o
+		}
 		switch {
 		case isFunc(f, "time", "Unix", "UnixMilli", "UnixMicro", "Date"):
 			return &origin{what: "time." + f.Name(), pos: e.Pos(), from: a.varsIn(e)}
@@ -391,6 +425,10 @@ func (a *funcAnalysis) unixExpr(e ast.Expr) *origin {
 		if v := a.localVar(e); v != nil {
 			return a.unix[v]
 		}
+	case *ast.SelectorExpr:
+		if v := a.field(e); v != nil {
+			return a.facts.fieldUnix[v]
+		}
 	case *ast.CallExpr:
 		if t := a.conversion(e); t != nil {
 			if isNumber(t) {
@@ -398,9 +436,29 @@ func (a *funcAnalysis) unixExpr(e ast.Expr) *origin {
 			}
 			return nil
 		}
-		if f := a.callee(e); isMethod(f, "time", "Time", "Unix", "UnixNano", "UnixMilli", "UnixMicro") {
+		f := a.callee(e)
+		if o := a.facts.funcUnix[f]; o != nil {
+			return o
+		}
+		if isMethod(f, "time", "Time", "Unix", "UnixNano", "UnixMilli", "UnixMicro") {
 			return &origin{what: "." + f.Name() + "()", pos: e.Pos()}
 		}
+	case *ast.BinaryExpr:
+		// UnixNano()/1e6 is a reading in milliseconds.
+		if e.Op == token.QUO {
+			if tv, ok := a.pass.TypesInfo.Types[e.Y]; ok && tv.Value != nil {
+				return a.unixExpr(e.X)
+			}
+		}
+	}
+	return nil
+}
+
+// field returns the struct field a selector names, or nil.
+func (a *funcAnalysis) field(e *ast.SelectorExpr) *types.Var {
+	if s := a.pass.TypesInfo.Selections[e]; s != nil && s.Kind() == types.FieldVal {
+		v, _ := s.Obj().(*types.Var)
+		return v
 	}
 	return nil
 }
@@ -502,10 +560,10 @@ func (a *funcAnalysis) derived(o *origin, e ast.Expr) bool {
 // describe names a time without a monotonic reading: "start (from .UTC(),
 // line 12)" for a variable, the expression itself for a call.
 func (a *funcAnalysis) describe(e ast.Expr, o *origin) string {
-	if _, ok := ast.Unparen(e).(*ast.Ident); ok {
-		return fmt.Sprintf("%s (from %s, line %d)", a.text(e), o.what, a.line(o.pos))
+	if o.pos == ast.Unparen(e).Pos() {
+		return a.text(e) // the expression is where it comes from
 	}
-	return a.text(e)
+	return fmt.Sprintf("%s (from %s, line %d)", a.text(e), o.what, a.line(o.pos))
 }
 
 func (a *funcAnalysis) line(p token.Pos) int { return a.pass.Fset.Position(p).Line }

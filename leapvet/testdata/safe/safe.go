@@ -62,19 +62,37 @@ func byConstruction() {
 	t.Reset(midnight.Sub(now))
 }
 
-// Not tracked: parameters, fields, other functions, additions.
-type state struct{ last time.Time }
+// Not tracked: parameters, exported time fields (another package may set
+// them), fields also given time.Now() or whose address is taken, function
+// values, additions, negations.
+type state struct {
+	last    time.Time
+	mixed   time.Time
+	decoded time.Time
+	Public  time.Time
+}
+
+func (s *state) set(b []byte) {
+	s.mixed = time.Now().UTC()
+	s.mixed = time.Now()
+	s.decoded = time.Now().UTC()
+	_ = s.decoded.UnmarshalText(b)
+	s.Public = time.Now().UTC()
+}
+
+var nowFunc = func() time.Time { return time.Now().UTC() }
 
 func notTracked(t time.Time, s *state, base time.Duration) {
 	_ = rand.Int63n(int64(time.Since(t)))
 	_ = rand.Int63n(int64(time.Since(s.last)))
-	_ = rand.Int63n(int64(time.Since(stamp())))
+	_ = rand.Int63n(int64(time.Since(s.mixed)))
+	_ = rand.Int63n(int64(time.Since(s.decoded)))
+	_ = rand.Int63n(int64(time.Since(s.Public)))
+	_ = rand.Int63n(int64(time.Since(nowFunc())))
 	d := time.Since(time.Now().UTC())
 	_ = time.NewTicker(d + base)
 	_ = rand.Int63n(int64(-d))
 }
-
-func stamp() time.Time { return time.Now().UTC() }
 
 // Uses that do not break on a negative or zero value.
 func harmless(sec int64, m map[int]string) {

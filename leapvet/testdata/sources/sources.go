@@ -132,3 +132,26 @@ var atInit = func() int64 {
 }
 
 func work() {}
+
+// Through the package's functions and unexported struct fields that are only
+// ever given times without a monotonic reading, or Unix readings.
+type conn struct {
+	start    time.Time
+	lastSeen int64
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+func nowMillis() int64 { return time.Now().UnixNano() / 1e6 }
+
+func newConn() *conn { return &conn{start: now(), lastSeen: nowMillis()} }
+
+func (c *conn) touch() { c.lastSeen = time.Now().UnixMilli() }
+
+func (c *conn) jitter() int64 {
+	return rand.Int63n(int64(time.Since(c.start))) // want `time.Since\(c.start\) is read on the wall clock, as c.start \(from field start, only ever set from now\(\), which returns .UTC\(\)`
+}
+
+func (c *conn) idle() []byte {
+	return make([]byte, nowMillis()-c.lastSeen) // want `nowMillis\(\) - c.lastSeen is a difference of wall-clock readings \(nowMillis\(\), which returns .UnixNano\(\), line \d+, and field lastSeen, only ever set from nowMillis`
+}

@@ -1,0 +1,238 @@
+package leapvet
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+
+	"golang.org/x/tools/go/analysis"
+)
+
+// pkgFacts are what one package shows of its struct fields and functions:
+// the fields and function results given only times without a monotonic
+// reading, and those given only Unix readings.
+type pkgFacts struct {
+	fieldNoMono map[*types.Var]*origin
+	fieldUnix   map[*types.Var]*origin
+	funcNoMono  map[*types.Func]*origin
+	funcUnix    map[*types.Func]*origin
+}
+
+func newPkgFacts() *pkgFacts {
+	return &pkgFacts{
+		fieldNoMono: map[*types.Var]*origin{},
+		fieldUnix:   map[*types.Var]*origin{},
+		funcNoMono:  map[*types.Func]*origin{},
+		funcUnix:    map[*types.Func]*origin{},
+	}
+}
+
+// verdict gathers the values given to one field or returned by one
+// function: all of a kind so far, and the first one's origin.
+type verdict struct {
+	n              int
+	noMono, unix   bool
+	noMonoO, unixO *origin
+}
+
+func (v *verdict) add(noMono, unix *origin) {
+	if v.n == 0 {
+		v.noMono, v.unix = true, true
+	}
+	v.n++
+	v.noMono = v.noMono && noMono != nil
+	v.unix = v.unix && unix != nil
+	if v.noMonoO == nil {
+		v.noMonoO = noMono
+	}
+	if v.unixO == nil {
+		v.unixO = unix
+	}
+}
+
+// observations are the values seen in one round.
+type observations struct {
+	fields map[*types.Var]*verdict
+	funcs  map[*types.Func]*verdict
+	// spoiled fields are given values the package does not show: their
+	// address is taken, or a pointer method is called on them.
+	spoiled map[*types.Var]bool
+}
+
+func newObservations() *observations {
+	return &observations{fields: map[*types.Var]*verdict{}, funcs: map[*types.Func]*verdict{}, spoiled: map[*types.Var]bool{}}
+}
+
+func (o *observations) field(v *types.Var) *verdict {
+	if o.fields[v] == nil {
+		o.fields[v] = &verdict{}
+	}
+	return o.fields[v]
+}
+
+// observe records the values the function gives to fields (assignments and
+// composite literals) and, for a declared function with one result of type
+// time.Time or an integer, the values it returns.
+func (a *funcAnalysis) observe(f funcBody, obs *observations) {
+	info := a.pass.TypesInfo
+	resultIdx := -1
+	if f.fn != nil {
+		if res := f.fn.Type().(*types.Signature).Results(); res.Len() == 1 {
+			resultIdx = 0
+		} else {
+			for i := range res.Len() {
+				if isNamed(res.At(i).Type(), "time", "Time") {
+					resultIdx = i
+					break
+				}
+			}
+		}
+	}
+	ast.Inspect(a.body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			// Its returns are not f's; its assignments are seen below.
+			ast.Inspect(n.Body, func(m ast.Node) bool { a.observeFields(m, obs); return true })
+			return false
+		case *ast.ReturnStmt:
+			if f.fn != nil && resultIdx >= 0 && len(n.Results) > resultIdx && len(n.Results) == f.fn.Type().(*types.Signature).Results().Len() {
+				e := n.Results[resultIdx]
+				v := obs.funcs[f.fn]
+				if v == nil {
+					v = &verdict{}
+					obs.funcs[f.fn] = v
+				}
+				v.add(a.noMonoExpr(e), a.unixExpr(e))
+			} else if f.fn != nil && len(n.Results) > 0 {
+				// A return of several values from one call: not seen.
+				v := obs.funcs[f.fn]
+				if v == nil {
+					v = &verdict{}
+					obs.funcs[f.fn] = v
+				}
+				v.add(nil, nil)
+			}
+		}
+		a.observeFields(n, obs)
+		return true
+	})
+	_ = info
+}
+
+func (a *funcAnalysis) observeFields(n ast.Node, obs *observations) {
+	info := a.pass.TypesInfo
+	switch n := n.(type) {
+	case *ast.AssignStmt:
+		for i, lhs := range n.Lhs {
+			sel, ok := ast.Unparen(lhs).(*ast.SelectorExpr)
+			if !ok {
+				continue
+			}
+			v := a.field(sel)
+			if v == nil {
+				continue
+			}
+			if n.Tok != token.ASSIGN && n.Tok != token.DEFINE || len(n.Lhs) != len(n.Rhs) {
+				obs.field(v).add(nil, nil)
+				continue
+			}
+			obs.field(v).add(a.noMonoExpr(n.Rhs[i]), a.unixExpr(n.Rhs[i]))
+		}
+	case *ast.IncDecStmt:
+		if sel, ok := ast.Unparen(n.X).(*ast.SelectorExpr); ok {
+			if v := a.field(sel); v != nil {
+				obs.field(v).add(nil, nil)
+			}
+		}
+	case *ast.CompositeLit:
+		st, ok := typeUnder(info.TypeOf(n)).(*types.Struct)
+		if !ok {
+			return
+		}
+		for i, elt := range n.Elts {
+			var v *types.Var
+			val := elt
+			if kv, ok := elt.(*ast.KeyValueExpr); ok {
+				if id, ok := kv.Key.(*ast.Ident); ok {
+					v, _ = info.ObjectOf(id).(*types.Var)
+				}
+				val = kv.Value
+			} else if i < st.NumFields() {
+				v = st.Field(i)
+			}
+			if v != nil {
+				obs.field(v).add(a.noMonoExpr(val), a.unixExpr(val))
+			}
+		}
+	case *ast.UnaryExpr:
+		if n.Op == token.AND {
+			if sel, ok := ast.Unparen(n.X).(*ast.SelectorExpr); ok {
+				if v := a.field(sel); v != nil {
+					obs.spoiled[v] = true
+				}
+			}
+		}
+	case *ast.CallExpr:
+		// t.field.UnmarshalJSON(...) and other pointer methods change it.
+		if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
+			if s := info.Selections[sel]; s != nil && s.Kind() == types.MethodVal {
+				if _, ptr := s.Obj().Type().(*types.Signature).Recv().Type().(*types.Pointer); ptr {
+					if inner, ok := ast.Unparen(sel.X).(*ast.SelectorExpr); ok {
+						if v := a.field(inner); v != nil {
+							obs.spoiled[v] = true
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func typeUnder(t types.Type) types.Type {
+	if t == nil {
+		return nil
+	}
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	return t.Underlying()
+}
+
+// disqualify drops what other packages may change unseen: exported
+// time.Time fields (another package may store time.Now() there), and
+// fields whose address is taken.
+func (o *observations) disqualify(pass *analysis.Pass, _ []funcBody) {
+	for v := range o.fields {
+		if o.spoiled[v] || v.Pkg() != pass.Pkg {
+			delete(o.fields, v)
+		}
+	}
+}
+
+// update turns the round's observations into facts; it reports whether the
+// facts changed.
+func (f *pkgFacts) update(obs *observations) bool {
+	changed := false
+	for v, vd := range obs.fields {
+		if vd.noMono && !v.Exported() && f.fieldNoMono[v] == nil {
+			f.fieldNoMono[v] = &origin{what: fmt.Sprintf("field %s, only ever set from %s", v.Name(), vd.noMonoO.what), pos: vd.noMonoO.pos}
+			changed = true
+		}
+		if vd.unix && f.fieldUnix[v] == nil && isInteger(v.Type()) {
+			f.fieldUnix[v] = &origin{what: fmt.Sprintf("field %s, only ever set from %s", v.Name(), vd.unixO.what), pos: vd.unixO.pos}
+			changed = true
+		}
+	}
+	for fn, vd := range obs.funcs {
+		if vd.noMono && f.funcNoMono[fn] == nil {
+			f.funcNoMono[fn] = &origin{what: fmt.Sprintf("%s(), which returns %s", fn.Name(), vd.noMonoO.what), pos: vd.noMonoO.pos}
+			changed = true
+		}
+		if vd.unix && f.funcUnix[fn] == nil {
+			f.funcUnix[fn] = &origin{what: fmt.Sprintf("%s(), which returns %s", fn.Name(), vd.unixO.what), pos: vd.unixO.pos}
+			changed = true
+		}
+	}
+	return changed
+}
