@@ -17,6 +17,11 @@ type pkgFacts struct {
 	fieldUnix   map[*types.Var]*origin
 	funcNoMono  map[*types.Func]*origin
 	funcUnix    map[*types.Func]*origin
+	// funcDur holds functions that return a hazardous duration.
+	funcDur map[*types.Func]*taint
+	// paramSink holds functions whose numeric parameters reach a sink
+	// unguarded: parameter index to what breaks there.
+	paramSink map[*types.Func]map[int]string
 }
 
 func newPkgFacts() *pkgFacts {
@@ -25,6 +30,8 @@ func newPkgFacts() *pkgFacts {
 		fieldUnix:   map[*types.Var]*origin{},
 		funcNoMono:  map[*types.Func]*origin{},
 		funcUnix:    map[*types.Func]*origin{},
+		funcDur:     map[*types.Func]*taint{},
+		paramSink:   map[*types.Func]map[int]string{},
 	}
 }
 
@@ -34,6 +41,7 @@ type verdict struct {
 	n              int
 	noMono, unix   bool
 	noMonoO, unixO *origin
+	dur            *taint // a hazardous duration among the values, if any
 }
 
 func (v *verdict) add(noMono, unix *origin) {
@@ -104,6 +112,9 @@ func (a *funcAnalysis) observe(f funcBody, obs *observations) {
 					obs.funcs[f.fn] = v
 				}
 				v.add(a.noMonoExpr(e), a.unixExpr(e))
+				if v.dur == nil && isNumber(a.pass.TypesInfo.TypeOf(e)) {
+					v.dur = a.durExpr(e)
+				}
 			} else if f.fn != nil && len(n.Results) > 0 {
 				// A return of several values from one call: not seen.
 				v := obs.funcs[f.fn]
@@ -225,6 +236,10 @@ func (f *pkgFacts) update(obs *observations) bool {
 		}
 	}
 	for fn, vd := range obs.funcs {
+		if vd.dur != nil && vd.dur.param < 0 && f.funcDur[fn] == nil {
+			f.funcDur[fn] = &taint{why: fmt.Sprintf("it comes from %s(), where %s", fn.Name(), vd.dur.why), fix: vd.dur.fix, param: -1}
+			changed = true
+		}
 		if vd.noMono && f.funcNoMono[fn] == nil {
 			f.funcNoMono[fn] = &origin{what: fmt.Sprintf("%s(), which returns %s", fn.Name(), vd.noMonoO.what), pos: vd.noMonoO.pos}
 			changed = true

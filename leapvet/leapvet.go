@@ -95,7 +95,13 @@ func run(pass *analysis.Pass) (any, error) {
 			a.observe(f, obs)
 		}
 		obs.disqualify(pass, funcs)
-		if !facts.update(obs) {
+		changed := facts.update(obs)
+		for _, f := range funcs {
+			if ps := paramSinks(pass, f, facts); ps != nil && facts.paramSink[f.fn] == nil {
+				facts.paramSink[f.fn], changed = ps, true
+			}
+		}
+		if !changed {
 			break
 		}
 	}
@@ -138,6 +144,9 @@ type origin struct {
 type taint struct {
 	why string
 	fix string
+	// param is the index of the parameter the value comes from while
+	// working out which parameters of a function reach a sink; -1 else.
+	param int
 }
 
 // assignment is one value given to a local variable.
@@ -157,6 +166,9 @@ type funcAnalysis struct {
 	unix    map[*types.Var]*origin // integers holding a Unix reading
 	dur     map[*types.Var]*taint  // hazardous durations
 	done    map[ast.Expr]bool      // sink operands already reported
+	// sinks, when not nil, collects the sinks that parameters reach
+	// instead of reporting them: parameter index to what breaks.
+	sinks map[int]string
 }
 
 func newFuncAnalysis(pass *analysis.Pass, body *ast.BlockStmt, facts *pkgFacts) *funcAnalysis {
@@ -389,6 +401,9 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 		}
 	case *ast.SelectorExpr:
 		if v := a.field(e); v != nil {
+			if isParsedField(v) {
+				return &origin{what: v.Pkg().Name() + " field " + v.Name() + ", a parsed time"}
+			}
 			return a.facts.fieldNoMono[v]
 		}
 	case *ast.CallExpr:
@@ -397,6 +412,8 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 			return o
 		}
 		switch {
+		case isMethod(f, "io/fs", "FileInfo", "ModTime"):
+			return &origin{what: "FileInfo.ModTime(), a file's wall-clock time", pos: e.Pos()}
 		case isFunc(f, "time", "Unix", "UnixMilli", "UnixMicro", "Date"):
 			return &origin{what: "time." + f.Name(), pos: e.Pos(), from: a.varsIn(e)}
 		case isMethod(f, "time", "Time", "UTC", "Local", "In", "Round", "Truncate", "AddDate"):
@@ -411,11 +428,32 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 // noMonoTuple is noMonoExpr for the first result of a call with several.
 func (a *funcAnalysis) noMonoTuple(e ast.Expr) *origin {
 	if call, ok := ast.Unparen(e).(*ast.CallExpr); ok {
-		if f := a.callee(call); isFunc(f, "time", "Parse", "ParseInLocation") {
-			return &origin{what: "time." + f.Name(), pos: call.Pos()}
+		f := a.callee(call)
+		if isFunc(f, "time", "Parse", "ParseInLocation") || isFunc(f, "net/http", "ParseTime") || isFunc(f, "net/mail", "ParseDate") {
+			return &origin{what: f.Pkg().Name() + "." + f.Name(), pos: call.Pos()}
 		}
 	}
 	return nil
+}
+
+// parsedFields are struct fields of other packages that always hold a time
+// decoded from bytes, so without a monotonic reading: package path to names.
+var parsedFields = map[string][]string{
+	"crypto/x509":              {"NotBefore", "NotAfter", "ThisUpdate", "NextUpdate", "RevocationTime"},
+	"golang.org/x/crypto/ocsp": {"ProducedAt", "ThisUpdate", "NextUpdate", "RevokedAt"},
+	"net/http":                 {"Expires"},
+}
+
+func isParsedField(v *types.Var) bool {
+	if v.Pkg() == nil {
+		return false
+	}
+	for _, n := range parsedFields[v.Pkg().Path()] {
+		if v.Name() == n {
+			return true
+		}
+	}
+	return false
 }
 
 // unixExpr returns where an integer holding a Unix reading comes from.
@@ -499,11 +537,14 @@ func (a *funcAnalysis) durExpr(e ast.Expr) *taint {
 			return nil
 		}
 		f := a.callee(e)
+		if t := a.facts.funcDur[f]; t != nil {
+			return t
+		}
 		switch {
 		case isFunc(f, "time", "Since", "Until") && len(e.Args) == 1:
 			if o := a.noMonoExpr(e.Args[0]); o != nil {
 				return &taint{why: fmt.Sprintf("time.%s(%s) is read on the wall clock, as %s has no monotonic reading",
-					f.Name(), a.text(e.Args[0]), a.describe(e.Args[0], o)), fix: fixKeepNow}
+					f.Name(), a.text(e.Args[0]), a.describe(e.Args[0], o)), fix: fixKeepNow, param: -1}
 			}
 		case isMethod(f, "time", "Time", "Sub") && len(e.Args) == 1:
 			x, y := receiver(e), e.Args[0]
@@ -519,7 +560,7 @@ func (a *funcAnalysis) durExpr(e ast.Expr) *taint {
 			}
 			if o != nil {
 				return &taint{why: fmt.Sprintf("%s.Sub(%s) is read on the wall clock, as %s has no monotonic reading",
-					a.text(x), a.text(y), a.describe(which, o)), fix: fixKeepNow}
+					a.text(x), a.text(y), a.describe(which, o)), fix: fixKeepNow, param: -1}
 			}
 		case isMethod(f, "time", "Duration", "Nanoseconds", "Microseconds", "Milliseconds", "Seconds", "Minutes", "Hours", "Round", "Truncate"):
 			return a.durExpr(receiver(e))
@@ -535,7 +576,7 @@ func (a *funcAnalysis) durExpr(e ast.Expr) *taint {
 		case token.SUB:
 			if ox, oy := a.unixExpr(e.X), a.unixExpr(e.Y); ox != nil && oy != nil {
 				return &taint{why: fmt.Sprintf("%s is a difference of wall-clock readings (%s, line %d, and %s, line %d)",
-					a.text(e), ox.what, a.line(ox.pos), oy.what, a.line(oy.pos)), fix: fixClamp}
+					a.text(e), ox.what, a.line(ox.pos), oy.what, a.line(oy.pos)), fix: fixClamp, param: -1}
 			}
 			return a.durExpr(e.X)
 		case token.MUL:
@@ -560,8 +601,11 @@ func (a *funcAnalysis) derived(o *origin, e ast.Expr) bool {
 // describe names a time without a monotonic reading: "start (from .UTC(),
 // line 12)" for a variable, the expression itself for a call.
 func (a *funcAnalysis) describe(e ast.Expr, o *origin) string {
-	if o.pos == ast.Unparen(e).Pos() {
+	switch o.pos {
+	case ast.Unparen(e).Pos():
 		return a.text(e) // the expression is where it comes from
+	case token.NoPos:
+		return fmt.Sprintf("%s (%s)", a.text(e), o.what)
 	}
 	return fmt.Sprintf("%s (from %s, line %d)", a.text(e), o.what, a.line(o.pos))
 }
@@ -596,6 +640,14 @@ func (a *funcAnalysis) report() {
 				return true
 			}
 			f := a.callee(n)
+			if ps := a.facts.paramSink[f]; ps != nil {
+				for i, arg := range n.Args {
+					if why, ok := ps[i]; ok {
+						name := f.Type().(*types.Signature).Params().At(i).Name()
+						a.sink(arg, fmt.Sprintf("it is passed to %s() as %s, where %s", f.Name(), name, why), "")
+					}
+				}
+			}
 			switch {
 			case isFunc(f, "math/rand", "Int63n", "Intn", "Int31n") || isMethod(f, "math/rand", "Rand", "Int63n", "Intn", "Int31n") ||
 				isFunc(f, "math/rand/v2", "IntN", "Int64N", "Int32N", "Uint64N", "N") || isMethod(f, "math/rand/v2", "Rand", "IntN", "Int64N", "Int32N", "Uint64N"):
@@ -671,6 +723,17 @@ func (a *funcAnalysis) sink(e ast.Expr, breaks, clamp string) {
 		return
 	}
 	a.done[e] = true
+	if a.sinks != nil {
+		if t.param >= 0 {
+			if _, ok := a.sinks[t.param]; !ok {
+				a.sinks[t.param] = fmt.Sprintf("%s (line %d)", breaks, a.line(e.Pos()))
+			}
+		}
+		return
+	}
+	if t.param >= 0 {
+		return
+	}
 	d := analysis.Diagnostic{
 		Pos:     e.Pos(),
 		End:     e.End(),
@@ -686,6 +749,37 @@ func (a *funcAnalysis) sink(e ast.Expr, breaks, clamp string) {
 		}}
 	}
 	a.pass.Report(d)
+}
+
+// paramSinks works out which numeric parameters of f reach a sink
+// unguarded: each is taken as hazardous in turn, and the sinks collected.
+func paramSinks(pass *analysis.Pass, f funcBody, facts *pkgFacts) map[int]string {
+	if f.fn == nil {
+		return nil
+	}
+	sig := f.fn.Type().(*types.Signature)
+	var out map[int]string
+	for i := range sig.Params().Len() {
+		p := sig.Params().At(i)
+		if !isNumber(p.Type()) || sig.Variadic() && i == sig.Params().Len()-1 {
+			continue
+		}
+		a := newFuncAnalysis(pass, f.body, facts)
+		if a.guarded[p] {
+			continue
+		}
+		a.dur[p] = &taint{why: "parameter " + p.Name(), param: i}
+		a.sinks = map[int]string{}
+		a.solve()
+		a.report()
+		if why, ok := a.sinks[i]; ok {
+			if out == nil {
+				out = map[int]string{}
+			}
+			out[i] = why
+		}
+	}
+	return out
 }
 
 // goVersionAtLeast reports whether the file at p is compiled as Go v or

@@ -111,3 +111,20 @@ func harmless(sec int64, m map[int]string) {
 func notADifference(ttl int64) {
 	_ = rand.Int63n(time.Now().Unix() - ttl)
 }
+
+// A function that guards its parameter, or is given a safe value.
+func safeJitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int63n(int64(d)))
+}
+
+func jitter(d time.Duration) time.Duration { return time.Duration(rand.Int63n(int64(d))) }
+
+func callers(sec int64) {
+	_ = safeJitter(time.Since(time.Unix(sec, 0)))
+	_ = jitter(time.Second)
+	start := time.Now()
+	_ = jitter(time.Since(start))
+}

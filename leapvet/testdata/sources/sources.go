@@ -2,14 +2,18 @@
 package sources
 
 import (
+	"crypto/x509"
 	"math/rand"
+	"net/http"
+	"net/mail"
+	"os"
 	"time"
 )
 
 func utc() {
 	start := time.Now().UTC()
 	d := time.Since(start)
-	_ = rand.Int63n(int64(d)) // want `time.Since\(start\) is read on the wall clock, as start \(from .UTC\(\), line 10\) has no monotonic reading; rand.Int63n panics unless its argument is positive; keep the time.Now\(\) value`
+	_ = rand.Int63n(int64(d)) // want `time.Since\(start\) is read on the wall clock, as start \(from .UTC\(\), line 14\) has no monotonic reading; rand.Int63n panics unless its argument is positive; keep the time.Now\(\) value`
 }
 
 func local() {
@@ -86,7 +90,7 @@ func unixDifference() {
 	start := time.Now().Unix()
 	work()
 	elapsed := time.Now().Unix() - start
-	_ = rand.Int63n(elapsed) // want `time.Now\(\).Unix\(\) - start is a difference of wall-clock readings \(.Unix\(\), line 88, and .Unix\(\), line 86\).*measure with time.Now\(\) and time.Since`
+	_ = rand.Int63n(elapsed) // want `time.Now\(\).Unix\(\) - start is a difference of wall-clock readings \(.Unix\(\), line 92, and .Unix\(\), line 90\).*measure with time.Now\(\) and time.Since`
 }
 
 func unixNanoDifference(t0 time.Time) {
@@ -154,4 +158,31 @@ func (c *conn) jitter() int64 {
 
 func (c *conn) idle() []byte {
 	return make([]byte, nowMillis()-c.lastSeen) // want `nowMillis\(\) - c.lastSeen is a difference of wall-clock readings \(nowMillis\(\), which returns .UnixNano\(\), line \d+, and field lastSeen, only ever set from nowMillis`
+}
+
+// Through the package's functions: a duration returned, and a parameter
+// that reaches a sink.
+func (c *conn) age() time.Duration { return time.Since(c.start) }
+
+func (c *conn) sample() int64 {
+	return rand.Int63n(int64(c.age())) // want `it comes from age\(\), where time.Since\(c.start\) is read on the wall clock`
+}
+
+func backoff(attempt int, d time.Duration) time.Duration {
+	return time.Duration(attempt) + time.Duration(rand.Int63n(int64(d)))
+}
+
+func (c *conn) retry() time.Duration {
+	return backoff(1, time.Since(c.start)) // want `time.Since\(c.start\) is read on the wall clock.*; it is passed to backoff\(\) as d, where rand.Int63n panics unless its argument is positive \(line \d+\)`
+}
+
+// Times that the standard library always decodes from bytes.
+func stdlib(fi os.FileInfo, cert *x509.Certificate, c *http.Cookie, h http.Header) {
+	_ = rand.Int63n(int64(time.Since(fi.ModTime())))  // want `as fi.ModTime\(\) has no monotonic reading`
+	_ = rand.Int63n(int64(time.Until(cert.NotAfter))) // want `as cert.NotAfter \(x509 field NotAfter, a parsed time\) has no monotonic`
+	_ = rand.Int63n(int64(time.Until(c.Expires)))     // want `as c.Expires \(http field Expires`
+	t, _ := http.ParseTime(h.Get("Date"))
+	_ = rand.Int63n(int64(time.Since(t))) // want `from http.ParseTime`
+	d, _ := mail.ParseDate(h.Get("Date"))
+	_ = rand.Int63n(int64(time.Since(d))) // want `from mail.ParseDate`
 }
