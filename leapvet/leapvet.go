@@ -63,7 +63,19 @@ on a time without a monotonic reading, such as one from .UTC(), time.Unix or
 time.Parse, or a difference of Unix/UnixNano integers) that reach rand.Int63n
 and its kin, time.NewTicker or Ticker.Reset, make, an index, a conversion to an
 unsigned integer or an integer division unguarded. Keep the time.Now() value,
-whose monotonic reading makes Sub and Since safe, or clamp the value first.`
+whose monotonic reading makes Sub and Since safe, or clamp the value first.
+A value compared with anything, or passed to max, is taken as guarded.
+
+Examples:
+
+  leapvet ./...                        report; exit status 3 when it finds something
+  leapvet -test=false ./...            leave test files out
+  leapvet -fix -diff ./...             show the suggested clamps (max(d, 1)) as a diff
+  leapvet -fix ./pkg/...               apply them
+  go vet -vettool=$(command -v leapvet) ./...
+
+Exit status: 0 nothing found, 3 findings, 1 packages that do not load, 2 a
+mistake on the command line. See docs/leapvet.md.`
 
 func run(pass *analysis.Pass) (any, error) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)

@@ -11,7 +11,7 @@
 // Examples:
 //
 //	leapvet ./...                 # report, exit status 3 when there are findings
-//	leapvet -diff ./...           # show the suggested clamps as a diff
+//	leapvet -fix -diff ./...      # show the suggested clamps as a diff
 //	leapvet -fix ./pkg/...        # apply them
 //	go vet -vettool=$(command -v leapvet) ./...
 package main
