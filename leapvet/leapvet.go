@@ -56,6 +56,15 @@ var Analyzer = &analysis.Analyzer{
 	Run:      run,
 }
 
+// inventory makes the analyser also report every wall-clock duration it
+// finds, whether or not it reaches a sink (-sources).
+var inventory bool
+
+func init() {
+	Analyzer.Flags.BoolVar(&inventory, "sources", false,
+		"also report every wall-clock duration found, reaching a sink or not (an inventory for an audit)")
+}
+
 const doc = `report wall-clock durations that a clock step or leap second can make negative
 
 leapvet finds durations computed from wall-clock readings (Sub, Since or Until
@@ -627,14 +636,17 @@ func (a *funcAnalysis) line(p token.Pos) int { return a.pass.Fset.Position(p).Li
 // text renders a short expression for a message.
 func (a *funcAnalysis) text(e ast.Expr) string {
 	s := types.ExprString(e)
-	if len(s) > 40 {
-		s = s[:37] + "..."
+	if len(s) > 60 {
+		s = s[:57] + "..."
 	}
 	return s
 }
 
-// report walks the function for sinks.
+// report walks the function for sinks (and with -sources, for sources).
 func (a *funcAnalysis) report() {
+	if inventory && a.sinks == nil {
+		a.reportSources()
+	}
 	info := a.pass.TypesInfo
 	ast.Inspect(a.body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -701,6 +713,29 @@ func (a *funcAnalysis) report() {
 			if (n.Tok == token.QUO_ASSIGN || n.Tok == token.REM_ASSIGN) && len(n.Rhs) == 1 && isInteger(info.TypeOf(n.Rhs[0])) {
 				a.sink(n.Rhs[0], "an integer division by zero panics", "")
 			}
+		}
+		return true
+	})
+}
+
+// reportSources reports each expression that makes a wall-clock duration:
+// Since, Until or Sub on a time without a monotonic reading, and differences
+// of Unix readings.
+func (a *funcAnalysis) reportSources() {
+	ast.Inspect(a.body, func(n ast.Node) bool {
+		var t *taint
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			if f := a.callee(n); isFunc(f, "time", "Since", "Until") || isMethod(f, "time", "Time", "Sub") {
+				t = a.durExpr(n)
+			}
+		case *ast.BinaryExpr:
+			if n.Op == token.SUB && a.unixExpr(n.X) != nil && a.unixExpr(n.Y) != nil {
+				t = a.durExpr(n)
+			}
+		}
+		if t != nil {
+			a.pass.Reportf(n.Pos(), "wall-clock duration (inventory): %s", t.why)
 		}
 		return true
 	})

@@ -28,3 +28,13 @@ func TestSafe(t *testing.T) {
 func TestSuggestedFixes(t *testing.T) {
 	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/fix")
 }
+
+// TestInventory: with -sources every wall-clock duration is reported, also
+// those that reach no sink; plain time.Now() durations are not.
+func TestInventory(t *testing.T) {
+	if err := leapvet.Analyzer.Flags.Set("sources", "true"); err != nil {
+		t.Fatal(err)
+	}
+	defer leapvet.Analyzer.Flags.Set("sources", "false")
+	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/inventory")
+}

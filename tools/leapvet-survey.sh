@@ -2,8 +2,10 @@
 # Runs leapvet over widely used Go modules taken from the Go module proxy, as
 # docs/leapvet.md reports: each module (at the version named below) is
 # downloaded with `go mod download`, copied to a scratch folder with its
-# dependencies, and checked with `leapvet -test=false ./...` (production code,
-# not tests). One report file per module lands in OUTDIR, with a summary.
+# dependencies, and checked with `leapvet -test=false -sources ./...`
+# (production code, not tests; -sources also lists every wall-clock duration,
+# reaching a sink or not). One report file per module lands in OUTDIR, with a
+# summary.
 #
 # Usage: bash tools/leapvet-survey.sh [OUTDIR]      (default /tmp/leapvet-survey)
 # It needs the module proxy (GOPROXY) and takes a few minutes on two cores.
@@ -78,11 +80,12 @@ for mod in "${modules[@]}"; do
   # A module from before Go modules has no go.mod: give it one.
   [ -f "$out/src/$name/go.mod" ] || (cd "$out/src/$name" && go mod init "${mod%@*}" >/dev/null 2>&1 && go mod tidy >/dev/null 2>&1) || true
   status=0
-  (cd "$out/src/$name" && go mod download && "$out/leapvet" -test=false ./...) >"$out/$name.txt" 2>&1 || status=$?
+  (cd "$out/src/$name" && go mod download && "$out/leapvet" -test=false -sources ./...) >"$out/$name.txt" 2>&1 || status=$?
   # leapvet exits 3 when it reports something, 1 when packages do not load.
   n=$(grep -c ': .* can be negative or zero when the clock is stepped' "$out/$name.txt" || true)
+  inv=$(grep -c ': wall-clock duration (inventory)' "$out/$name.txt" || true)
   case $status in
-    0|3) echo "$mod: $n reports" | tee -a "$out/summary.txt" ;;
+    0|3) echo "$mod: $n reports, $inv wall-clock durations" | tee -a "$out/summary.txt" ;;
     *) echo "$mod: leapvet failed (exit $status), see $out/$name.txt" | tee -a "$out/summary.txt" ;;
   esac
 done
