@@ -46,7 +46,7 @@ func TestAgreesWithServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- d.Serve() }()
+	go func() { done <- d.Run(context.Background()) }()
 	t.Cleanup(func() { d.Close(); <-done })
 
 	clock, err := smearclock.New(policy, nil, smearclock.Options{TimeOffset: offset, Kernel: synced, Logger: quiet})

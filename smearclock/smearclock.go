@@ -98,24 +98,23 @@ func New(policy smear.Policy, table *leap.Table, opt Options) (*Clock, error) {
 // with .UTC(), which drops the monotonic reading of the copy it returns).
 func (c *Clock) Now() time.Time {
 	served := c.smear.Served(c.src.Now().TAI)
-	return c.base.Add(time.Duration(served - c.base.UnixNano()))
+	return c.base.Add(time.Duration(served.UnixNano() - c.base.UnixNano()))
 }
 
-// Served returns the smeared time at the TAI instant x, in POSIX
-// nanoseconds: what a leapsmear server with the same table and policy
-// serves at x.
-func (c *Clock) Served(x leap.TAI) int64 { return c.smear.Served(x) }
+// Served returns the smeared time at the TAI instant x: what a leapsmear
+// server with the same table and policy serves at x.
+func (c *Clock) Served(x leap.TAI) smear.Time { return c.smear.Served(x) }
 
 // Unsmear returns the true UTC instant at which a smeared clock read t,
 // written with 23:59:60 inside an inserted second (see UnsmearNs for the
 // nanosecond and the repeated second of the step policy).
 func (c *Clock) Unsmear(t time.Time) leap.Label {
-	return c.smear.Table().LabelFromTAI(UnsmearNs(c.smear, t.UnixNano()))
+	return c.smear.Table().LabelFromTAI(UnsmearNs(c.smear, smear.Time(t.UnixNano())))
 }
 
-// Offset returns the smeared time minus true UTC now, in nanoseconds:
-// negative while an inserted second is smeared.
-func (c *Clock) Offset() int64 { return c.smear.Offset(c.src.Now().TAI) }
+// Offset returns the smeared time minus true UTC now: negative while an
+// inserted second is smeared.
+func (c *Clock) Offset() time.Duration { return c.smear.Offset(c.src.Now().TAI) }
 
 // Synced reports whether the host clock is synchronised (adjtimex), so that
 // the smeared time it gives can be trusted.
@@ -140,7 +139,7 @@ func (c *Clock) Close() error { return c.src.Close() }
 // For the step policy, a value inside the repeated 23:59:59 maps to its first
 // occurrence (it was served again during 23:59:60: see Repeated), and a
 // value inside a deleted second, never served, to the instant of the jump.
-func UnsmearNs(s *smear.Smear, served int64) leap.TAI {
+func UnsmearNs(s *smear.Smear, served smear.Time) leap.TAI {
 	x := s.Unsmear(served)
 	if s.Served(x) == served && s.Served(x+1) == served {
 		return x + 1
@@ -151,7 +150,7 @@ func UnsmearNs(s *smear.Smear, served int64) leap.TAI {
 // Repeated reports whether the step policy of s served the value served
 // twice, once during 23:59:59 and again during the inserted 23:59:60, so
 // that UnsmearNs cannot tell which of the two instants it was.
-func Repeated(s *smear.Smear, served int64) bool {
+func Repeated(s *smear.Smear, served smear.Time) bool {
 	if s.Policy().Shape != smear.Step {
 		return false
 	}

@@ -35,11 +35,11 @@ func tables(t *testing.T) map[string]*leap.Table {
 // exactInverse returns, for a linear window, the exact TAI instant (a
 // rational number of nanoseconds) at which the smeared clock reads served:
 // on the window, served = start + d - s*d/L*1s for d ns into it.
-func exactInverse(w smear.Window, served int64) *big.Rat {
+func exactInverse(w smear.Window, served smear.Time) *big.Rat {
 	s := int64(w.Event.Delta)
 	before := int64(w.Event.Before()) * leap.Second
 	l := int64(w.End - w.Start)
-	a := served - (int64(w.Start) - before) // served ns since the window began
+	a := int64(served) - (int64(w.Start) - before) // served ns since the window began
 	d := new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(a), big.NewInt(l)), big.NewInt(l-s*leap.Second))
 	return d.Add(d, new(big.Rat).SetInt64(int64(w.Start)))
 }
@@ -67,9 +67,9 @@ func TestUnsmearNsExactInverse(t *testing.T) {
 			}
 			before := int64(w.Event.Before()) * leap.Second
 			after := int64(w.Event.TAIUTC) * leap.Second
-			startS, endS := int64(w.Start)-before, int64(w.End)-after
+			startS, endS := smear.Time(int64(w.Start)-before), smear.Time(int64(w.End)-after)
 			for range n {
-				served := startS + r.Int64N(endS-startS)
+				served := startS + smear.Time(r.Int64N(int64(endS-startS)))
 				got := UnsmearNs(s, served)
 				want := exactInverse(w, served)
 				diff := new(big.Rat).Sub(new(big.Rat).SetInt64(int64(got)), want)
@@ -87,8 +87,9 @@ func TestUnsmearNsExactInverse(t *testing.T) {
 			l := int64(w.End - w.Start)
 			g := new(big.Int).GCD(nil, nil, big.NewInt(l), big.NewInt(l-int64(w.Event.Delta)*leap.Second)).Int64()
 			step := (l - int64(w.Event.Delta)*leap.Second) / g
-			for k := int64(0); k*step < endS-startS; k += 1 + (endS-startS)/step/1000 {
-				served := startS + k*step
+			span := int64(endS - startS)
+			for k := int64(0); k*step < span; k += 1 + span/step/1000 {
+				served := startS + smear.Time(k*step)
 				want := exactInverse(w, served)
 				if !want.IsInt() {
 					t.Fatalf("%s %s: %d not a whole point", name, spec, served)
@@ -98,8 +99,8 @@ func TestUnsmearNsExactInverse(t *testing.T) {
 				}
 			}
 			// Outside the windows: the table's conversion.
-			for _, served := range []int64{startS - 1, startS - 7*3600*leap.Second, endS, endS + 1, endS + 86400*leap.Second} {
-				if got, want := UnsmearNs(s, served), tbl.TAIFromUnix(served); got != want {
+			for _, served := range []smear.Time{startS - 1, startS - smear.Time(7*3600*leap.Second), endS, endS + 1, endS + smear.Time(86400*leap.Second)} {
+				if got, want := UnsmearNs(s, served), tbl.TAIFromUnix(leap.UTC(served)); got != want {
 					t.Errorf("%s %s: outside the window UnsmearNs(%d) = %d, want %d", name, spec, served, got, want)
 				}
 			}
@@ -115,15 +116,16 @@ func TestUnsmearNsStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	midnight := time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	midnight := smear.Time(time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	const second = smear.Time(leap.Second)
 	cases := []struct {
-		served   int64
+		served   smear.Time
 		label    string
 		repeated bool
 	}{
-		{midnight - leap.Second - 1, "2016-12-31T23:59:58.999999999Z", false},
-		{midnight - leap.Second, "2016-12-31T23:59:59Z", true},
-		{midnight - leap.Second/2, "2016-12-31T23:59:59.5Z", true},
+		{midnight - second - 1, "2016-12-31T23:59:58.999999999Z", false},
+		{midnight - second, "2016-12-31T23:59:59Z", true},
+		{midnight - second/2, "2016-12-31T23:59:59.5Z", true},
 		{midnight - 1, "2016-12-31T23:59:59.999999999Z", true},
 		{midnight, "2017-01-01T00:00:00Z", false},
 	}
@@ -136,7 +138,7 @@ func TestUnsmearNsStep(t *testing.T) {
 		}
 	}
 	lin, _ := smear.New(tbl, mustPolicy(t, "noon-to-noon"))
-	if Repeated(lin, midnight-leap.Second/2) {
+	if Repeated(lin, midnight-second/2) {
 		t.Error("a smearing policy repeats nothing")
 	}
 }
@@ -173,8 +175,8 @@ func TestNowThroughLeapAndSteps(t *testing.T) {
 		// During 23:59:60 the host's realtime repeats 23:59:59; elsewhere it
 		// is true UTC, and Now must be what a server serves then.
 		if i != 119 && i != 120 {
-			if want := c.Served(tbl.TAIFromUnix(real)); now.UnixNano() != want {
-				t.Fatalf("step %d: Now %s, want %s", i, now.UTC().Format(time.RFC3339Nano), time.Unix(0, want).UTC().Format(time.RFC3339Nano))
+			if want := c.Served(tbl.TAIFromUnix(leap.UTC(real))); now.UnixNano() != want.UnixNano() {
+				t.Fatalf("step %d: Now %s, want %s", i, now.UTC().Format(time.RFC3339Nano), want.Time().Format(time.RFC3339Nano))
 			}
 		}
 		if d := now.Sub(prev); d <= 0 || d > 500*time.Millisecond+500*time.Millisecond/61 {

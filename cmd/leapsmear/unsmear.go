@@ -56,7 +56,7 @@ func (u *unsmearer) convert(stamp string) (unsmearRow, error) {
 	if l.Time.Before(firstStamp) || !l.Time.Before(endStamp) {
 		return unsmearRow{}, fmt.Errorf("time %q: outside 1972-01-01..2200-01-01", stamp)
 	}
-	served := l.Time.UnixNano()
+	served := smear.Time(l.Time.UnixNano())
 	x := smearclock.UnsmearNs(u.s, served)
 	if u.s.Policy().Shape == smear.Step && u.s.Served(x) != served {
 		return unsmearRow{}, fmt.Errorf("time %q: never served: the step policy skips that deleted second", stamp)
@@ -158,8 +158,11 @@ timestamp of the input instead of rewriting it.`,
 				return err
 			}
 			u := &unsmearer{s: s, table: table, toTAI: to == "tai"}
-			if !table.Verified {
-				fmt.Fprintf(cmd.ErrOrStderr(), "leapsmear: warning: leap table %s is not verified: %s\n", table.Source, table.Verification)
+			// Expiry matters only to the timestamps after it, counted below.
+			for _, p := range table.Problems(time.Now()) {
+				if p.Kind == leap.Unverified {
+					fmt.Fprintf(cmd.ErrOrStderr(), "leapsmear: warning: %s\n", p)
+				}
 			}
 			if len(args) > 0 {
 				return unsmearArgs(cmd, u, args, jsonOut)
