@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
 
 	"golang.org/x/tools/go/analysis"
 )
@@ -250,4 +251,145 @@ func (f *pkgFacts) update(obs *observations) bool {
 		}
 	}
 	return changed
+}
+
+// Facts exported for the package's exported functions, so that packages
+// importing it see them too.
+
+// noMonoFact: the function only ever returns times without a monotonic
+// reading.
+type noMonoFact struct{ What string }
+
+// unixFact: the function only ever returns Unix readings.
+type unixFact struct{ What string }
+
+// durFact: the function returns a hazardous duration.
+type durFact struct{ Why, Fix string }
+
+// paramSinkFact: parameters of the function reach a sink unguarded, in
+// the order of the parameters (a slice, as facts must encode the same way
+// every time).
+type paramSinkFact struct{ Sinks []paramSink }
+
+// paramSink is one parameter that reaches a sink, and what breaks there.
+type paramSink struct {
+	Index int
+	Why   string
+}
+
+func (*noMonoFact) AFact()    {}
+func (*unixFact) AFact()      {}
+func (*durFact) AFact()       {}
+func (*paramSinkFact) AFact() {}
+
+func (f *noMonoFact) String() string    { return "returns a time without a monotonic reading: " + f.What }
+func (f *unixFact) String() string      { return "returns a Unix reading: " + f.What }
+func (f *durFact) String() string       { return "returns a wall-clock duration: " + f.Why }
+func (f *paramSinkFact) String() string { return fmt.Sprintf("parameters reach sinks: %v", f.Sinks) }
+
+// export exports the facts of the package's exported functions, with the
+// places they name written out (positions mean nothing in another package).
+func (f *pkgFacts) export(pass *analysis.Pass) {
+	where := func(o *origin) string {
+		if !o.pos.IsValid() {
+			return o.what
+		}
+		p := pass.Fset.Position(o.pos)
+		return fmt.Sprintf("%s, %s:%d", o.what, filepath.Base(p.Filename), p.Line)
+	}
+	qualify := func(fn *types.Func, what string) string {
+		return fn.Pkg().Name() + "." + what
+	}
+	for fn, o := range f.funcNoMono {
+		if fn.Exported() {
+			pass.ExportObjectFact(fn, &noMonoFact{What: qualify(fn, where(o))})
+		}
+	}
+	for fn, o := range f.funcUnix {
+		if fn.Exported() {
+			pass.ExportObjectFact(fn, &unixFact{What: qualify(fn, where(o))})
+		}
+	}
+	for fn, t := range f.funcDur {
+		if fn.Exported() {
+			pass.ExportObjectFact(fn, &durFact{Why: t.why + " (in package " + pass.Pkg.Path() + ")", Fix: t.fix})
+		}
+	}
+	for fn, ps := range f.paramSink {
+		if fn.Exported() {
+			var fact paramSinkFact
+			for i := range fn.Type().(*types.Signature).Params().Len() {
+				if why, ok := ps[i]; ok {
+					fact.Sinks = append(fact.Sinks, paramSink{Index: i, Why: why + " in package " + pass.Pkg.Path()})
+				}
+			}
+			pass.ExportObjectFact(fn, &fact)
+		}
+	}
+}
+
+// funcNoMono returns where the times a function returns come from, when it
+// only ever returns times without a monotonic reading: known for the
+// package's functions, and through facts for other packages'.
+func (a *funcAnalysis) funcNoMono(fn *types.Func) *origin {
+	if fn == nil {
+		return nil
+	}
+	if o := a.facts.funcNoMono[fn]; o != nil {
+		return o
+	}
+	var fact noMonoFact
+	if fn.Pkg() != a.pass.Pkg && a.pass.ImportObjectFact(fn, &fact) {
+		return &origin{what: fact.What}
+	}
+	return nil
+}
+
+// funcUnix is funcNoMono for functions that return Unix readings.
+func (a *funcAnalysis) funcUnix(fn *types.Func) *origin {
+	if fn == nil {
+		return nil
+	}
+	if o := a.facts.funcUnix[fn]; o != nil {
+		return o
+	}
+	var fact unixFact
+	if fn.Pkg() != a.pass.Pkg && a.pass.ImportObjectFact(fn, &fact) {
+		return &origin{what: fact.What}
+	}
+	return nil
+}
+
+// funcDur is funcNoMono for functions that return hazardous durations.
+func (a *funcAnalysis) funcDur(fn *types.Func) *taint {
+	if fn == nil {
+		return nil
+	}
+	if t := a.facts.funcDur[fn]; t != nil {
+		return t
+	}
+	var fact durFact
+	if fn.Pkg() != a.pass.Pkg && a.pass.ImportObjectFact(fn, &fact) {
+		return &taint{why: fact.Why, fix: fact.Fix, param: -1}
+	}
+	return nil
+}
+
+// paramSink returns which parameters of a function reach a sink.
+func (a *funcAnalysis) paramSink(fn *types.Func) map[int]string {
+	if fn == nil {
+		return nil
+	}
+	if ps := a.facts.paramSink[fn]; ps != nil {
+		return ps
+	}
+	var fact paramSinkFact
+	if fn.Pkg() != a.pass.Pkg && a.pass.ImportObjectFact(fn, &fact) {
+		m := make(map[int]string, len(fact.Sinks))
+		for _, p := range fact.Sinks {
+			m[p.Index] = p.Why
+		}
+		return m
+	}
+	return nil
 }

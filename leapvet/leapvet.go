@@ -39,6 +39,7 @@ import (
 	"go/types"
 	"go/version"
 	"iter"
+	"strings"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
@@ -49,11 +50,12 @@ import (
 // Analyzer reports wall-clock durations that a clock step or leap second can
 // make negative or zero, where they reach code that then breaks.
 var Analyzer = &analysis.Analyzer{
-	Name:     "leapvet",
-	Doc:      doc,
-	URL:      "https://github.com/leapsmear/leapsmear/blob/main/docs/leapvet.md",
-	Requires: []*analysis.Analyzer{inspect.Analyzer},
-	Run:      run,
+	Name:      "leapvet",
+	Doc:       doc,
+	URL:       "https://github.com/leapsmear/leapsmear/blob/main/docs/leapvet.md",
+	Requires:  []*analysis.Analyzer{inspect.Analyzer},
+	Run:       run,
+	FactTypes: []analysis.Fact{(*noMonoFact)(nil), (*unixFact)(nil), (*durFact)(nil), (*paramSinkFact)(nil)},
 }
 
 // inventory makes the analyser also report every wall-clock duration it
@@ -87,6 +89,11 @@ Exit status: 0 nothing found, 3 findings, 1 packages that do not load, 2 a
 mistake on the command line. See docs/leapvet.md.`
 
 func run(pass *analysis.Pass) (any, error) {
+	if isStd(pass.Pkg.Path()) {
+		// The sources and sinks of the standard library are built in;
+		// analysing it would only slow every run down.
+		return nil, nil
+	}
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	var funcs []funcBody
 	for c := range ins.Root().Preorder((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
@@ -131,6 +138,7 @@ func run(pass *analysis.Pass) (any, error) {
 		a.solve()
 		a.report()
 	}
+	facts.export(pass)
 	return nil, nil
 }
 
@@ -140,6 +148,13 @@ type funcBody struct {
 	fn   *types.Func
 	typ  *ast.FuncType
 	body *ast.BlockStmt
+}
+
+// isStd reports whether a package path is in the standard library: its
+// first element has no dot.
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
 }
 
 // first returns the first value of a sequence, if any.
@@ -429,7 +444,7 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 		}
 	case *ast.CallExpr:
 		f := a.callee(e)
-		if o := a.facts.funcNoMono[f]; o != nil {
+		if o := a.funcNoMono(f); o != nil {
 			return o
 		}
 		switch {
@@ -496,7 +511,7 @@ func (a *funcAnalysis) unixExpr(e ast.Expr) *origin {
 			return nil
 		}
 		f := a.callee(e)
-		if o := a.facts.funcUnix[f]; o != nil {
+		if o := a.funcUnix(f); o != nil {
 			return o
 		}
 		if isMethod(f, "time", "Time", "Unix", "UnixNano", "UnixMilli", "UnixMicro") {
@@ -558,7 +573,7 @@ func (a *funcAnalysis) durExpr(e ast.Expr) *taint {
 			return nil
 		}
 		f := a.callee(e)
-		if t := a.facts.funcDur[f]; t != nil {
+		if t := a.funcDur(f); t != nil {
 			return t
 		}
 		switch {
@@ -626,7 +641,7 @@ func (a *funcAnalysis) describe(e ast.Expr, o *origin) string {
 	case ast.Unparen(e).Pos():
 		return a.text(e) // the expression is where it comes from
 	case token.NoPos:
-		return fmt.Sprintf("%s (%s)", a.text(e), o.what)
+		return fmt.Sprintf("%s (from %s)", a.text(e), o.what)
 	}
 	return fmt.Sprintf("%s (from %s, line %d)", a.text(e), o.what, a.line(o.pos))
 }
@@ -664,14 +679,6 @@ func (a *funcAnalysis) report() {
 				return true
 			}
 			f := a.callee(n)
-			if ps := a.facts.paramSink[f]; ps != nil {
-				for i, arg := range n.Args {
-					if why, ok := ps[i]; ok {
-						name := f.Type().(*types.Signature).Params().At(i).Name()
-						a.sink(arg, fmt.Sprintf("it is passed to %s() as %s, where %s", f.Name(), name, why), "")
-					}
-				}
-			}
 			switch {
 			case isFunc(f, "math/rand", "Int63n", "Intn", "Int31n") || isMethod(f, "math/rand", "Rand", "Int63n", "Intn", "Int31n") ||
 				isFunc(f, "math/rand/v2", "IntN", "Int64N", "Int32N", "Uint64N", "N") || isMethod(f, "math/rand/v2", "Rand", "IntN", "Int64N", "Int32N", "Uint64N"):
@@ -693,6 +700,15 @@ func (a *funcAnalysis) report() {
 						name = "Ticker.Reset"
 					}
 					a.sink(n.Args[0], name+" panics unless its duration is positive", "")
+				}
+			default:
+				if ps := a.paramSink(f); ps != nil {
+					for i, arg := range n.Args {
+						if why, ok := ps[i]; ok {
+							name := f.Type().(*types.Signature).Params().At(i).Name()
+							a.sink(arg, fmt.Sprintf("it is passed to %s() as %s, where %s", f.Name(), name, why), "")
+						}
+					}
 				}
 			}
 		case *ast.IndexExpr:

@@ -38,3 +38,9 @@ func TestInventory(t *testing.T) {
 	defer leapvet.Analyzer.Flags.Set("sources", "false")
 	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/inventory")
 }
+
+// TestAcrossPackages: what a package's exported functions return, and where
+// their parameters go, is known in the packages that import it.
+func TestAcrossPackages(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/crosspkg")
+}

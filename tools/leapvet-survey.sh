@@ -77,6 +77,11 @@ for mod in "${modules[@]}"; do
   rm -rf "${out:?}/src/$name"
   cp -r "$dir" "$out/src/$name"
   chmod -R u+w "$out/src/$name"
+  # Replacements by sibling folders of a repository (etcd's) are not in the
+  # module: use the required versions from the proxy instead.
+  for r in $(awk '/=> *\.\.?\// { if ($1 == "replace") print $2; else print $1 }' "$out/src/$name/go.mod" 2>/dev/null); do
+    (cd "$out/src/$name" && go mod edit -dropreplace="$r")
+  done
   # A module from before Go modules has no go.mod: give it one.
   [ -f "$out/src/$name/go.mod" ] || (cd "$out/src/$name" && go mod init "${mod%@*}" >/dev/null 2>&1 && go mod tidy >/dev/null 2>&1) || true
   status=0

@@ -179,8 +179,8 @@ func (c *conn) retry() time.Duration {
 // Times that the standard library always decodes from bytes.
 func stdlib(fi os.FileInfo, cert *x509.Certificate, c *http.Cookie, h http.Header) {
 	_ = rand.Int63n(int64(time.Since(fi.ModTime())))  // want `as fi.ModTime\(\) has no monotonic reading`
-	_ = rand.Int63n(int64(time.Until(cert.NotAfter))) // want `as cert.NotAfter \(x509 field NotAfter, a parsed time\) has no monotonic`
-	_ = rand.Int63n(int64(time.Until(c.Expires)))     // want `as c.Expires \(http field Expires`
+	_ = rand.Int63n(int64(time.Until(cert.NotAfter))) // want `as cert.NotAfter \(from x509 field NotAfter, a parsed time\) has no monotonic`
+	_ = rand.Int63n(int64(time.Until(c.Expires)))     // want `as c.Expires \(from http field Expires`
 	t, _ := http.ParseTime(h.Get("Date"))
 	_ = rand.Int63n(int64(time.Since(t))) // want `from http.ParseTime`
 	d, _ := mail.ParseDate(h.Get("Date"))
