@@ -170,6 +170,10 @@ func first[T any](seq iter.Seq[T]) (T, bool) {
 type origin struct {
 	what string    // "time.Unix", ".UTC()", ...
 	pos  token.Pos // where
+	// epoch marks a fixed instant (time.Date or time.Unix of constants):
+	// a difference with it converts a time to another epoch, it is not
+	// elapsed time that a clock step could make negative.
+	epoch bool
 	// from holds the variables the value was computed from (a time.Date
 	// built from now's fields, now.Truncate(h)): a difference with one of
 	// them is fixed by construction, not by the clock.
@@ -451,7 +455,7 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 		case isMethod(f, "io/fs", "FileInfo", "ModTime"):
 			return &origin{what: "FileInfo.ModTime(), a file's wall-clock time", pos: e.Pos()}
 		case isFunc(f, "time", "Unix", "UnixMilli", "UnixMicro", "Date"):
-			return &origin{what: "time." + f.Name(), pos: e.Pos(), from: a.varsIn(e)}
+			return &origin{what: "time." + f.Name(), pos: e.Pos(), from: a.varsIn(e), epoch: a.fixedArgs(e)}
 		case isMethod(f, "time", "Time", "UTC", "Local", "In", "Round", "Truncate", "AddDate"):
 			return &origin{what: "." + f.Name() + "()", pos: e.Pos(), from: a.varsIn(e)}
 		case isMethod(f, "time", "Time", "Add"):
@@ -459,6 +463,54 @@ func (a *funcAnalysis) noMonoExpr(e ast.Expr) *origin {
 		}
 	}
 	return nil
+}
+
+// fixedArgs reports whether every argument of a call is a constant or a
+// package-level name (time.UTC): time.Date(2000, 1, 1, ...) is an epoch.
+func (a *funcAnalysis) fixedArgs(call *ast.CallExpr) bool {
+	for _, arg := range call.Args {
+		if tv, ok := a.pass.TypesInfo.Types[arg]; ok && tv.Value != nil {
+			continue
+		}
+		if !a.packageLevel(arg) {
+			return false
+		}
+	}
+	return true
+}
+
+// packageLevel reports whether e names a package-level variable or
+// constant (ntpEra0, time.UTC).
+func (a *funcAnalysis) packageLevel(e ast.Expr) bool {
+	var id *ast.Ident
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		id = e
+	case *ast.SelectorExpr:
+		if _, isPkg := a.pass.TypesInfo.ObjectOf(identOf(e.X)).(*types.PkgName); !isPkg {
+			return false
+		}
+		id = e.Sel
+	default:
+		return false
+	}
+	obj := a.pass.TypesInfo.ObjectOf(id)
+	return obj != nil && obj.Pkg() != nil && obj.Parent() == obj.Pkg().Scope()
+}
+
+func identOf(e ast.Expr) *ast.Ident {
+	id, _ := ast.Unparen(e).(*ast.Ident)
+	return id
+}
+
+// epoch reports whether a time is a fixed instant (time.Date of constants)
+// or a package-level variable, which the analyser takes for one: a
+// difference with it is a conversion to another epoch, not elapsed time.
+func (a *funcAnalysis) epoch(e ast.Expr) bool {
+	if o := a.noMonoExpr(e); o != nil && o.epoch {
+		return true
+	}
+	return a.packageLevel(e)
 }
 
 // noMonoTuple is noMonoExpr for the first result of a call with several.
@@ -514,7 +566,7 @@ func (a *funcAnalysis) unixExpr(e ast.Expr) *origin {
 		if o := a.funcUnix(f); o != nil {
 			return o
 		}
-		if isMethod(f, "time", "Time", "Unix", "UnixNano", "UnixMilli", "UnixMicro") {
+		if isMethod(f, "time", "Time", "Unix", "UnixNano", "UnixMilli", "UnixMicro") && !a.epoch(receiver(e)) {
 			return &origin{what: "." + f.Name() + "()", pos: e.Pos()}
 		}
 	case *ast.BinaryExpr:
@@ -578,12 +630,15 @@ func (a *funcAnalysis) durExpr(e ast.Expr) *taint {
 		}
 		switch {
 		case isFunc(f, "time", "Since", "Until") && len(e.Args) == 1:
-			if o := a.noMonoExpr(e.Args[0]); o != nil {
+			if o := a.noMonoExpr(e.Args[0]); o != nil && !o.epoch {
 				return &taint{why: fmt.Sprintf("time.%s(%s) is read on the wall clock, as %s has no monotonic reading",
 					f.Name(), a.text(e.Args[0]), a.describe(e.Args[0], o)), fix: fixKeepNow, param: -1}
 			}
 		case isMethod(f, "time", "Time", "Sub") && len(e.Args) == 1:
 			x, y := receiver(e), e.Args[0]
+			if a.epoch(x) || a.epoch(y) {
+				return nil // a conversion to another epoch
+			}
 			ox, oy := a.noMonoExpr(x), a.noMonoExpr(y)
 			// A time computed from the other operand (now.Truncate(h),
 			// time.Date(now.Year(), ...)) differs from it by construction.

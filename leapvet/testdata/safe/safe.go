@@ -128,3 +128,15 @@ func callers(sec int64) {
 	start := time.Now()
 	_ = jitter(time.Since(start))
 }
+
+// Differences with a fixed instant convert a time to another epoch: not
+// elapsed time (NTP's era arithmetic, days since 2000 in a date encoding).
+var ntpEra0 = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func epochs(t time.Time) {
+	_ = uint64(t.Unix() - ntpEra0.Unix())
+	y2k := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	_ = int32((t.UTC().Unix() - y2k) / 86400)
+	_ = uint64(t.UTC().Sub(ntpEra0))
+	_ = uint64(time.Since(time.Unix(0, 0)))
+}

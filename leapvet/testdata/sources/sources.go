@@ -131,8 +131,8 @@ func closure() {
 
 // A function literal outside any function is analysed alone.
 var atInit = func() int64 {
-	t := time.Unix(0, 0)
-	return rand.Int63n(int64(time.Since(t))) // want `from time.Unix,`
+	t := time.Now().UTC()
+	return rand.Int63n(int64(time.Since(t))) // want `from .UTC\(\),`
 }
 
 func work() {}
