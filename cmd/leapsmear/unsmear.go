@@ -28,6 +28,8 @@ type unsmearRow struct {
 	TAI string `json:"tai,omitempty"`
 	// Repeated marks a value the step policy served twice (see --help).
 	Repeated bool `json:"repeated,omitempty"`
+	// late marks a timestamp after the table's expiry.
+	late bool
 }
 
 // unsmearer converts smeared timestamps with one smear.
@@ -67,6 +69,7 @@ func (u *unsmearer) convert(stamp string) (unsmearRow, error) {
 		UTC:      label.String(),
 		TAIUTC:   u.table.OffsetAt(label.Time),
 		Repeated: smearclock.Repeated(u.s, served),
+		late:     u.table.Expired(l.Time),
 	}
 	if u.toTAI {
 		row.TAI = formatTAI(x)
@@ -186,14 +189,13 @@ func unsmearArgs(cmd *cobra.Command, u *unsmearer, args []string, jsonOut bool) 
 		if err != nil {
 			return usagef("%v", err)
 		}
-		if u.afterExpiry(r) {
+		if r.late {
 			late++
 		}
 		rows = append(rows, r)
 	}
 	if late > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "leapsmear: warning: %d timestamps are after the leap table's expiry (%s): a leap second announced since may be missing\n",
-			late, u.table.Expires.UTC().Format(time.RFC3339))
+		fmt.Fprintf(cmd.ErrOrStderr(), "leapsmear: warning: %s\n", u.lateWarning(late))
 	}
 	w := cmd.OutOrStdout()
 	if jsonOut {
@@ -218,10 +220,13 @@ func unsmearArgs(cmd *cobra.Command, u *unsmearer, args []string, jsonOut bool) 
 	return tw.Flush()
 }
 
-// afterExpiry reports whether the timestamp is past the table's expiry.
-func (u *unsmearer) afterExpiry(r unsmearRow) bool {
-	at, err := time.Parse(time.RFC3339Nano, r.Smeared)
-	return err == nil && u.table.Expired(at)
+// lateWarning says that n timestamps are past what the table vouches for.
+func (u *unsmearer) lateWarning(n int) string {
+	if u.table.Expires.IsZero() {
+		return fmt.Sprintf("%d timestamps were unsmeared with leap table %s, which states no expiry: a leap second announced after it was made may be missing", n, u.table.Source)
+	}
+	return fmt.Sprintf("%d timestamps are after the leap table's expiry (%s): a leap second announced since may be missing",
+		n, u.table.Expires.UTC().Format(time.RFC3339))
 }
 
 // filterStats counts what the filter met.
@@ -295,8 +300,7 @@ func (st *filterStats) report(w io.Writer, u *unsmearer) {
 		fmt.Fprintf(w, "leapsmear: unsmear: %d timestamps fell in the second 23:59:59 that the step policy served twice; each was written as its first occurrence (23:59:59), it may have been 23:59:60\n", st.repeated)
 	}
 	if st.late > 0 {
-		fmt.Fprintf(w, "leapsmear: unsmear: %d timestamps are after the leap table's expiry (%s): a leap second announced since may be missing\n",
-			st.late, u.table.Expires.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "leapsmear: unsmear: %s\n", u.lateWarning(st.late))
 	}
 }
 
@@ -329,7 +333,7 @@ func (u *unsmearer) line(dst, line []byte, st *filterStats, jsonOut bool) []byte
 		if r.Repeated {
 			st.repeated++
 		}
-		if u.afterExpiry(r) {
+		if r.late {
 			st.late++
 		}
 		if jsonOut {
