@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/smearclock"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -58,4 +59,33 @@ func ExampleClock_Unsmear() {
 	// 2016-12-31T18:00:00Z -> 2016-12-31T18:00:00.25Z
 	// 2017-01-01T00:00:00Z -> 2016-12-31T23:59:60.5Z
 	// 2017-01-01T06:00:00Z -> 2017-01-01T05:59:59.75Z
+}
+
+// UnsmearNs is the exact inverse where smear.Unsmear returns the first
+// nanosecond that showed the value: the smeared clock runs slow and read
+// 18:00:00.000000000 during two true nanoseconds.
+func ExampleUnsmearNs() {
+	policy, _ := smear.Parse("noon-to-noon")
+	table := leap.Default()
+	s, _ := smear.New(table, policy)
+	stamp := smear.Time(time.Date(2016, 12, 31, 18, 0, 0, 0, time.UTC).UnixNano())
+	fmt.Println(table.LabelFromTAI(s.Unsmear(stamp)))
+	fmt.Println(table.LabelFromTAI(smearclock.UnsmearNs(s, stamp)))
+	// Output:
+	// 2016-12-31T18:00:00.249999999Z
+	// 2016-12-31T18:00:00.25Z
+}
+
+// Without a smear, 23:59:59 is served twice before an inserted second.
+func ExampleRepeated() {
+	table := leap.Default()
+	s, _ := smear.New(table, smear.Presets()[0]) // step
+	for _, at := range []string{"2016-12-31T23:59:58.5Z", "2016-12-31T23:59:59.5Z"} {
+		t, _ := time.Parse(time.RFC3339Nano, at)
+		stamp := smear.Time(t.UnixNano())
+		fmt.Println(at, table.LabelFromTAI(smearclock.UnsmearNs(s, stamp)), smearclock.Repeated(s, stamp))
+	}
+	// Output:
+	// 2016-12-31T23:59:58.5Z 2016-12-31T23:59:58.5Z false
+	// 2016-12-31T23:59:59.5Z 2016-12-31T23:59:59.5Z true
 }
