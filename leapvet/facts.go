@@ -174,7 +174,7 @@ func (a *funcAnalysis) observeFields(n ast.Node, obs *observations) {
 				v = st.Field(i)
 			}
 			if v != nil {
-				obs.field(v).add(a.noMonoExpr(val), a.unixExpr(val))
+				obs.field(v.Origin()).add(a.noMonoExpr(val), a.unixExpr(val))
 			}
 		}
 	case *ast.UnaryExpr:

@@ -583,8 +583,9 @@ func (a *funcAnalysis) unixExpr(e ast.Expr) *origin {
 // field returns the struct field a selector names, or nil.
 func (a *funcAnalysis) field(e *ast.SelectorExpr) *types.Var {
 	if s := a.pass.TypesInfo.Selections[e]; s != nil && s.Kind() == types.FieldVal {
-		v, _ := s.Obj().(*types.Var)
-		return v
+		if v, ok := s.Obj().(*types.Var); ok {
+			return v.Origin() // one field for every instance of a generic type
+		}
 	}
 	return nil
 }

@@ -8,20 +8,19 @@ import (
 	"github.com/leapsmear/leapsmear/leapvet"
 )
 
-// TestSources: each source of a wall-clock duration, reaching a sink.
-func TestSources(t *testing.T) {
-	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/sources")
-}
-
-// TestSinks: each sink, reached by a wall-clock duration.
-func TestSinks(t *testing.T) {
-	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/sinks")
-}
-
-// TestSafe: monotonic durations, guarded or clamped values, times equal by
-// construction, what is not tracked and harmless uses are not reported.
-func TestSafe(t *testing.T) {
-	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/safe")
+// TestAnalyzer runs the cases in one load of their packages (loading the
+// standard library from source, for the facts, is what takes the time):
+//   - sources: each source of a wall-clock duration, reaching a sink;
+//   - sinks: each sink, reached by a wall-clock duration;
+//   - safe: monotonic durations, guarded or clamped values, times equal by
+//     construction, fixed epochs, what is not tracked and harmless uses,
+//     none of them reported;
+//   - crosspkg: what timeutil's exported functions return, and where their
+//     parameters go, known in the package that imports it.
+func TestAnalyzer(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer,
+		"example.com/leapvettest/sources", "example.com/leapvettest/sinks",
+		"example.com/leapvettest/safe", "example.com/leapvettest/crosspkg")
 }
 
 // TestSuggestedFixes: the clamps with max, applied.
@@ -39,8 +38,3 @@ func TestInventory(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/inventory")
 }
 
-// TestAcrossPackages: what a package's exported functions return, and where
-// their parameters go, is known in the packages that import it.
-func TestAcrossPackages(t *testing.T) {
-	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/crosspkg")
-}
