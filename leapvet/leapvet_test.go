@@ -37,4 +37,3 @@ func TestInventory(t *testing.T) {
 	defer leapvet.Analyzer.Flags.Set("sources", "false")
 	analysistest.Run(t, analysistest.TestData(), leapvet.Analyzer, "example.com/leapvettest/inventory")
 }
-
