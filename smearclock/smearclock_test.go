@@ -50,7 +50,7 @@ func exactInverse(w smear.Window, served smear.Time) *big.Rat {
 // inserted second. Outside windows it is the plain table conversion.
 func TestUnsmearNsExactInverse(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 2016))
-	n := 4000
+	n := 2000
 	if testing.Short() {
 		n = 500
 	}
