@@ -461,6 +461,13 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 		attrs = append(attrs, "next_leap", "none scheduled before the table expires")
 	}
 	d.log.Info("serving", attrs...)
+	if st := d.src.Stats(); st.KernelErr != "" || !st.Kernel.Synced() {
+		if d.cfg.Source.AssumeSynced {
+			d.log.Info(timescale.AssumedSyncMessage, "source", d.src.Name())
+		} else {
+			d.log.Warn(timescale.UnsyncedMessage, "source", d.src.Name())
+		}
+	}
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
 	}

@@ -220,7 +220,7 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
-		return checksumHint(err)
+		return optionError("serve", checksumHint(err))
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
