@@ -227,7 +227,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	// Every socket is bound: now the privileges can go, before any request
 	// is read.
 	if cfg.User != "" {
-		if err := drop.Drop(); err != nil {
+		if err := drop.Drop(); errors.Is(err, ErrThreadsNotHardened) {
+			d.log.Warn(err.Error())
+		} else if err != nil {
 			d.closeAll()
 			return nil, err
 		}
@@ -470,6 +472,11 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 	}
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
+	}
+	for _, f := range d.cfg.LeapFiles {
+		if w := leapfile.WritableByOthers(f); w != "" {
+			d.log.Warn("leap file not protected: " + w)
+		}
 	}
 	d.warnUnverified(table)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/leapsmear/leapsmear/admin"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapfile"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
@@ -209,6 +210,11 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	cfg, err := f.daemonConfig(time.Now(), log)
 	if err != nil {
 		return err
+	}
+	if f.config != "" {
+		if w := leapfile.WritableByOthers(f.config); w != "" {
+			log.Warn("config file not protected: " + strings.Replace(w, "the leap seconds it serves", "how the server runs", 1))
+		}
 	}
 	if ctx == nil {
 		ctx = context.Background()
