@@ -70,13 +70,12 @@ func New(key []byte) (*Cipher, error) {
 	if c.ctr, err = aes.NewCipher(key[KeySize/2:]); err != nil {
 		return nil, err
 	}
-	s := new(Scratch)
-	c.mac.Encrypt(c.k1[:], s.v[:]) // L = AES(K, 0^128)
+	c.mac.Encrypt(c.k1[:], c.d0[:]) // L = AES(K, 0^128); d0 is still zero
 	dbl(&c.k1)
 	c.k2 = c.k1
 	dbl(&c.k2)
-	c.cmac(s, &c.d0, s.tag[:], nil) // CMAC of the zero block
-
+	// CMAC of the zero block, one complete block: AES(0 xor K1).
+	c.mac.Encrypt(c.d0[:], c.k1[:])
 	return c, nil
 }
 
