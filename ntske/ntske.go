@@ -374,8 +374,9 @@ type ClientConfig struct {
 type Result struct {
 	Keys    nts.Keys
 	Cookies [][]byte
-	// NTPServer and NTPPort are where to send NTP requests: the server's
-	// records if it sent them, else the NTS-KE host and port 123.
+	// NTPServer and NTPPort are where to send NTP requests, as the server's
+	// NTPv4 Server and Port records said; "" and 0 when it sent none (then
+	// the NTS-KE host, port 123).
 	NTPServer string
 	NTPPort   uint16
 }
@@ -435,15 +436,9 @@ func Exchange(ctx context.Context, addr string, cfg ClientConfig) (*Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("nts-ke %s: %w", addr, err)
 	}
-	res := &Result{Keys: keys, NTPServer: host, NTPPort: 123}
+	res := &Result{Keys: keys, NTPServer: r.Server, NTPPort: r.Port}
 	for _, c := range r.Cookies {
 		res.Cookies = append(res.Cookies, append([]byte(nil), c...))
-	}
-	if r.Server != "" {
-		res.NTPServer = r.Server
-	}
-	if r.Port != 0 {
-		res.NTPPort = r.Port
 	}
 	return res, nil
 }
