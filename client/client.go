@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
@@ -223,7 +224,8 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	if opt.KernelTimestamps {
-		if err := enableRxTimestamps(conn); err != nil {
+		// Where the system has none, t4 is read from the clock instead.
+		if err := rxstamp.EnableConn(conn); err != nil && !errors.Is(err, rxstamp.ErrUnsupported) {
 			conn.Close()
 			return nil, fmt.Errorf("%s: receive timestamps: %w", addr, err)
 		}

@@ -126,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 func (d *Daemon) now() time.Time {
 	if c := d.cfg.Source.Clock; c != nil {
 		real, _ := c.Now()
-		return time.Unix(0, real)
+		return time.Unix(0, int64(real))
 	}
 	return time.Now()
 }

@@ -19,10 +19,10 @@ type Status struct {
 	// replaying), and Label names it in UTC by the smear's table.
 	TAI   leap.TAI
 	Label leap.Label
-	// Served is the time served at TAI (POSIX nanoseconds).
-	Served int64
-	// OffsetNs is the served time minus true UTC, in nanoseconds.
-	OffsetNs int64
+	// Served is the time served at TAI.
+	Served smear.Time
+	// Offset is the served time minus true UTC.
+	Offset time.Duration
 	// RatePPM is the frequency offset of the served clock.
 	RatePPM float64
 	// Smear is the smear in use; its table carries the rehearsal leap, if
@@ -67,7 +67,7 @@ func (d *Daemon) Status() Status {
 		TAI:      x,
 		Label:    s.Table().LabelFromTAI(x),
 		Served:   s.Served(x),
-		OffsetNs: s.Offset(x),
+		Offset:   s.Offset(x),
 		RatePPM:  s.RatePPM(x),
 		Smear:    s,
 		Table:    d.Table(),
@@ -101,7 +101,7 @@ func (st Status) Expired() bool { return st.Table.Expired(st.Host) }
 // UTC returns true UTC at the snapshot (POSIX, repeating 23:59:59 during an
 // inserted second).
 func (st Status) UTC() time.Time {
-	return time.Unix(0, st.Smear.Table().UnixFromTAI(st.TAI)).UTC()
+	return st.Smear.Table().UnixFromTAI(st.TAI).Time()
 }
 
 // Until returns how long after the snapshot the TAI instant x comes (negative

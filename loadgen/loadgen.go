@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -280,7 +281,7 @@ func newWorker(target *net.UDPAddr, cfg Config, i int) (*worker, error) {
 	}
 	var serr error
 	if err := mc.Raw().Control(func(fd uintptr) {
-		serr = mmsg.EnableTimestamps(fd)
+		serr = rxstamp.Enable(fd)
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
 	}); err != nil || serr != nil {

@@ -38,7 +38,7 @@ func ExampleNewSystem() {
 	defer src.Close()
 	for i := range 3 {
 		r := src.Now()
-		fmt.Println(tbl.LabelFromTAI(r.TAI), "host", time.Unix(0, r.Real).UTC().Format(time.TimeOnly))
+		fmt.Println(tbl.LabelFromTAI(r.TAI), "host", time.Unix(0, int64(r.Real)).UTC().Format(time.TimeOnly))
 		clk.Advance(time.Second)
 		if i == 0 {
 			clk.Step(-time.Second) // at midnight the kernel inserts its leap
@@ -94,9 +94,9 @@ func ExampleParseRehearsal() {
 func ExampleReading_FromRealtime() {
 	r := timescale.Reading{
 		TAI:  leap.TAI(time.Date(2020, 1, 1, 0, 0, 37, 0, time.UTC).UnixNano()),
-		Real: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(),
+		Real: timescale.Realtime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()),
 	}
-	rx := r.Real - int64(250*time.Microsecond)
+	rx := r.Real - timescale.Realtime(250*time.Microsecond)
 	fmt.Println(time.Duration(r.TAI - r.FromRealtime(rx)))
 	// Output:
 	// 250µs
