@@ -32,7 +32,7 @@ type slot struct {
 	req   [maxRequest]byte
 	oob   [oobSize]byte
 	name  unix.RawSockaddrInet6 // large enough for IPv4 and IPv6 sources
-	reply [maxRequest]byte // a plain reply is 48 bytes, an NTS reply as long as its request
+	reply [maxRequest]byte      // a plain reply is 48 bytes, an NTS reply as long as its request
 	// replyOOB carries the packet-info that makes the reply leave from the
 	// address the request was sent to (sockets bound to a wildcard address).
 	replyOOB [oobSize]byte
