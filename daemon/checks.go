@@ -63,6 +63,7 @@ func (d *Daemon) Check() {
 	defer d.watch.mu.Unlock()
 	d.checkExpiry(d.Table(), d.now())
 	d.checkWindow(d.Smear(), d.src.Now().TAI)
+	d.rotateNTS(d.now())
 }
 
 // expiryLevel counts the warnings due for table t at now: how many of

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -50,6 +51,9 @@ type Config struct {
 	Limiter server.Limiter
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
+	// NTS, when set, turns on Network Time Security: NTS-KE and
+	// authenticated replies.
+	NTS *NTSConfig
 	// CheckInterval is the period of the daemon's own checks (leap table
 	// expiry warnings, leap window logs; see Check); 0 means
 	// DefaultCheckInterval, negative means none (call Check yourself).
@@ -75,6 +79,7 @@ type Daemon struct {
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[string]
 
+	nts       *ntsState
 	watch     watchState
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -117,6 +122,13 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.logStart(rep)
+	if cfg.NTS != nil {
+		if err := d.startNTS(); err != nil {
+			d.srv.Close()
+			src.Close()
+			return nil, err
+		}
+	}
 	d.startChecks()
 	return d, nil
 }
@@ -160,6 +172,7 @@ func (d *Daemon) Serve() error { return d.srv.Serve() }
 func (d *Daemon) Close() {
 	d.stopOnce.Do(func() { close(d.stop) })
 	<-d.watchDone
+	d.closeNTS()
 	d.srv.Close()
 	d.src.Close()
 }
@@ -179,6 +192,7 @@ func (d *Daemon) Addrs() []string {
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	now := d.now()
 	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, now)
@@ -191,7 +205,7 @@ func (d *Daemon) Reload() error {
 		msg := err.Error()
 		d.lastErr.Store(&msg)
 		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.table.Load().Source)
-		return err
+		return errors.Join(err, ntsErr)
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
@@ -200,7 +214,7 @@ func (d *Daemon) Reload() error {
 	d.log.Info("leap table reloaded", tableAttrs(table, now)...)
 	d.warnTable(table)
 	d.Check()
-	return nil
+	return ntsErr
 }
 
 // Table returns the leap table in use (without the rehearsal leap).

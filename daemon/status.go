@@ -55,6 +55,8 @@ type Status struct {
 	Rehearsal *Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
+	// NTS is the state of Network Time Security, nil when it is off.
+	NTS *NTSStatus
 }
 
 // Status takes a snapshot of the daemon. It reads the clock once and sums
@@ -79,6 +81,7 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.NTS = d.NTSStatus()
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r
 		st.Rehearsal = &rc
