@@ -54,11 +54,11 @@ var (
 	descLastFail  = metric("leap_table_last_reload_failed", "1 when the last reload failed.")
 	descPolicy    = metric("policy_info", "The smear policy: its name, shape and window for an inserted second (SHAPE:START:LENGTH).", "policy", "shape", "window")
 
-	descSynced     = metric("synchronized", "1 when the host clock is synchronised (adjtimex) or --assume-synced is given; 0 means replies carry LI=3 and stratum 16.")
-	descSource     = metric("clock_source_info", "The clock source.", "source")
-	descSteps      = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
-	descKernLeaps  = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
-	descHostOffset = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
+	descSynced      = metric("synchronized", "1 when the host clock is synchronised (adjtimex) or --assume-synced is given; 0 means replies carry LI=3 and stratum 16.")
+	descSource      = metric("clock_source_info", "The clock source.", "source")
+	descSteps       = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
+	descKernLeaps   = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
+	descHostOffset  = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
 	descNTSKE       = metric("nts_ke_handshakes_total", "NTS-KE connections: result ok (cookies handed out), or the failure reason (tls, alpn, timeout, bad_request, unsupported, busy, internal).", "result")
 	descNTSReplies  = metric("nts_replies_total", "NTS-authenticated replies sent.")
 	descNTSNAKs     = metric("nts_naks_total", "NTS NAKs sent: reason cookie (did not decrypt under any key of the ring) or auth (authenticator did not verify).", "reason")
@@ -66,8 +66,8 @@ var (
 	descNTSCert     = metric("nts_certificate_expiry_seconds", "Seconds until the NTS-KE certificate in use expires.")
 	descNTSRotation = metric("nts_next_key_rotation_seconds", "Seconds until the next cookie key takes over.")
 	descNTSReloadF  = metric("nts_reload_failures_total", "Reloads of the NTS certificate or key file that failed; the last good ones stayed in use.")
-	descStart      = metric("start_time_seconds", "When the server started, in POSIX seconds.")
-	descBuild      = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
+	descStart       = metric("start_time_seconds", "When the server started, in POSIX seconds.")
+	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
 
 // collector reads a daemon's status at every scrape: nothing is counted on

@@ -211,8 +211,8 @@ func NewReport(st daemon.Status) Report {
 			SealKeyID: fmt.Sprintf("%#08x", n.SealKeyID), NextRotation: n.NextRotation.UTC(),
 			CertificateExpires: n.CertNotAfter.UTC(), Require: n.Require,
 			HandshakesOK: n.KE.OK, HandshakesFailed: n.KE.Failed,
-			Replies: st.Packets.Verdicts[server.AnsweredNTS],
-			NAKs:    map[string]uint64{"cookie": st.Packets.Verdicts[server.NAKCookie], "auth": st.Packets.Verdicts[server.NAKAuth]},
+			Replies:       st.Packets.Verdicts[server.AnsweredNTS],
+			NAKs:          map[string]uint64{"cookie": st.Packets.Verdicts[server.NAKCookie], "auth": st.Packets.Verdicts[server.NAKAuth]},
 			ReloadsFailed: n.ReloadFailures, LastReloadError: n.ReloadError}
 	}
 	if st.HasNext {
