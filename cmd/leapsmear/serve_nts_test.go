@@ -17,6 +17,7 @@ import (
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
+	"gopkg.in/yaml.v3"
 )
 
 // waitRecord waits for a JSON log record with the message.
@@ -186,5 +187,57 @@ func TestServeNTSBadFlags(t *testing.T) {
 	}
 	if code, _, errs := runCapture("query", "127.0.0.1", "--nts", "--nts-port", strconv.Itoa(70000)); code != 2 {
 		t.Errorf("query --nts-port 70000: exit %d: %s", code, errs)
+	}
+}
+
+// The Kubernetes NTS patch passes flags that serve knows, and mounts what it
+// names.
+func TestKubernetesNTSPatch(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/kubernetes/nts-patch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patch struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args         []string `yaml:"args"`
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
+					} `yaml:"containers"`
+					Volumes []struct {
+						Name   string `yaml:"name"`
+						Secret struct {
+							SecretName string `yaml:"secretName"`
+						} `yaml:"secret"`
+					} `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &patch); err != nil {
+		t.Fatal(err)
+	}
+	spec := patch.Spec.Template.Spec
+	if len(spec.Containers) != 1 || len(spec.Volumes) != 2 {
+		t.Fatalf("patch %+v", spec)
+	}
+	c := spec.Containers[0]
+	cmd := newServeCmd()
+	if err := cmd.Flags().Parse(c.Args[1:]); err != nil {
+		t.Fatalf("serve does not take the patch's args: %v", err)
+	}
+	for _, flag := range []string{"nts-cert", "nts-key", "nts-key-file"} {
+		v := cmd.Flags().Lookup(flag).Value.String()
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || strings.HasPrefix(v, m.MountPath+"/")
+		}
+		if !mounted {
+			t.Errorf("--%s %s is not under a mounted Secret", flag, v)
+		}
 	}
 }
