@@ -241,3 +241,28 @@ func TestKubernetesNTSPatch(t *testing.T) {
 		}
 	}
 }
+
+// bench --nts loads the server with authenticated requests, and the server
+// counts them as authenticated replies.
+func TestBenchNTS(t *testing.T) {
+	certs := testcert.New(t, t.TempDir())
+	ntpAddr, keAddr := serveNTS(t, certs, "--require-nts")
+	_, kePort, _ := net.SplitHostPort(keAddr)
+	code, out, errs := runCapture("bench", "--target", ntpAddr, "--duration", "300ms", "--workers", "1", "--window", "8",
+		"--nts", "--nts-port", kePort, "--nts-ca", certs.CA, "--json")
+	if code != 0 {
+		t.Fatalf("bench --nts: exit %d: %s", code, errs)
+	}
+	var r struct{ Sent, Answered uint64 }
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	// --require-nts drops anything unauthenticated: every answer was NTS.
+	if r.Answered == 0 || r.Answered > r.Sent {
+		t.Errorf("bench --nts: %+v", r)
+	}
+	// Without the CA, NTS-KE fails before any load.
+	if code, _, errs := runCapture("bench", "--target", ntpAddr, "--duration", "300ms", "--nts", "--nts-port", kePort); code != 1 || !strings.Contains(errs, "--nts") {
+		t.Errorf("bench --nts without the CA: exit %d: %s", code, errs)
+	}
+}
