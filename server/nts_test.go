@@ -184,3 +184,29 @@ func TestNTSNoAllocation(t *testing.T) {
 		t.Errorf("NTS reply and NAK allocate %v times per request", allocs)
 	}
 }
+
+// FuzzRespondNTS: with NTS on, any datagram is dropped, NAKed or answered;
+// no reply is longer than its request; an authenticated reply is exactly as
+// long and carries the request's transmit timestamp as origin.
+func FuzzRespondNTS(f *testing.F) {
+	fx := newNTSFixture(f, false)
+	for p := range 3 {
+		req, _ := fx.request(f, fx.sess, ntp.Timestamp(p+1))
+		f.Add(req)
+	}
+	f.Add(make([]byte, ntp.HeaderLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		resp, v := fx.answer(b)
+		if len(resp) > len(b) {
+			t.Fatalf("%v: reply of %d bytes to %d", v, len(resp), len(b))
+		}
+		if v == AnsweredNTS {
+			var h, q ntp.Header
+			_ = h.Decode(resp)
+			_ = q.Decode(b)
+			if len(resp) != len(b) || h.Origin != q.Transmit {
+				t.Fatalf("NTS reply of %d bytes to %d, origin %v", len(resp), len(b), h.Origin)
+			}
+		}
+	})
+}
