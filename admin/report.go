@@ -197,7 +197,7 @@ func NewReport(st daemon.Status) Report {
 		Build:   Build(),
 	}
 	if !t.Expires.IsZero() {
-		left := t.Expires.Sub(st.Host).Seconds()
+		left := t.Expires.Sub(st.UTC()).Seconds()
 		r.Table.ExpiresInSeconds = &left
 	}
 	if st.Rehearsal != nil {

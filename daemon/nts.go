@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/netaddr"
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
 )
@@ -35,12 +37,32 @@ type NTSConfig struct {
 	KETimeout time.Duration
 }
 
+// Validate checks the NTS options; its errors name them.
+func (c *NTSConfig) Validate() error {
+	switch {
+	case c.CertFile == "" || c.KeyFile == "":
+		return option.Errorf("nts-cert", c.CertFile, "NTS needs both --nts-cert and --nts-key")
+	case c.KEListen == "":
+		return option.Errorf("nts-ke-listen", c.KEListen, "want host:port")
+	case c.KETimeout < 0:
+		return option.Errorf("nts-ke-timeout", c.KETimeout, "want a positive duration")
+	}
+	if _, err := netaddr.Listen(c.KEListen); err != nil {
+		return option.Errorf("nts-ke-listen", c.KEListen, "want host:port such as 127.0.0.1:4460")
+	}
+	if c.NTPServer != "" {
+		if _, p, err := net.SplitHostPort(c.NTPServer); err != nil || p == "" {
+			return option.Errorf("nts-ntp-server", c.NTPServer, "want HOST:PORT")
+		}
+	}
+	return nil
+}
+
 // ntsState is NTS in a running daemon.
 type ntsState struct {
 	cfg      NTSConfig
 	srv      *nts.Server
 	ke       *ntske.Server
-	keDone   chan error
 	mu       sync.Mutex // serialises rotation and reloads
 	keyFile  *nts.KeyFile
 	reloads  atomic.Uint64
@@ -92,32 +114,31 @@ func loadKeyFile(path string) (*nts.KeyFile, error) {
 }
 
 // startNTS sets up NTS once the NTP sockets are bound: key ring, responder
-// hook, NTS-KE listener.
-func (d *Daemon) startNTS() error {
+// hook, and the NTS-KE listener, returned as a service of the daemon.
+func (d *Daemon) startNTS() (Service, error) {
 	cfg := d.cfg.NTS
 	kf, err := loadKeyFile(cfg.CookieKeyFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ring, err := kf.Ring(d.now().Unix())
+	ring, err := kf.Ring(d.hostNow().Unix())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	st := &ntsState{cfg: *cfg, keyFile: kf, srv: nts.NewServer(ring, rand.Reader), keDone: make(chan error, 1)}
+	st := &ntsState{cfg: *cfg, keyFile: kf, srv: nts.NewServer(ring, rand.Reader)}
 	host, port, err := d.ntpServerRecord()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st.ke, err = ntske.Listen(ntske.ServerConfig{
 		Listen: cfg.KEListen, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile,
 		NTPServer: host, NTPPort: port, Ring: st.srv.Ring, Timeout: cfg.KETimeout, Logger: d.log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.nts = st
 	d.resp.SetNTS(st.srv, cfg.Require)
-	go func() { st.keDone <- st.ke.Serve() }()
 	keySource := cfg.CookieKeyFile
 	if keySource == "" {
 		keySource = "random (cookies die with this process)"
@@ -125,7 +146,7 @@ func (d *Daemon) startNTS() error {
 	d.log.Info("nts-ke listening", "nts_ke", st.ke.Addr().String(), "ntp_server", joinRecord(host, port),
 		"cookie_keys", keySource, "rotation", kf.Rotation.String(), "accept_previous", kf.Accept,
 		"require_nts", cfg.Require, "certificate_expires", st.ke.Certificate().Leaf.NotAfter.UTC().Format(time.RFC3339))
-	return nil
+	return st.ke, nil
 }
 
 func joinRecord(host string, port uint16) string {
@@ -196,7 +217,7 @@ func (d *Daemon) reloadNTS() error {
 		kf, err := loadKeyFile(st.cfg.CookieKeyFile)
 		var ring *nts.Ring
 		if err == nil {
-			ring, err = kf.Ring(d.now().Unix())
+			ring, err = kf.Ring(d.hostNow().Unix())
 		}
 		if err != nil {
 			d.log.Error("nts key file reload failed; keeping the last good keys", "error", err)
@@ -217,15 +238,6 @@ func (d *Daemon) reloadNTS() error {
 	d.log.Info("nts certificate and keys reloaded", "certificate_expires",
 		st.ke.Certificate().Leaf.NotAfter.UTC().Format(time.RFC3339), "keys", st.srv.Ring().Len())
 	return nil
-}
-
-func (d *Daemon) closeNTS() {
-	if st := d.nts; st != nil {
-		st.ke.Close()
-		if err := <-st.keDone; err != nil {
-			d.log.Error("nts-ke stopped", "error", err)
-		}
-	}
 }
 
 // NTSStatus returns the state of NTS, nil when it is off.

@@ -37,7 +37,15 @@ func startNTSManual(t *testing.T, at time.Time, keyFile string, certs *testcert.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	})
 	return d, clock, logs
 }
 

@@ -12,8 +12,7 @@ import (
 // Status is a snapshot of a running daemon, for metrics, health checks and
 // the status page.
 type Status struct {
-	// Host is the host's wall clock when the snapshot was taken; table
-	// expiry is judged against it.
+	// Host is the host's wall clock when the snapshot was taken.
 	Host time.Time
 	// TAI is the source's reading on the continuous scale (shifted when
 	// replaying), and Label names it in UTC by the smear's table.
@@ -52,7 +51,7 @@ type Status struct {
 	Listen  []string
 	Started time.Time
 	// Rehearsal is the synthetic leap added to the smear's table, if any.
-	Rehearsal *Rehearsal
+	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
 	// NTS is the state of Network Time Security, nil when it is off.
@@ -65,7 +64,7 @@ func (d *Daemon) Status() Status {
 	s := d.Smear()
 	x := d.src.Now().TAI
 	st := Status{
-		Host:     d.now(),
+		Host:     d.hostNow(),
 		TAI:      x,
 		Label:    s.Table().LabelFromTAI(x),
 		Served:   s.Served(x),
@@ -97,9 +96,13 @@ func (d *Daemon) Status() Status {
 	return st
 }
 
-// Expired reports whether the leap table had expired when the snapshot was
-// taken.
-func (st Status) Expired() bool { return st.Table.Expired(st.Host) }
+// Expired reports whether the leap table had expired at the snapshot, on
+// the served clock (a replay past the table's expiry reports it expired).
+func (st Status) Expired() bool { return st.Table.Expired(st.UTC()) }
+
+// TableProblems returns what is wrong with the leap table at the snapshot,
+// on the served clock, worst first.
+func (st Status) TableProblems() []leap.Problem { return st.Table.Problems(st.UTC()) }
 
 // UTC returns true UTC at the snapshot (POSIX, repeating 23:59:59 during an
 // inserted second).

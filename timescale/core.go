@@ -184,7 +184,7 @@ func (c *core) setHostSynced(ok bool) {
 		case !ok && c.assume:
 			c.log.Info("host clock not synchronised; serving anyway, as synchronisation is assumed", "source", c.name)
 		case !ok:
-			c.log.Warn("host clock not synchronised: clients get LI=3 and stratum 16", "source", c.name)
+			c.log.Warn("host clock not synchronised (adjtimex): clients get LI=3 and stratum 16, which they reject; assume-synced serves anyway", "source", c.name)
 		case c.hostKnown:
 			c.log.Info("host clock synchronised", "source", c.name)
 		}

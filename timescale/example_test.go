@@ -73,22 +73,6 @@ func ExampleShiftTo() {
 	// shifted(system) 2016-12-31T23:59:60Z
 }
 
-func ExampleParseRehearsal() {
-	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	for _, v := range []string{"2026-11-23T15:00:00Z,+1", "now+90s,-1", "2026-11-23T15:00:00Z,+2"} {
-		at, delta, err := timescale.ParseRehearsal(v, now)
-		if err != nil {
-			fmt.Println(err)
-			continue
-		}
-		fmt.Printf("%s %+d\n", at.Format(time.RFC3339), delta)
-	}
-	// Output:
-	// 2026-11-23T15:00:00Z +1
-	// 2026-05-01T10:01:30Z -1
-	// rehearsal "2026-11-23T15:00:00Z,+2": leap "+2" must be +1 or -1
-}
-
 // The kernel's receive timestamp of a packet maps to the continuous scale
 // through the reading taken when the packet is handled.
 func ExampleReading_FromRealtime() {

@@ -136,7 +136,7 @@ func TestNew(t *testing.T) {
 		{"offset", func(c *Config) { c.TimeOffset = -time.Hour }, "shifted(system)", now.Add(-time.Hour), ""},
 		{"offset-to", func(c *Config) { c.Kind = "tai"; c.TimeOffsetTo = mustTime(t, "2016-12-31T18:00:00Z") }, "shifted(tai)", mustTime(t, "2016-12-31T18:00:00Z"), ""},
 		{"both", func(c *Config) { c.TimeOffset = time.Hour; c.TimeOffsetTo = now }, "", now, "not both"},
-		{"unknown", func(c *Config) { c.Kind = "gps" }, "", now, `"gps": want system or tai`},
+		{"unknown", func(c *Config) { c.Kind = "gps" }, "", now, "clock gps: want system or tai"},
 		{"no table", func(c *Config) { c.Table = nil }, "", now, "no leap table"},
 		{"tai refused", func(c *Config) { c.Kind = "tai"; c.Kernel = syncedKernel(0).read }, "", now, "offset is 0 s"},
 	} {

@@ -12,7 +12,7 @@
 //   - Shifted wraps a source to serve time as if now were shifted, to replay
 //     a historic leap.
 //
-// A rehearsal (ParseRehearsal) does not need a source of its own: the source
+// A rehearsal (leap.ParseRehearsal) does not need a source of its own: the source
 // keeps mapping the host clock with the real table, and only the smear uses
 // the table with the synthetic leap (see docs/timescale.md).
 //
@@ -23,12 +23,11 @@
 package timescale
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/leap"
 )
@@ -224,11 +223,23 @@ const (
 	DefaultCheckInterval = 250 * time.Millisecond
 )
 
+// Validate checks the options of cfg that a user sets; its errors are
+// *option.Error named after them (clock, time-offset, time-offset-to).
+func (cfg Config) Validate() error {
+	switch {
+	case cfg.Kind != "" && cfg.Kind != "system" && cfg.Kind != "tai":
+		return option.Errorf("clock", cfg.Kind, "want system or tai")
+	case cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero():
+		return option.Errorf("time-offset", cfg.TimeOffset, "give either a duration (time-offset) or a target instant (time-offset-to), not both")
+	}
+	return nil
+}
+
 // New builds the source that cfg describes: system or tai, shifted when
 // TimeOffset or TimeOffsetTo is set.
 func New(cfg Config) (Source, error) {
-	if cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero() {
-		return nil, errors.New("time offset: give either a duration or a target instant, not both")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	var src Source
 	var err error
@@ -237,8 +248,6 @@ func New(cfg Config) (Source, error) {
 		src, err = NewSystem(cfg)
 	case "tai":
 		src, err = NewKernelTAI(cfg)
-	default:
-		return nil, fmt.Errorf("clock source %q: want system or tai", cfg.Kind)
 	}
 	if err != nil {
 		return nil, err

@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/internal/netaddr"
 	"github.com/leapsmear/leapsmear/nts"
-	"github.com/leapsmear/leapsmear/server"
 )
 
 // ntsServeFlags are the NTS options of leapsmear serve.
@@ -33,7 +33,8 @@ func (f *ntsServeFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.keTimeout, "nts-ke-timeout", 5*time.Second, "cut off an NTS-KE client that has not finished within this time")
 }
 
-// config checks the NTS flags; nil when NTS is off.
+// config turns the NTS flags into the daemon's NTS configuration (which the
+// daemon validates); nil when NTS is off.
 func (f *ntsServeFlags) config(listen []string) (*daemon.NTSConfig, error) {
 	on := f.keListen != "" || f.cert != "" || f.key != ""
 	if !on {
@@ -42,9 +43,6 @@ func (f *ntsServeFlags) config(listen []string) (*daemon.NTSConfig, error) {
 		}
 		return nil, nil
 	}
-	if f.cert == "" || f.key == "" {
-		return nil, usagef("NTS needs both --nts-cert and --nts-key")
-	}
 	if f.keTimeout <= 0 {
 		return nil, usagef("--nts-ke-timeout %s: want a positive duration", f.keTimeout)
 	}
@@ -52,21 +50,13 @@ func (f *ntsServeFlags) config(listen []string) (*daemon.NTSConfig, error) {
 	if ke == "" {
 		host := "127.0.0.1"
 		if len(listen) > 0 {
-			if ap, err := server.ParseListen(listen[0]); err == nil {
+			if ap, err := netaddr.Listen(listen[0]); err == nil {
 				host = ap.Addr().String()
 			}
 		}
 		ke = net.JoinHostPort(host, strconv.Itoa(nts.DefaultKEPort))
 	} else if _, _, err := net.SplitHostPort(ke); err != nil {
 		ke = net.JoinHostPort(ke, strconv.Itoa(nts.DefaultKEPort))
-	}
-	if _, err := server.ParseListen(ke); err != nil {
-		return nil, usagef("--nts-ke-listen: %v", err)
-	}
-	if f.ntpServer != "" {
-		if _, p, err := net.SplitHostPort(f.ntpServer); err != nil || p == "" {
-			return nil, usagef("--nts-ntp-server %q: want HOST:PORT", f.ntpServer)
-		}
 	}
 	return &daemon.NTSConfig{KEListen: ke, CertFile: f.cert, KeyFile: f.key, NTPServer: f.ntpServer,
 		CookieKeyFile: f.keyFile, Require: f.require, KETimeout: f.keTimeout}, nil
