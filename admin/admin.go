@@ -26,7 +26,6 @@ import (
 
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/internal/netaddr"
-	"github.com/leapsmear/leapsmear/leap"
 )
 
 // Daemon is what the endpoints read: a snapshot of the running server.
@@ -64,30 +63,9 @@ func logger(opt Options) *slog.Logger {
 	return slog.Default()
 }
 
-// Health says whether the server is fit to serve: it fails for an
-// unverified table, an expired table or one that states no expiry (unless
-// strict is false) and an unsynchronised host clock, with a one-line reason
-// (the table's problems as leap.Problem words them); when it passes the
-// reason sums up what is served.
-func Health(st daemon.Status, strict bool) (ok bool, reason string) {
-	t := st.Table
-	for _, p := range st.TableProblems() {
-		switch {
-		case p.Kind == leap.Unverified:
-			return false, p.String()
-		case strict && (p.Kind == leap.Expired || p.Kind == leap.NoExpiry):
-			return false, p.String() + " and send SIGHUP (or ?strict=0)"
-		}
-	}
-	if !st.Synced {
-		return false, "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16"
-	}
-	expiry := "expires " + formatTime(t.Expires)
-	if st.Expired() {
-		expiry = "EXPIRED, ignored by ?strict=0"
-	}
-	return true, fmt.Sprintf("ok: serving %s with leap table %s (%s) on a synchronised clock", st.Smear.Policy().Name, t.Source, expiry)
-}
+// Health says whether the server is fit to serve (daemon.Status.Health):
+// 200 with a summary, or 503 with every problem, worst first, one a line.
+func Health(st daemon.Status, strict bool) (ok bool, reason string) { return st.Health(strict) }
 
 func serveHealth(w http.ResponseWriter, r *http.Request, d Daemon) {
 	strict := true
