@@ -404,7 +404,7 @@ func TestStatusJSON(t *testing.T) {
 	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == leap.Default().Fingerprint() {
 		t.Errorf("rehearsal %q fingerprint %s", r.Table.Rehearsal, r.Table.Fingerprint)
 	}
-	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 6 {
+	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 7 {
 		t.Errorf("listen %v dropped %v", r.Listen, r.Requests.Dropped)
 	}
 	// The metrics tell the same story.

@@ -58,6 +58,9 @@ type Config struct {
 	// privileges are dropped, and served beside them (the admin endpoints,
 	// ...).
 	Services []NewService
+	// NTS, when set, turns on Network Time Security: an NTS-KE listener
+	// (one of the services) and authenticated replies.
+	NTS *NTSConfig
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
 	// CheckInterval is the period of the daemon's own checks (leap table
@@ -141,6 +144,11 @@ func (cfg Config) Validate() error {
 			return err
 		}
 	}
+	if cfg.NTS != nil {
+		if err := cfg.NTS.Validate(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -156,6 +164,7 @@ type Daemon struct {
 	resp    *server.Responder
 	srv     *server.Server
 	svcs    []Service
+	nts     *ntsState
 	reloads atomic.Uint64
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[string]
@@ -215,6 +224,14 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		src.Close()
 		return nil, err
+	}
+	if cfg.NTS != nil {
+		ke, err := d.startNTS()
+		if err != nil {
+			d.closeAll()
+			return nil, err
+		}
+		d.svcs = append(d.svcs, ke)
 	}
 	for _, newSvc := range cfg.Services {
 		svc, err := newSvc(d)
@@ -384,6 +401,7 @@ func (d *Daemon) Addrs() []string {
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
 	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
@@ -396,7 +414,7 @@ func (d *Daemon) Reload() error {
 		msg := err.Error()
 		d.lastErr.Store(&msg)
 		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.Table().Source)
-		return err
+		return errors.Join(err, ntsErr)
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
@@ -405,7 +423,7 @@ func (d *Daemon) Reload() error {
 	d.log.Info("leap table reloaded", tableAttrs(table, d.servedNow())...)
 	d.warnUnverified(table)
 	d.Check()
-	return nil
+	return ntsErr
 }
 
 // Table returns the leap table in use (without the rehearsal leap).
