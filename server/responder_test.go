@@ -232,7 +232,7 @@ func TestRespondDrops(t *testing.T) {
 		{"47 bytes", v4(nil)[:47], DropShort},
 		{"mode 6 readstat (12 bytes)", []byte{0x16, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, DropShort},
 		{"version 0", request(t, 0, 3, 6, 99, nil), DropVersion},
-		{"version 5", request(t, 5, 3, 6, 99, nil), DropVersion},
+		{"version 5 without a draft identification", request(t, 5, 3, 6, 99, nil), DropVersion},
 		{"version 6", request(t, 6, 3, 6, 99, nil), DropVersion},
 		{"version 7", request(t, 7, 3, 6, 99, nil), DropVersion},
 		{"version 0 and mode 6", request(t, 0, 6, 6, 99, nil), DropVersion},
@@ -332,7 +332,7 @@ func TestRespondProperty(t *testing.T) {
 				req = append(req[:ntp.HeaderLen], []([]byte){mac(20), mac(24), make([]byte, 4), extension(1, 16+4*rng.IntN(10))}[rng.IntN(4)]...)
 			}
 		}
-		resp := make([]byte, ntp.HeaderLen)
+		resp := make([]byte, max(len(req), ntp.HeaderLen))
 		n, v := respond(r, req, resp, 0)
 		checkReply(t, req, resp, n, v)
 		if n > 0 {
@@ -344,20 +344,40 @@ func TestRespondProperty(t *testing.T) {
 	}
 }
 
-// wellFormed says whether req is a client request that must be answered.
+// wellFormed says whether req is a client request that must be answered:
+// versions 1 to 4 with a well-formed trailer, or version 5 with well-formed
+// extension fields naming this draft.
 func wellFormed(req []byte) bool {
 	if len(req) < ntp.HeaderLen {
 		return false
 	}
 	version, mode := req[0]>>3&7, req[0]&7
-	if version < 1 || version > 4 || mode != ntp.ModeClient {
+	if version < 1 || version > 5 || mode != ntp.ModeClient {
 		return false
+	}
+	if version == ntp.Version5 {
+		draft := false
+		for rest := req[ntp.HeaderLen:]; ; {
+			f, next, ok, err := ntp.NextExtensionV5(rest)
+			if err != nil {
+				return false
+			}
+			if !ok {
+				return draft
+			}
+			if f.Type == ntp.ExtV5DraftID {
+				draft = string(f.Value) == ntp.V5Draft
+			}
+			rest = next
+		}
 	}
 	_, _, err := ntp.Trailer(req)
 	return err == nil
 }
 
-// checkReply checks the invariants of every reply to req.
+// checkReply checks the invariants of every reply to req: never longer than
+// req; 48 bytes to versions 1 to 4 (and the smear declaration's field when
+// asked), as long as the request for version 5.
 func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 	t.Helper()
 	if n > len(req) {
@@ -372,7 +392,21 @@ func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 		}
 		return
 	}
-	if n != ntp.HeaderLen || v != Answered {
+	if req[0]>>3&7 == ntp.Version5 {
+		var h, q ntp.HeaderV5
+		_ = h.Decode(resp)
+		_ = q.Decode(req)
+		ts, ok := v.Timescale()
+		if n != len(req) || !ok || resp[0]>>3&7 != 5 || h.Mode != ntp.ModeServer || h.ClientCookie != q.ClientCookie || h.Timescale != ts {
+			t.Fatalf("request % x: %d bytes, %v, reply %+v", req, n, v, h)
+		}
+		return
+	}
+	want := ntp.HeaderLen
+	if _, l, ok := ntp.FindExtension(req, ntp.ExtSmearInfo); ok && req[0]>>3&7 == 4 {
+		want += l
+	}
+	if n != want || v != Answered {
 		t.Fatalf("reply length %d verdict %v", n, v)
 	}
 	h := decode(t, resp)

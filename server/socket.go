@@ -173,10 +173,10 @@ func (s *socket) handle(n int) {
 		s.nwrite++
 	}
 	if s.nwrite > 0 {
-		ts := s.r.TransmitTime(&b)
+		x := s.r.TransmitTAI()
 		for i := 0; i < s.nwrite; i++ {
 			if s.sealed[i] < 0 {
-				StampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
+				StampReply(&b, unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), x)
 			}
 		}
 		// NTS replies: each reads the clock for its own transmit timestamp
