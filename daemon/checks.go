@@ -20,8 +20,12 @@ type watchState struct {
 	// expiryWarnings crossed and logged (len+1 once expired).
 	table *leap.Table
 	level int
-	// smear and win describe the window Check saw last: the first window
-	// not ended, and whether the instant was inside it.
+}
+
+// windowWatch is what Check remembers of one listener's windows: the smear
+// and the window it saw last (the first window not ended), and whether the
+// instant was inside it.
+type windowWatch struct {
 	smear  *smear.Smear
 	win    smear.Window
 	hasWin bool
@@ -63,7 +67,10 @@ func (d *Daemon) Check() {
 	d.watch.mu.Lock()
 	defer d.watch.mu.Unlock()
 	d.checkExpiry(d.Table(), d.servedNow())
-	d.checkWindow(d.Smear(), d.src.Now().TAI)
+	x := d.src.Now().TAI
+	for _, l := range d.listeners {
+		d.checkWindow(l, x)
+	}
 	d.rotateNTS(d.hostNow())
 }
 
@@ -106,9 +113,18 @@ func (d *Daemon) checkExpiry(t *leap.Table, now time.Time) {
 	}
 }
 
-// checkWindow logs the window edges crossed since the last check at x.
-func (d *Daemon) checkWindow(s *smear.Smear, x leap.TAI) {
-	w := &d.watch
+// checkWindow logs the window edges of listener l crossed since the last
+// check at x. With several listeners, each logs its own, naming its
+// address.
+func (d *Daemon) checkWindow(l *listenerState, x leap.TAI) {
+	s := l.resp.Smear()
+	w := &l.watch
+	windowAttrs := baseWindowAttrs
+	if len(d.listeners) > 1 {
+		windowAttrs = func(s *smear.Smear, win smear.Window, x leap.TAI) []any {
+			return append([]any{"listen", l.bound}, baseWindowAttrs(s, win, x)...)
+		}
+	}
 	win, ok := s.Next(x)
 	inside := ok && x >= win.Start
 	if w.smear == nil {
@@ -138,7 +154,7 @@ func (d *Daemon) checkWindow(s *smear.Smear, x leap.TAI) {
 	w.smear, w.win, w.hasWin, w.inside = s, win, ok, inside
 }
 
-func windowAttrs(s *smear.Smear, w smear.Window, x leap.TAI) []any {
+func baseWindowAttrs(s *smear.Smear, w smear.Window, x leap.TAI) []any {
 	t := s.Table()
 	return []any{"leap", w.Event.String(), "policy", s.Policy().Name,
 		"window_opens", t.LabelFromTAI(w.Start).String(), "window_closes", t.LabelFromTAI(w.End).String(),

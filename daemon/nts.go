@@ -138,7 +138,9 @@ func (d *Daemon) startNTS() (Service, error) {
 		return nil, err
 	}
 	d.nts = st
-	d.resp.SetNTS(st.srv, cfg.Require)
+	for _, l := range d.listeners {
+		l.resp.SetNTS(st.srv, cfg.Require)
+	}
 	keySource := cfg.CookieKeyFile
 	if keySource == "" {
 		keySource = "random (cookies die with this process)"

@@ -34,6 +34,8 @@ type serveFlags struct {
 	admin          string
 	sockets        int
 	policy         string
+	v5SmearPolicy  string
+	refidSmear     string
 	clock          string
 	timeOffset     time.Duration
 	timeOffsetTo   string
@@ -126,10 +128,12 @@ on the command line win over the file.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "TOML file of options (keys are these flags' long names); flags win over it")
-	fl.StringArrayVar(&f.listen, "listen", []string{"127.0.0.1:123"}, "address to serve, host:port (repeatable; [::]:123 is every IPv4 and IPv6 address)")
+	fl.StringArrayVar(&f.listen, "listen", []string{"127.0.0.1:123"}, "address to serve, HOST:PORT, or HOST:PORT=POLICY with a policy of its own (repeatable;\n[::]:123 is every IPv4 and IPv6 address); one process, one table, one clock")
 	fl.StringVar(&f.admin, "admin", "", "HTTP address of the admin endpoints (/metrics, /healthz, /api/status, status page /),\nsuch as 127.0.0.1:9123; off when not given; never the NTP port")
 	fl.IntVar(&f.sockets, "sockets", 0, "SO_REUSEPORT sockets per listen address, each with its own goroutine (0: one per CPU)")
 	fl.StringVar(&f.policy, "policy", smear.DefaultPolicy, "smear policy: "+strings.Join(smear.PresetNames(), ", ")+",\nor SHAPE:START:LENGTH such as linear:-30s:61s (see 'leapsmear plot')")
+	fl.StringVar(&f.v5SmearPolicy, "v5-smear-policy", "", "the smear NTPv5 clients get when they ask for leap-smeared UTC, on every listener\n(default: each listener's own policy when it smears; a stepping listener then answers UTC)")
+	fl.StringVar(&f.refidSmear, "refid-smear", "off", "declare the smear in the reference ID of a smearing listener's replies while the\nsmear offset is not zero: draft (254.x.y.z with the offset, draft-stenn-ntp-leap-smear-refid),\nchrony (127.127.1.255), or off")
 	fl.StringVar(&f.clock, "clock", "system", "clock source: system (CLOCK_REALTIME through a monotonic anchor) or tai (CLOCK_TAI, which must agree with the table)")
 	fl.DurationVar(&f.timeOffset, "time-offset", 0, "serve time as if the host clock read this much later, e.g. -2700h (replays a past leap)")
 	fl.StringVar(&f.timeOffsetTo, "time-offset-to", "", "serve time as if it were this instant at start, e.g. 2016-12-31T18:00:00Z")
@@ -154,7 +158,7 @@ on the command line win over the file.`,
 // validates; its complaints become usage errors naming the flag.
 func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Config, error) {
 	cfg := daemon.Config{
-		Server:    server.Config{Listen: f.listen, SocketsPerAddress: f.sockets},
+		Server:    server.Config{SocketsPerAddress: f.sockets},
 		LeapFiles: f.leap.files,
 		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
 		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
@@ -164,6 +168,26 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	var err error
 	if cfg.Policy, err = smear.Parse(f.policy); err != nil {
 		return cfg, usagef("--policy: %v", err)
+	}
+	addrs := make([]string, 0, len(f.listen))
+	for _, s := range f.listen {
+		l, err := daemon.ParseListener(s)
+		if err != nil {
+			return cfg, optionError("serve", err)
+		}
+		cfg.Listeners = append(cfg.Listeners, l)
+		addrs = append(addrs, l.Addr)
+	}
+	if f.v5SmearPolicy != "" {
+		p, err := smear.Parse(f.v5SmearPolicy)
+		if err != nil {
+			return cfg, usagef("--v5-smear-policy: %v", err)
+		}
+		cfg.V5Policy = &p
+	}
+	refidSmear, err := server.ParseRefIDSmear(f.refidSmear)
+	if err != nil {
+		return cfg, usagef("--refid-smear %q: %v", f.refidSmear, err)
 	}
 	if f.timeOffsetTo != "" {
 		if cfg.Source.TimeOffsetTo, err = time.Parse(time.RFC3339Nano, f.timeOffsetTo); err != nil {
@@ -181,7 +205,8 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	if err != nil {
 		return cfg, usagef("--refid %q: %v", f.refid, err)
 	}
-	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion}
+	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion,
+		RefIDSmear: refidSmear}
 	if f.rateLimit != 0 {
 		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval, Entries: f.rateEntries})
 		if err != nil {
@@ -189,14 +214,14 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		}
 		cfg.Limiter = l
 	}
-	if cfg.NTS, err = f.nts.config(f.listen); err != nil {
+	if cfg.NTS, err = f.nts.config(addrs); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, optionError("serve", err)
 	}
 	if f.admin != "" {
-		if err := admin.CheckAddress(f.admin, f.listen); err != nil {
+		if err := admin.CheckAddress(f.admin, addrs); err != nil {
 			return cfg, usagef("--admin: %v", err)
 		}
 		addr := f.admin

@@ -93,6 +93,17 @@ func TestServeBadFlags(t *testing.T) {
 // start-up summary.
 func serveInProcess(t *testing.T, args ...string) (addr string, summary map[string]any, logs *testenv.Buffer) {
 	t.Helper()
+	addrs, summary, logs := serveInProcessAll(t, args...)
+	if len(addrs) != 1 {
+		t.Fatalf("serving %v", addrs)
+	}
+	return addrs[0], summary, logs
+}
+
+// serveInProcessAll is serveInProcess for a server of several listen
+// addresses: it returns them all, in order.
+func serveInProcessAll(t *testing.T, args ...string) (addrs []string, summary map[string]any, logs *testenv.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &testenv.Buffer{}
 	root := newRootCmd()
@@ -127,10 +138,10 @@ func serveInProcess(t *testing.T, args ...string) (addr string, summary map[stri
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "serving" {
 				listen, _ := rec["listen"].([]any)
-				if len(listen) != 1 {
-					t.Fatalf("serving %v", rec["listen"])
+				for _, a := range listen {
+					addrs = append(addrs, a.(string))
 				}
-				return listen[0].(string), rec, logs
+				return addrs, rec, logs
 			}
 		}
 		select {
@@ -140,7 +151,7 @@ func serveInProcess(t *testing.T, args ...string) (addr string, summary map[stri
 		}
 	}
 	t.Fatalf("no start-up summary within 5 s:\n%s", logs)
-	return "", nil, nil
+	return nil, nil, nil
 }
 
 func writeConfig(t *testing.T, text string) string {
