@@ -26,7 +26,8 @@ func metric(name, help string, labels ...string) *prometheus.Desc {
 // The metrics, each read from a daemon.Status at scrape time.
 var (
 	descReceived = metric("requests_received_total", "NTP datagrams received.")
-	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4).")
+	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4) of NTPv3 and NTPv4 without NTS (NTS: nts_replies_total; NTPv5: v5_replies_total).")
+	descV5       = metric("v5_replies_total", "NTPv5 replies with time, by the timescale served (utc, tai, smeared).", "timescale")
 	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
 	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
 	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
@@ -65,6 +66,11 @@ var (
 	descNTSRotation = metric("nts_next_key_rotation_seconds", "Seconds until the next cookie key takes over.")
 	descNTSReloadF  = metric("nts_reload_failures_total", "Reloads of the NTS certificate or key file that failed; the last good ones stayed in use.")
 	descStart       = metric("start_time_seconds", "When the server started, in POSIX seconds.")
+
+	descListener       = metric("listener_info", "Each NTP listen address: its policy (NTPv3 and NTPv4), shape, window for an inserted second, and NTPv5 smear policy (empty: none offered).", "listen", "policy", "shape", "window", "v5_smear_policy")
+	descListenerOffset = metric("listener_offset_nanoseconds", "A listener's served time minus true UTC now, in nanoseconds.", "listen")
+	descListenerLI     = metric("listener_leap_indicator", "The leap indicator a listener's NTPv4 replies carry now.", "listen")
+	descListenerPkts   = metric("listener_packets_total", "Datagrams a listener received, by what became of them (answered, kod, answered_nts, answered_v5_utc, ..., and the drop reasons).", "listen", "verdict")
 	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
 
@@ -80,7 +86,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
 		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild,
-		descNTSKE, descNTSReplies, descNTSNAKs, descNTSKeys, descNTSCert, descNTSRotation, descNTSReloadF} {
+		descNTSKE, descNTSReplies, descNTSNAKs, descNTSKeys, descNTSCert, descNTSRotation, descNTSReloadF,
+		descV5, descListener, descListenerOffset, descListenerLI, descListenerPkts} {
 		ch <- d
 	}
 }
@@ -97,6 +104,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	p := st.Packets
 	counter(descReceived, p.Received)
 	counter(descReplies, p.Verdicts[server.Answered])
+	for _, v := range server.V5Verdicts() {
+		ts, _ := v.Timescale()
+		counter(descV5, p.Verdicts[v], ts.String())
+	}
 	counter(descKoD, p.Verdicts[server.Kissed])
 	for _, v := range server.DropReasons() {
 		counter(descDropped, p.Verdicts[v], v.String())
@@ -151,6 +162,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descNTSCert, n.CertNotAfter.Sub(st.Host).Seconds())
 		gauge(descNTSRotation, n.NextRotation.Sub(st.Host).Seconds())
 		counter(descNTSReloadF, n.ReloadFailures)
+	}
+	for _, l := range st.Listeners {
+		pol, v5 := l.Smear.Policy(), ""
+		if l.V5Smear != nil {
+			v5 = l.V5Smear.Policy().Name
+		}
+		gauge(descListener, 1, l.Addr, pol.Name, pol.Shape.String(), pol.Spec(1), v5)
+		gauge(descListenerOffset, float64(l.Offset.Nanoseconds()), l.Addr)
+		gauge(descListenerLI, float64(l.LI), l.Addr)
+		for _, v := range server.AllVerdicts() {
+			counter(descListenerPkts, l.Packets.Verdicts[v], l.Addr, v.String())
+		}
 	}
 	b := Build()
 	gauge(descBuild, 1, b.Version, b.Revision, b.GoVersion)

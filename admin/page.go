@@ -70,6 +70,15 @@ type view struct {
 	Synced        bool
 	Verified      bool
 	LastReloadBad bool
+	Listeners     []listenerView
+}
+
+// listenerView is one row of the listeners' table.
+type listenerView struct {
+	Addr, Policy, Window, V5, Offset, When string
+	LI                                     int
+	InWindow                               bool
+	Received, Replies, RepliesV5, Dropped  uint64
 }
 
 type leapView struct {
@@ -128,6 +137,20 @@ func (p *page) view(st daemon.Status) view {
 	}
 	for _, reason := range server.DropReasons() {
 		v.Drops = append(v.Drops, dropView{Reason: reason.String(), Count: st.Packets.Verdicts[reason]})
+	}
+	for _, l := range st.Listeners {
+		pol := l.Smear.Policy()
+		lv := listenerView{Addr: l.Addr, Policy: pol.Name, Window: pol.Spec(1), V5: "none (UTC)",
+			Offset: fmt.Sprintf("%+.3f ms", float64(l.Offset)/1e6), LI: l.LI, InWindow: l.InWindow,
+			Received: l.Packets.Received, Replies: l.Packets.Verdicts[server.Answered] + l.Packets.Verdicts[server.AnsweredNTS],
+			RepliesV5: l.Packets.AnsweredV5(), Dropped: l.Packets.Dropped()}
+		if l.V5Smear != nil {
+			lv.V5 = l.V5Smear.Policy().Name
+		}
+		if l.HasNext {
+			lv.When = newLeapView(st, l.Next).When
+		}
+		v.Listeners = append(v.Listeners, lv)
 	}
 	var err error
 	v.Chart, v.ChartCaption, err = p.chart(st)

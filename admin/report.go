@@ -51,6 +51,30 @@ type Report struct {
 	Build   BuildInfo `json:"build"`
 	// NTS is Network Time Security, absent when it is off.
 	NTS *NTSReport `json:"nts,omitempty"`
+	// Listeners holds each NTP listen address with its own policy, time
+	// and counters, in the order of Listen; the fields above describe the
+	// first (time, policy) and the whole server (requests).
+	Listeners []ListenerReport `json:"listeners"`
+}
+
+// ListenerReport is one NTP listen address.
+type ListenerReport struct {
+	// Listen is the address; Policy the policy of its NTPv3 and NTPv4
+	// replies; V5SmearPolicy the smear of its NTPv5 leap-smeared UTC
+	// (null: none offered, such requests get UTC).
+	Listen        string       `json:"listen"`
+	Policy        PolicyReport `json:"policy"`
+	V5SmearPolicy *string      `json:"v5_smear_policy"`
+	// OffsetNs, RatePPM, LeapIndicator and InWindow are the listener's
+	// time now, as the fields of Report of the same names.
+	OffsetNs      int64   `json:"offset_ns"`
+	RatePPM       float64 `json:"rate_ppm"`
+	LeapIndicator int     `json:"leap_indicator"`
+	InWindow      bool    `json:"in_window"`
+	// NextLeap is the listener's next window (null when none).
+	NextLeap *LeapReport `json:"next_leap"`
+	// Requests are the listener's counters.
+	Requests RequestStats `json:"requests"`
 }
 
 // NTSReport is the state of NTS.
@@ -154,11 +178,13 @@ type ClockReport struct {
 
 // RequestStats are the packet counters.
 type RequestStats struct {
-	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
-	// by reason (server.Verdict names); SendErrors (refused by the kernel)
-	// and SendDropped (send buffer full).
+	// Received datagrams; Replies with time (NTPv3 and NTPv4 without NTS),
+	// RepliesV5 NTPv5 replies by timescale served (utc, tai, smeared) and
+	// KoD (RATE) sent; Dropped by reason (server.Verdict names); SendErrors
+	// (refused by the kernel) and SendDropped (send buffer full).
 	Received    uint64            `json:"received"`
 	Replies     uint64            `json:"replies"`
+	RepliesV5   map[string]uint64 `json:"replies_v5"`
 	KoD         uint64            `json:"kod"`
 	Dropped     map[string]uint64 `json:"dropped"`
 	SendErrors  uint64            `json:"send_errors"`
@@ -189,15 +215,13 @@ func NewReport(st daemon.Status) Report {
 		RatePPM:       st.RatePPM,
 		LeapIndicator: leapIndicator(st),
 		InWindow:      st.InWindow,
-		Policy: PolicyReport{Name: pol.Name, Shape: pol.Shape.String(), Window: pol.Spec(1),
-			MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin},
+		Policy: policyReport(pol),
 		Table: TableReport{Source: t.Source, Verified: t.Verified, Verification: t.Verification,
 			Updated: timePtr(t.Updated), Expires: timePtr(t.Expires), Expired: st.Expired(),
 			Leaps: len(t.Events), Fingerprint: s.Table().Fingerprint()},
 		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
-		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
-			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors, SendDropped: st.Packets.SendDropped},
+		Requests: requestStats(st.Packets),
 		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
 		Listen:  st.Listen,
 		Started: st.Started.UTC(),
@@ -214,8 +238,17 @@ func NewReport(st daemon.Status) Report {
 	if st.Rehearsal != nil {
 		r.Table.Rehearsal = s.Table().Source
 	}
-	for _, v := range server.DropReasons() {
-		r.Requests.Dropped[v.String()] = st.Packets.Verdicts[v]
+	for _, l := range st.Listeners {
+		lr := ListenerReport{Listen: l.Addr, Policy: policyReport(l.Smear.Policy()), OffsetNs: l.Offset.Nanoseconds(),
+			RatePPM: l.RatePPM, LeapIndicator: l.LI, InWindow: l.InWindow, Requests: requestStats(l.Packets)}
+		if l.V5Smear != nil {
+			name := l.V5Smear.Policy().Name
+			lr.V5SmearPolicy = &name
+		}
+		if l.HasNext {
+			lr.NextLeap = leapReport(st, l.Next)
+		}
+		r.Listeners = append(r.Listeners, lr)
 	}
 	if n := st.NTS; n != nil {
 		r.NTS = &NTSReport{KEListen: n.KEListen, NTPServer: n.NTPServer, KeySource: n.KeySource, Keys: n.Keys,
@@ -231,6 +264,24 @@ func NewReport(st daemon.Status) Report {
 	}
 	if st.HasLast {
 		r.LastLeap = leapReport(st, st.Last)
+	}
+	return r
+}
+
+func policyReport(pol smear.Policy) PolicyReport {
+	return PolicyReport{Name: pol.Name, Shape: pol.Shape.String(), Window: pol.Spec(1),
+		MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin}
+}
+
+func requestStats(p server.Stats) RequestStats {
+	r := RequestStats{Received: p.Received, Replies: p.Verdicts[server.Answered], RepliesV5: map[string]uint64{},
+		KoD: p.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: p.SendErrors, SendDropped: p.SendDropped}
+	for _, v := range server.V5Verdicts() {
+		ts, _ := v.Timescale()
+		r.RepliesV5[ts.String()] = p.Verdicts[v]
+	}
+	for _, v := range server.DropReasons() {
+		r.Dropped[v.String()] = p.Verdicts[v]
 	}
 	return r
 }

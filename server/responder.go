@@ -53,6 +53,15 @@ func (v Verdict) String() string {
 	return verdictNames[v]
 }
 
+// AllVerdicts returns every verdict, in order.
+func AllVerdicts() []Verdict {
+	out := make([]Verdict, numVerdicts)
+	for v := range out {
+		out[v] = Verdict(v)
+	}
+	return out
+}
+
 // DropReasons returns the verdicts that leave a packet unanswered.
 func DropReasons() []Verdict {
 	out := make([]Verdict, 0, numVerdicts-DropShort)
