@@ -71,7 +71,7 @@ var (
 	descListenerOffset = metric("listener_offset_nanoseconds", "A listener's served time minus true UTC now, in nanoseconds.", "listen")
 	descListenerLI     = metric("listener_leap_indicator", "The leap indicator a listener's NTPv4 replies carry now.", "listen")
 	descListenerPkts   = metric("listener_packets_total", "Datagrams a listener received, by what became of them (answered, kod, answered_nts, answered_v5_utc, ..., and the drop reasons).", "listen", "verdict")
-	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
+	descBuild          = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
 
 // collector reads a daemon's status at every scrape: nothing is counted on

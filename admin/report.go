@@ -215,17 +215,17 @@ func NewReport(st daemon.Status) Report {
 		RatePPM:       st.RatePPM,
 		LeapIndicator: leapIndicator(st),
 		InWindow:      st.InWindow,
-		Policy: policyReport(pol),
+		Policy:        policyReport(pol),
 		Table: TableReport{Source: t.Source, Verified: t.Verified, Verification: t.Verification,
 			Updated: timePtr(t.Updated), Expires: timePtr(t.Expires), Expired: st.Expired(),
 			Leaps: len(t.Events), Fingerprint: s.Table().Fingerprint()},
 		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
 		Requests: requestStats(st.Packets),
-		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
-		Listen:  st.Listen,
-		Started: st.Started.UTC(),
-		Build:   Build(),
+		Reloads:  ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
+		Listen:   st.Listen,
+		Started:  st.Started.UTC(),
+		Build:    Build(),
 	}
 	r.Problems = []string{}
 	for _, p := range st.Problems() {
