@@ -121,7 +121,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
+			return fromConfigFile(cmd, runServe(cmd.Context(), cmd.ErrOrStderr(), &f))
 		},
 	}
 	fl := cmd.Flags()
