@@ -218,7 +218,8 @@ func TestMetricsCountTraffic(t *testing.T) {
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_version"}, 1},
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_mode"}, 2},
 		{"leapsmear_packets_dropped_total", []string{"reason", "rate_limited"}, 0},
-		{"leapsmear_send_errors_total", nil, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "refused"}, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "buffer_full"}, 0},
 	}
 	for _, c := range checks {
 		if got := delta(c.name, c.labels...); got != c.want {

@@ -28,7 +28,7 @@ var (
 	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4).")
 	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
 	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
-	descSendErrs = metric("send_errors_total", "Replies the kernel refused to send, and read errors.")
+	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
 
 	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
 	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
@@ -92,7 +92,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range server.DropReasons() {
 		counter(descDropped, p.Verdicts[v], v.String())
 	}
-	counter(descSendErrs, p.SendErrors)
+	counter(descSendErrs, p.SendErrors, "refused")
+	counter(descSendErrs, p.SendDropped, "buffer_full")
 
 	gauge(descOffset, float64(st.Offset.Nanoseconds()))
 	gauge(descRate, st.RatePPM)

@@ -122,12 +122,14 @@ type ClockReport struct {
 // RequestStats are the packet counters.
 type RequestStats struct {
 	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
-	// by reason (server.Verdict names); SendErrors.
-	Received   uint64            `json:"received"`
-	Replies    uint64            `json:"replies"`
-	KoD        uint64            `json:"kod"`
-	Dropped    map[string]uint64 `json:"dropped"`
-	SendErrors uint64            `json:"send_errors"`
+	// by reason (server.Verdict names); SendErrors (refused by the kernel)
+	// and SendDropped (send buffer full).
+	Received    uint64            `json:"received"`
+	Replies     uint64            `json:"replies"`
+	KoD         uint64            `json:"kod"`
+	Dropped     map[string]uint64 `json:"dropped"`
+	SendErrors  uint64            `json:"send_errors"`
+	SendDropped uint64            `json:"send_dropped"`
 }
 
 // ReloadReport counts leap table reloads.
@@ -162,7 +164,7 @@ func NewReport(st daemon.Status) Report {
 		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
 		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
-			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors},
+			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors, SendDropped: st.Packets.SendDropped},
 		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
 		Listen:  st.Listen,
 		Started: st.Started.UTC(),

@@ -28,7 +28,7 @@ const (
 	DropMode                       // not a client request (mode 3); includes modes 6 and 7
 	DropMalformed                  // extension fields or MAC with broken lengths, or truncated
 	DropRateLimited                // over the client's rate, and no KoD owed
-	DropSource                     // from a source that cannot be answered safely (port 0)
+	DropSource                     // from a source that cannot be answered safely (see Answerable)
 	numVerdicts
 )
 
@@ -142,7 +142,7 @@ type Request struct {
 // sending. resp must hold at least ntp.HeaderLen bytes; the reply is never
 // longer than the request. It allocates nothing.
 func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
-	if !req.Source.IsValid() || req.Source.Port() == 0 {
+	if !Answerable(req.Source) {
 		return 0, DropSource
 	}
 	data := req.Data
@@ -203,6 +203,18 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 		Receive:   ntp.TimestampFromUnixNano(int64(received))}
 	_ = h.Encode(resp)
 	return ntp.HeaderLen, Answered
+}
+
+// limitedBroadcast is 255.255.255.255, the IPv4 limited broadcast address.
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// Answerable reports whether a request from src may be answered: never from
+// port 0, an unspecified address (0.0.0.0, ::), a multicast or the limited
+// broadcast address. No host sends from those; a request that claims to is
+// forged, and a reply could only feed a reflection attack or a loop.
+func Answerable(src netip.AddrPort) bool {
+	a := src.Addr()
+	return src.IsValid() && src.Port() != 0 && !a.IsUnspecified() && !a.IsMulticast() && a != limitedBroadcast
 }
 
 // TransmitTime reads the clock again for the transmit timestamps of a batch,

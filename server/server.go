@@ -106,6 +106,9 @@ type Stats struct {
 	Verdicts [numVerdicts]uint64
 	// SendErrors counts replies the kernel refused to send and read errors.
 	SendErrors uint64
+	// SendDropped counts replies dropped because the socket's send buffer
+	// was full (a path out slower than the requests coming in).
+	SendDropped uint64
 }
 
 // Answered returns the replies sent with time.
@@ -126,6 +129,7 @@ func (s *Server) Stats() Stats {
 	for _, sock := range s.sockets {
 		st.Received += sock.stats.received.Load()
 		st.SendErrors += sock.stats.errors.Load()
+		st.SendDropped += sock.stats.sendDropped.Load()
 		for v := range st.Verdicts {
 			st.Verdicts[v] += sock.stats.verdicts[v].Load()
 		}

@@ -46,7 +46,9 @@ type counters struct {
 	received atomic.Uint64
 	verdicts [numVerdicts]atomic.Uint64
 	errors   atomic.Uint64
-	_        [64]byte // keep sockets' counters on separate cache lines
+	// sendDropped counts replies dropped because the send buffer was full.
+	sendDropped atomic.Uint64
+	_           [64]byte // keep sockets' counters on separate cache lines
 }
 
 // socket is one UDP socket with its batch buffers. Everything a packet needs
@@ -109,11 +111,17 @@ func (s *socket) serve() error {
 		}
 		s.handle(n)
 		if s.nwrite > 0 {
-			failed, err := s.mc.Send(s.wmsgs[:s.nwrite])
+			// Never wait for room in the send buffer: a flood whose replies
+			// overrun one slow path out would stop this socket reading, for
+			// clients on every interface. What does not fit is dropped.
+			failed, dropped, err := s.mc.TrySend(s.wmsgs[:s.nwrite])
 			if failed > 0 {
 				// A reply that cannot be sent (an unreachable client, say)
 				// is skipped; the rest of the batch still went.
 				s.stats.errors.Add(uint64(failed))
+			}
+			if dropped > 0 {
+				s.stats.sendDropped.Add(uint64(dropped))
 			}
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
