@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,14 +288,28 @@ func (d *Daemon) buildSmear(table *leap.Table) (*smear.Smear, error) {
 	return smear.New(table, d.cfg.Policy)
 }
 
-// ClockPrecision returns log2 of the resolution of CLOCK_REALTIME in seconds,
-// rounded up, as the NTP precision field wants it.
+// ClockPrecision returns the precision of the timestamps the server
+// writes, as RFC 5905 defines it: log2 of the time it takes to read the
+// clock, in seconds, rounded up. It is measured (the smallest positive
+// difference between consecutive readings, over a thousand tries), because
+// clock_getres(2) says 1 ns on current kernels, which no reading achieves;
+// the resolution is the floor where readings are coarser than that.
 func ClockPrecision() int8 {
+	best := time.Duration(math.MaxInt64)
+	for range 1000 {
+		a := time.Now()
+		if d := time.Since(a); d > 0 && d < best {
+			best = d
+		}
+	}
 	var ts unix.Timespec
-	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err != nil || ts.Nano() <= 0 {
+	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err == nil && ts.Nano() > 0 {
+		best = max(best, time.Duration(ts.Nano()))
+	}
+	if best == time.Duration(math.MaxInt64) {
 		return -20 // a microsecond, a safe claim for any clock Go runs on
 	}
-	return ntp.Precision(time.Duration(ts.Nano()))
+	return ntp.Precision(best)
 }
 
 // Run serves NTP and the services, and runs the reloads asked for with

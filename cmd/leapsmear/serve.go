@@ -121,7 +121,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
+			return fromConfigFile(cmd, runServe(cmd.Context(), cmd.ErrOrStderr(), &f))
 		},
 	}
 	fl := cmd.Flags()
@@ -138,7 +138,7 @@ on the command line win over the file.`,
 	fl.Uint8Var(&f.stratum, "stratum", 2, "stratum announced while synchronised (1 to 15)")
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
-	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "floor of the root dispersion announced; while the host clock is synchronised,\nits maximum error as adjtimex reports it is added")
 	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
 	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
