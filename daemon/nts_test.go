@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,30 +13,15 @@ import (
 	"github.com/leapsmear/leapsmear/internal/testcert"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
-	"github.com/leapsmear/leapsmear/server"
-	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
 // startNTSManual starts a daemon with NTS on a ManualClock.
 func startNTSManual(t *testing.T, at time.Time, keyFile string, certs *testcert.Files) (*Daemon, *timescale.ManualClock, *logBuffer) {
 	t.Helper()
-	p, _ := smear.Parse("noon-to-noon")
-	clock := timescale.NewManualClock(at)
-	logs := &logBuffer{}
-	d, err := Start(context.Background(), Config{
-		Server: server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
-		Policy: p,
-		Source: timescale.Config{Clock: clock, CheckInterval: -1, AssumeSynced: true,
-			Kernel: func() (timescale.KernelState, error) { return timescale.KernelState{}, nil }},
-		Settings:      server.Settings{Stratum: 2},
-		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),
-		CheckInterval: -1,
-		NTS:           &NTSConfig{KEListen: "127.0.0.1:0", CertFile: certs.Cert, KeyFile: certs.Key, CookieKeyFile: keyFile},
+	d, clock, logs := startManualWith(t, at, "noon-to-noon", func(c *Config) {
+		c.NTS = &NTSConfig{KEListen: "127.0.0.1:0", CertFile: certs.Cert, KeyFile: certs.Key, CookieKeyFile: keyFile}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(ctx) }()
