@@ -163,9 +163,9 @@ type Responder struct {
 	clock    Clock
 	settings Settings
 	rootDly  ntp.Short
-	rootDsp  ntp.Short
+	rootDsp  atomic.Uint32 // ntp.Short; follows the host clock's error (SetRootDispersion)
 	rootDly5 ntp.Time32
-	rootDsp5 ntp.Time32
+	rootDsp5 atomic.Uint32 // ntp.Time32, for NTPv5
 	limiter  Limiter
 }
 
@@ -277,10 +277,17 @@ func NewResponder(clock Clock, s *smear.Smear, set Settings, limiter Limiter) *R
 // smears s.
 func NewResponderSmears(clock Clock, s Smears, set Settings, limiter Limiter) *Responder {
 	r := &Responder{clock: clock, settings: set, limiter: limiter,
-		rootDly: ntp.ShortFromDuration(set.RootDelay), rootDsp: ntp.ShortFromDuration(set.RootDispersion),
-		rootDly5: ntp.Time32FromDuration(set.RootDelay), rootDsp5: ntp.Time32FromDuration(set.RootDispersion)}
+		rootDly: ntp.ShortFromDuration(set.RootDelay), rootDly5: ntp.Time32FromDuration(set.RootDelay)}
+	r.SetRootDispersion(set.RootDispersion)
 	r.SetSmears(s)
 	return r
+}
+
+// SetRootDispersion sets the root dispersion announced from now on (the
+// daemon follows the host clock's error estimate with it).
+func (r *Responder) SetRootDispersion(d time.Duration) {
+	r.rootDsp.Store(uint32(ntp.ShortFromDuration(d)))
+	r.rootDsp5.Store(uint32(ntp.Time32FromDuration(d)))
 }
 
 // SmearsOf returns the smears of a listener serving s: s itself, the step
@@ -504,7 +511,7 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 		reference = ntp.UpgradeMagic
 	}
 	h = ntp.Header{Leap: li, Version: h.Version, Mode: ntp.ModeServer, Stratum: stratum,
-		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: r.rootDsp,
+		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: ntp.Short(r.rootDsp.Load()),
 		ReferenceID: refid, Reference: reference, Origin: origin,
 		Receive: ntp.TimestampFromUnixNano(int64(received))}
 	_ = h.Encode(resp)
@@ -631,7 +638,7 @@ func (r *Responder) respondV5(b *Batch, req Request, resp []byte) (int, Verdict)
 		li, stratum, flags = ntp.LeapUnsynchronised, ntp.StratumUnsynchronised, 0
 	}
 	h = ntp.HeaderV5{Leap: li, Mode: ntp.ModeServer, Stratum: stratum, Poll: h.Poll, Precision: r.settings.Precision,
-		RootDelay: r.rootDly5, RootDispersion: r.rootDsp5, Timescale: ts, Era: ntp.Era(received), Flags: flags,
+		RootDelay: r.rootDly5, RootDispersion: ntp.Time32(r.rootDsp5.Load()), Timescale: ts, Era: ntp.Era(received), Flags: flags,
 		ClientCookie: h.ClientCookie, Receive: ntp.TimestampFromUnixNano(received)}
 	_ = h.Encode(reply)
 	r.v5Fields(reply, serverInfo)
