@@ -39,8 +39,19 @@ type Options struct {
 	// Timeout bounds one exchange, from sending the request to accepting a
 	// reply; 0 means DefaultTimeout. A context deadline that comes first wins.
 	Timeout time.Duration
-	// Version is the NTP version of the request: 3 or 4; 0 means 4.
+	// Version is the NTP version of the request: 3 or 4, or 5 for NTPv5
+	// (draft-ietf-ntp-ntpv5-09, which ntp.V5Draft names); 0 means 4.
 	Version uint8
+	// Timescale is the NTPv5 timescale asked for (version 5 only); the
+	// reply's Response.Timescale says which one the server served.
+	Timescale ntp.Timescale
+	// SmearInfo makes NTPv4 requests (without NTS) ask what the server
+	// declares about leap smearing: leapsmear's ExtSmearInfo field (a
+	// leapsmear server answers with its policy and next window, others
+	// ignore the field) and the NTPv5 upgrade magic in the reference
+	// timestamp (a server that speaks NTPv5 echoes it). See
+	// Response.Smear.
+	SmearInfo bool
 	// Port is the server's port when the address names none; 0 means 123.
 	Port int
 	// LocalClock reads the local clock for the send (T1) and receive (T4)
@@ -101,11 +112,14 @@ var (
 // give time and says why in a four-letter code. Query returns the response
 // along with it.
 type KissError struct {
-	Code  string // "RATE", "DENY", "RSTR", "INIT", ...
+	Code  string // "RATE", "DENY", "RSTR", "INIT", ...; "V5" for NTPv5, which has no codes
 	RefID uint32 // the reference ID that carried the code
 }
 
 func (e *KissError) Error() string {
+	if e.RefID == 0 && e.Code == "V5" {
+		return "NTPv5 reply of stratum 0: the server refuses to answer, or asks to poll less often"
+	}
 	msg := "kiss-o'-death " + e.Code
 	switch e.RefID {
 	case ntp.KissRATE:
@@ -137,6 +151,19 @@ type Response struct {
 	Delay time.Duration
 	// Authenticated says the reply was verified with NTS.
 	Authenticated bool
+	// V5 is the NTPv5 header of a version 5 reply (nil otherwise); Header
+	// then holds its fields that NTPv4 has too (root delay and dispersion
+	// rounded to the short format, no reference ID or timestamp, the
+	// origin as sent). Timescale is the timescale served: TimescaleUTC for
+	// versions 3 and 4.
+	V5        *ntp.HeaderV5
+	Timescale ntp.Timescale
+	// SmearInfo is what a leapsmear server declared about its smear, when
+	// asked (Options.SmearInfo); nil when the server said nothing.
+	SmearInfo *ntp.SmearInfo
+	// SpeaksV5 says the server echoed the NTPv5 upgrade magic (asked with
+	// Options.SmearInfo): it answers NTPv5 requests too.
+	SpeaksV5 bool
 }
 
 // RefID renders the server's reference ID for people (see ntp.FormatRefID).
@@ -177,9 +204,12 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	switch opt.Version {
 	case 0:
 		opt.Version = ntp.Version4
-	case 3, 4:
+	case 3, 4, 5:
 	default:
-		return nil, fmt.Errorf("%s: NTP version %d not supported (3 or 4)", addr, opt.Version)
+		return nil, fmt.Errorf("%s: NTP version %d not supported (3, 4 or 5)", addr, opt.Version)
+	}
+	if opt.Version == ntp.Version5 && opt.NTS != nil {
+		return nil, fmt.Errorf("%s: NTS with NTPv5 is not supported", addr)
 	}
 	if opt.Port == 0 {
 		opt.Port = DefaultPort
@@ -322,10 +352,29 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 		Transmit: ntp.Timestamp(binary.BigEndian.Uint64(nonce[:]) | 1), // never zero
 	}
 	var out [1024]byte
-	if err := req.Encode(out[:]); err != nil {
-		return nil, err
-	}
 	size := ntp.HeaderLen
+	if c.opt.Version == ntp.Version5 {
+		// The client cookie plays the part of the random transmit
+		// timestamp; the request's timestamps stay zero.
+		h5 := ntp.HeaderV5{Mode: ntp.ModeClient, Timescale: c.opt.Timescale, ClientCookie: uint64(req.Transmit)}
+		if err := h5.Encode(out[:]); err != nil {
+			return nil, err
+		}
+		size += ntp.PutExtensionV5(out[size:], ntp.ExtV5DraftID, []byte(ntp.V5Draft))
+	} else {
+		if c.opt.SmearInfo && c.opt.NTS == nil && c.opt.Version == ntp.Version4 {
+			req.Reference = ntp.UpgradeMagic
+		}
+		if err := req.Encode(out[:]); err != nil {
+			return nil, err
+		}
+		if req.Reference == ntp.UpgradeMagic {
+			f := out[size : size+ntp.SmearInfoRequestLen]
+			binary.BigEndian.PutUint16(f, ntp.ExtSmearInfo)
+			binary.BigEndian.PutUint16(f[2:], ntp.SmearInfoRequestLen)
+			size += ntp.SmearInfoRequestLen
+		}
+	}
 	var uid []byte
 	if c.opt.NTS != nil {
 		if c.session == nil || c.session.Cookies() == 0 {
@@ -399,6 +448,9 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 	if err := h.Decode(b); err != nil {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	}
+	if c.opt.Version == ntp.Version5 {
+		return c.acceptV5(b, sent, t1, t4)
+	}
 	if _, _, err := ntp.Trailer(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -426,6 +478,14 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 	}
 	// From here on the reply is the server's answer to this request.
 	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4, Authenticated: authenticated}
+	if c.opt.SmearInfo && h.Version == ntp.Version4 && uid == nil {
+		r.SpeaksV5 = h.Reference == ntp.UpgradeMagic
+		if at, n, ok := ntp.FindExtension(b, ntp.ExtSmearInfo); ok {
+			if info, err := ntp.ParseSmearInfo(b[at+4 : at+n]); err == nil {
+				r.SmearInfo = &info
+			}
+		}
+	}
 	if h.IsKiss() {
 		return r, &KissError{Code: ntp.KissCode(h.ReferenceID), RefID: h.ReferenceID}
 	}
@@ -438,6 +498,58 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 	r.Delay = r.T4.Sub(r.T1) - r.T3.Sub(r.T2)
 	if !h.Synchronised() {
 		return r, fmt.Errorf("%w (leap indicator %d, stratum %d)", ErrUnsynchronised, h.Leap, h.Stratum)
+	}
+	return r, nil
+}
+
+// acceptV5 checks one datagram against an NTPv5 request, as accept does
+// for NTPv4: a reply of version 5 and mode 4 echoing the client cookie
+// (sent), with well-formed extension fields naming this draft.
+func (c *Client) acceptV5(b []byte, sent ntp.Timestamp, t1, t4 time.Time) (*Response, error) {
+	var h5 ntp.HeaderV5
+	_ = h5.Decode(b)
+	if v := b[0] >> 3 & 7; v != ntp.Version5 || h5.Mode != ntp.ModeServer {
+		return nil, fmt.Errorf("%w: version %d mode %d, not an NTPv5 server reply", ErrMalformed, v, h5.Mode)
+	}
+	if h5.ClientCookie != uint64(sent) {
+		return nil, ErrOriginMismatch
+	}
+	draft := ""
+	for rest := b[ntp.HeaderLen:]; ; {
+		f, next, ok, err := ntp.NextExtensionV5(rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		if !ok {
+			break
+		}
+		if f.Type == ntp.ExtV5DraftID {
+			draft = string(f.Value)
+		}
+		rest = next
+	}
+	if draft != ntp.V5Draft {
+		return nil, fmt.Errorf("%w: NTPv5 of draft %q, not %s", ErrMalformed, draft, ntp.V5Draft)
+	}
+	h := ntp.Header{Leap: h5.Leap, Version: ntp.Version5, Mode: h5.Mode, Stratum: h5.Stratum, Poll: h5.Poll,
+		Precision: h5.Precision, RootDelay: ntp.ShortFromDuration(h5.RootDelay.Duration()),
+		RootDispersion: ntp.ShortFromDuration(h5.RootDispersion.Duration()), Origin: sent,
+		Receive: h5.Receive, Transmit: h5.Transmit}
+	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4, V5: &h5, Timescale: h5.Timescale}
+	if h5.Stratum == 0 {
+		// NTPv5 has no kiss codes: stratum 0 refuses (a longer poll asks
+		// to slow down).
+		return r, &KissError{Code: "V5"}
+	}
+	if h5.Receive == 0 || h5.Transmit == 0 {
+		return r, fmt.Errorf("%w: zero receive or transmit timestamp", ErrMalformed)
+	}
+	r.T2 = h5.Receive.Time(t1)
+	r.T3 = h5.Transmit.Time(t1)
+	r.Offset = (r.T2.Sub(r.T1) + r.T3.Sub(r.T4)) / 2
+	r.Delay = r.T4.Sub(r.T1) - r.T3.Sub(r.T2)
+	if h5.Flags&ntp.FlagSynchronized == 0 || h5.Leap == ntp.LeapUnsynchronised || h5.Stratum >= ntp.StratumUnsynchronised {
+		return r, fmt.Errorf("%w (NTPv5 flags %#x, leap indicator %d, stratum %d)", ErrUnsynchronised, h5.Flags, h5.Leap, h5.Stratum)
 	}
 	return r, nil
 }

@@ -121,6 +121,11 @@ type Record struct {
 	Addrs   []string // as resolved
 	Every   time.Duration
 	Rounds  []Round
+	// Declared holds, per server, the last reply that declared something
+	// about leap smearing (client.Response.Smear: a leapsmear server's
+	// policy, a leap-smear reference ID, ...); zero (SmearUnknown) when none
+	// did. Nil in a record that does not say.
+	Declared []client.SmearDeclaration
 }
 
 // Series returns the answered samples of server i as points, in round order.
@@ -151,7 +156,8 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 	if clock == nil {
 		clock = ContinuousClock(time.Now())
 	}
-	rec := &Record{Servers: cfg.Servers, Addrs: make([]string, len(cfg.Servers)), Every: every}
+	rec := &Record{Servers: cfg.Servers, Addrs: make([]string, len(cfg.Servers)), Every: every,
+		Declared: make([]client.SmearDeclaration, len(cfg.Servers))}
 	clients := make([]*client.Client, len(cfg.Servers))
 	defer func() {
 		for _, c := range clients {
@@ -161,7 +167,10 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 		}
 	}()
 	for i, s := range cfg.Servers {
-		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true, NTS: cfg.NTS})
+		// NTPv4 requests ask what each server declares about smearing
+		// (a leapsmear server's policy); other servers ignore the question.
+		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true, NTS: cfg.NTS,
+			SmearInfo: cfg.Version != 3})
 		if err != nil {
 			return nil, fmt.Errorf("watch: %w", err)
 		}
@@ -198,7 +207,13 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 				rd.Samples[i].Err = kissed[i]
 				continue
 			}
-			wg.Go(func() { rd.Samples[i] = sample(ctx, c) })
+			wg.Go(func() {
+				var d client.SmearDeclaration
+				rd.Samples[i], d = sample(ctx, c)
+				if d.Smearing != client.SmearUnknown {
+					rec.Declared[i] = d // each goroutine writes its own index
+				}
+			})
 		}
 		wg.Wait()
 		for i, s := range rd.Samples {
@@ -215,18 +230,23 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 	return rec, nil
 }
 
-// sample makes one exchange.
-func sample(ctx context.Context, c *client.Client) Sample {
+// sample makes one exchange, and returns what the reply declares about
+// smearing.
+func sample(ctx context.Context, c *client.Client) (Sample, client.SmearDeclaration) {
 	resp, err := c.Query(ctx)
 	s := Sample{Err: err}
+	var d client.SmearDeclaration
 	if resp != nil && !resp.T3.IsZero() {
 		s.At = resp.T1.Add(resp.T4.Sub(resp.T1) / 2)
 		s.Offset, s.Delay = resp.Offset, resp.Delay
 		s.Leap, s.Stratum = resp.Header.Leap, resp.Header.Stratum
 		var kiss *client.KissError
 		s.Answered = !errors.As(err, &kiss)
+		if s.Answered {
+			d = resp.Smear()
+		}
 	}
-	return s
+	return s, d
 }
 
 // ContinuousClock returns a clock that reads the wall time start had and

@@ -3,6 +3,8 @@ package watch
 import (
 	"slices"
 	"time"
+
+	"github.com/leapsmear/leapsmear/client"
 )
 
 // Summary is what a watch found: each server's verdict and the fleet
@@ -14,6 +16,10 @@ type Summary struct {
 	// Spread is the fleet spread. When Spread.Rounds is 0 no round
 	// compared two servers, and its other fields mean nothing.
 	Spread SpreadResult
+	// Mixed, when not nil, says that the servers that answered mix leap
+	// smears as they declare them (client.CheckSources): a client should
+	// not use them together.
+	Mixed error
 	// Rounds is how many rounds the watch made, Every its poll interval.
 	Rounds int
 	Every  time.Duration
@@ -40,6 +46,9 @@ type ServerSummary struct {
 	Answered, Lost int
 	// Err is the last error of an exchange, if any.
 	Err error
+	// Declared is what the server declared about leap smearing
+	// (Record.Declared): SmearUnknown when it never said.
+	Declared client.SmearDeclaration
 }
 
 // Measured reports whether the server answered often enough for its Result
@@ -82,8 +91,19 @@ func Summarize(rec *Record, opt Options, sopt SpreadOptions) Summary {
 			}
 		}
 		slices.Sort(ss.LeapIndicators)
+		if i < len(rec.Declared) {
+			ss.Declared = rec.Declared[i]
+		}
 		s.Servers[i] = ss
 	}
+	var names []string
+	var decls []client.SmearDeclaration
+	for _, ss := range s.Servers {
+		if ss.Answered > 0 {
+			names, decls = append(names, ss.Server), append(decls, ss.Declared)
+		}
+	}
+	s.Mixed = client.CheckSources(names, decls)
 	s.Spread = Align(rec, sopt).Spread()
 	return s
 }

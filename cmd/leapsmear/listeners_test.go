@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/smear"
@@ -61,7 +62,7 @@ func TestServeListenersThroughLeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	refid, _ := ntp.RefIDFromString("LSMR")
-	var lastStep, lastSmear time.Duration
+	var lastStep, lastSmear, lastStepDelay, lastSmearDelay time.Duration
 	steps, announced, smeared, after := 0, 0, 0, 0
 	ctx := context.Background()
 	for start := time.Now(); time.Since(start) < 4500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
@@ -104,20 +105,22 @@ func TestServeListenersThroughLeap(t *testing.T) {
 		default:
 			t.Errorf("stepping listener at %s: LI %d", time.Unix(0, u).UTC().Format(time.RFC3339Nano), st.Header.Leap)
 		}
+		// Between two rounds an offset moves by what the server served
+		// (a 1 s step, or 11.6 ppm of the 50 ms between them), to within
+		// what the exchanges' delays allow.
 		if lastStep != 0 {
-			if d := st.Offset - lastStep; d < -500*time.Millisecond {
+			if d := st.Offset - lastStep; !ntptest.OffsetWithin(d, 0, st.Delay+lastStepDelay) {
 				steps++
-				if d > -1500*time.Millisecond {
-					t.Logf("stepping listener stepped by %v", d)
-				} else {
+				t.Logf("stepping listener stepped by %v", d)
+				if !ntptest.OffsetWithin(d, -time.Second, st.Delay+lastStepDelay) {
 					t.Errorf("stepping listener jumped by %v", d)
 				}
 			}
-			if d := sr.Offset - lastSmear; d.Abs() > 10*time.Millisecond+sr.Delay {
+			if d := sr.Offset - lastSmear; !ntptest.OffsetWithin(d, 0, sr.Delay+lastSmearDelay) {
 				t.Errorf("smearing listener jumped by %v", d)
 			}
 		}
-		lastStep, lastSmear = st.Offset, sr.Offset
+		lastStep, lastSmear, lastStepDelay, lastSmearDelay = st.Offset, sr.Offset, st.Delay, sr.Delay
 	}
 	t.Logf("%d replies announcing the leap, %d after it; %d smeared replies", announced, after, smeared)
 	if steps != 1 || announced == 0 || after == 0 || smeared == 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/textfmt"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/watch/report"
 )
 
 func init() { register(newQueryCmd) }
@@ -26,6 +27,7 @@ type queryOptions struct {
 	interval time.Duration
 	timeout  time.Duration
 	version  int
+	scale    string
 	nts      ntsClientFlags
 	ntsOpts  *client.NTSOptions
 }
@@ -48,14 +50,30 @@ local clock is behind. With --samples N, N exchanges are made per server
 (--interval apart) and the one with the lowest delay is shown, along with the
 minimum, median and maximum offset of all of them.
 
+Smear: what each server declares about leap smearing, without waiting for a
+leap. An NTPv4 request asks a leapsmear server for its policy and the window
+of its next leap (other servers ignore the question) and every server whether
+it speaks NTPv5; a reference ID of 254.x.y.z (draft-stenn-ntp-leap-smear-refid,
+carrying the offset) or 127.127.1.255 (chrony) says a smear is in progress; an
+NTPv5 reply names its timescale. A server that says nothing is taken not to
+smear.
+
+NTPv5 (draft-ietf-ntp-ntpv5-09): --version 5 asks in NTPv5, for the timescale
+--timescale names (utc, tai or smeared); the reply says which one the server
+served, which may differ (a server without a smear answers UTC).
+
 Servers are asked in parallel. The exit status is 1 if any server failed: no
 answer, a Kiss-o'-Death, a reply not matching the request, or a server that
-says it is not synchronised (its fields are still shown). Each failure is one
-line on standard error.`,
+says it is not synchronised (its fields are still shown); and if the servers
+that answered mix leap smears (some declare smeared time and others do not,
+or they smear differently): a client must not use such servers together.
+Each failure is one line on standard error.`,
 		Example: `  leapsmear query pool.ntp.org
   leapsmear query 127.0.0.1:11123 '[::1]:123' --json
   leapsmear query time.example.com --samples 5 --interval 2s
   leapsmear query old-server.example --version 3 --timeout 1s
+  leapsmear query 127.0.0.1:11123 --version 5 --timescale tai
+  leapsmear query ntp1.example.net ntp2.example.net ntp3.example.net   # exit 1 if they mix smears
   leapsmear query time.cloudflare.com --nts
   leapsmear query 127.0.0.1 --nts --nts-port 14460 --nts-ca ca.pem --json`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -68,8 +86,10 @@ line on standard error.`,
 			switch {
 			case o.samples < 1 || o.samples > maxSamples:
 				return usagef("query: --samples %d: want 1 to %d", o.samples, maxSamples)
-			case o.version != 3 && o.version != 4:
-				return usagef("query: --version %d: want 3 or 4", o.version)
+			case o.version < 3 || o.version > 5:
+				return usagef("query: --version %d: want 3, 4 or 5", o.version)
+			case o.scale != "" && o.version != 5:
+				return usagef("query: --timescale %s: NTPv5 only: add --version 5", o.scale)
 			case o.timeout <= 0:
 				return usagef("query: --timeout %s: want a positive duration", o.timeout)
 			case o.interval < 0:
@@ -78,6 +98,14 @@ line on standard error.`,
 			var err error
 			if o.ntsOpts, err = o.nts.options("query"); err != nil {
 				return err
+			}
+			if o.ntsOpts != nil && o.version == 5 {
+				return usagef("query: --nts: NTS with NTPv5 is not supported; use --version 4")
+			}
+			if o.scale != "" {
+				if _, err := ntp.ParseTimescale(o.scale); err != nil {
+					return usagef("query: --timescale %s: want utc, tai or smeared", o.scale)
+				}
 			}
 			ctx := cmd.Context()
 			if ctx == nil {
@@ -91,7 +119,8 @@ line on standard error.`,
 	f.IntVar(&o.samples, "samples", 1, "exchanges per server; the one with the lowest delay is shown")
 	f.DurationVar(&o.interval, "interval", time.Second, "pause between the samples of one server")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for each answer")
-	f.IntVar(&o.version, "version", 4, "NTP version of the requests: 3 or 4")
+	f.IntVar(&o.version, "version", 4, "NTP version of the requests: 3, 4, or 5 (NTPv5, draft-ietf-ntp-ntpv5-09)")
+	f.StringVar(&o.scale, "timescale", "", "with --version 5, the timescale to ask for: utc, tai or smeared (default utc)")
 	o.nts.register(cmd)
 	return cmd
 }
@@ -140,16 +169,26 @@ func runQuery(ctx context.Context, stdout, stderr io.Writer, servers []string, o
 	}
 
 	var failed []error
+	var names []string
+	var decls []client.SmearDeclaration
 	for _, r := range results {
 		if r.err != nil {
 			failed = append(failed, r.err)
+		} else if r.best != nil {
+			names, decls = append(names, r.server), append(decls, r.best.Smear())
 		}
 	}
+	mixed := client.CheckSources(names, decls)
 	switch {
-	case len(failed) == 0:
+	case len(failed) == 0 && mixed == nil:
 		return nil
+	case len(failed) == 0:
+		return fmt.Errorf("query: %w", mixed)
 	case len(servers) == 1:
 		return failed[0] // the one line of the failure
+	}
+	if mixed != nil {
+		fmt.Fprintf(stderr, "leapsmear: query: %v\n", mixed)
 	}
 	for _, err := range failed {
 		fmt.Fprintf(stderr, "leapsmear: %v\n", err)
@@ -161,7 +200,11 @@ func runQuery(ctx context.Context, stdout, stderr io.Writer, servers []string, o
 // stops the sampling at once: the server asked us to go away.
 func queryServer(ctx context.Context, server string, o queryOptions) serverResult {
 	r := serverResult{server: server, nts: o.ntsOpts != nil}
-	c, err := client.Dial(ctx, server, client.Options{Timeout: o.timeout, Version: uint8(o.version), NTS: o.ntsOpts})
+	opt := client.Options{Timeout: o.timeout, Version: uint8(o.version), NTS: o.ntsOpts, SmearInfo: o.version == 4}
+	if o.scale != "" {
+		opt.Timescale, _ = ntp.ParseTimescale(o.scale)
+	}
+	c, err := client.Dial(ctx, server, opt)
 	if err != nil {
 		r.err = err
 		return r
@@ -205,6 +248,21 @@ func queryServer(ctx context.Context, server string, o queryOptions) serverResul
 	return r
 }
 
+// timescaleName words an NTPv5 timescale for people.
+func timescaleName(ts ntp.Timescale) string {
+	switch ts {
+	case ntp.TimescaleUTC:
+		return "UTC (leap seconds stepped, announced by the leap indicator)"
+	case ntp.TimescaleTAI:
+		return "TAI"
+	case ntp.TimescaleUT1:
+		return "UT1"
+	case ntp.TimescaleSmeared:
+		return "leap-smeared UTC"
+	}
+	return ts.String()
+}
+
 // median of sorted durations, halfway between the middle two for an even count.
 func median(sorted []time.Duration) time.Duration {
 	n := len(sorted)
@@ -232,6 +290,27 @@ func (r *serverResult) print(w io.Writer, samples int) {
 	}
 	line("Leap status", "%s", ntp.LeapName(h.Leap))
 	line("Version", "%d", h.Version)
+	if resp.V5 != nil {
+		line("Timescale", "%s", timescaleName(resp.Timescale))
+	}
+	if h.Version == ntp.Version4 && !r.nts && !h.IsKiss() {
+		if resp.SpeaksV5 {
+			line("NTPv5", "spoken (the upgrade request was echoed)")
+		} else {
+			line("NTPv5", "not spoken")
+		}
+	}
+	if !h.IsKiss() {
+		switch d := resp.Smear(); d.Smearing {
+		case client.SmearUnknown:
+			line("Smear", "not declared")
+		default:
+			line("Smear", "%s: %s", d.Smearing, d.Evidence)
+			if i := d.Info; i != nil && i.Leap != "" {
+				line("Next leap", "%s %+d, window %s to %s", i.Leap, i.Delta, i.Opens, i.Closes)
+			}
+		}
+	}
 	if r.nts {
 		if resp.Authenticated {
 			line("NTS", "authenticated")
@@ -293,6 +372,19 @@ type queryJSON struct {
 	KissCode         string  `json:"kiss_code,omitempty"`
 	Authenticated    *bool   `json:"authenticated"`
 	Error            string  `json:"error,omitempty"`
+	// Timescale is the NTPv5 timescale served (utc, tai, ut1, smeared);
+	// null for NTPv3 and NTPv4. NTPv5 says whether the server echoed the
+	// NTPv5 upgrade request (asked in NTPv4 without NTS; null otherwise).
+	Timescale *string `json:"timescale"`
+	NTPv5     *bool   `json:"ntpv5"`
+	// Smear is what the server declares about leap smearing: "yes", "no"
+	// or "unknown" (it says nothing); SmearEvidence how; SmearOffsetNs the
+	// offset a leap-smear reference ID carries; SmearPolicy a leapsmear
+	// server's policy and next window. Null when there was no reply.
+	Smear         *string                 `json:"smear"`
+	SmearEvidence *string                 `json:"smear_evidence"`
+	SmearOffsetNs *int64                  `json:"smear_offset_ns"`
+	SmearPolicy   *report.SmearPolicyJSON `json:"smear_policy"`
 }
 
 func (r *serverResult) json() queryJSON {
@@ -314,6 +406,19 @@ func (r *serverResult) json() queryJSON {
 			j.T2, j.T3 = new(textfmt.Time(resp.T2)), new(textfmt.Time(resp.T3))
 		}
 		j.Authenticated = new(resp.Authenticated)
+		if resp.V5 != nil {
+			j.Timescale = new(resp.Timescale.String())
+		}
+		if h.Version == ntp.Version4 && !r.nts && !h.IsKiss() {
+			j.NTPv5 = new(resp.SpeaksV5)
+		}
+		if !h.IsKiss() {
+			d := resp.Smear()
+			j.Smear, j.SmearEvidence, j.SmearPolicy = new(d.Smearing.String()), new(d.Evidence), report.NewSmearPolicyJSON(d.Info)
+			if d.HasOffset {
+				j.SmearOffsetNs = new(int64(d.Offset))
+			}
+		}
 	}
 	if n := len(r.offsets); n > 0 {
 		j.OffsetMinNs, j.OffsetMedianNs, j.OffsetMaxNs = new(int64(r.offsets[0])), new(int64(median(r.offsets))), new(int64(r.offsets[n-1]))

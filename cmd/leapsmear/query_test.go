@@ -39,6 +39,7 @@ var jsonKeys = []string{
 	"server", "address", "stratum", "refid", "refid_hex", "li", "leap", "version", "precision",
 	"root_delay_ns", "root_dispersion_ns", "offset_ns", "delay_ns", "t1", "t2", "t3", "t4",
 	"samples", "lost", "offset_min_ns", "offset_median_ns", "offset_max_ns", "authenticated",
+	"timescale", "ntpv5", "smear", "smear_evidence", "smear_offset_ns", "smear_policy",
 }
 
 func TestQueryJSON(t *testing.T) {
@@ -249,7 +250,9 @@ func TestQueryUsage(t *testing.T) {
 		{"query"},
 		{"query", "127.0.0.1", "--samples", "0"},
 		{"query", "127.0.0.1", "--samples", "101"},
-		{"query", "127.0.0.1", "--version", "5"},
+		{"query", "127.0.0.1", "--version", "6"},
+		{"query", "127.0.0.1", "--timescale", "tai"},
+		{"query", "127.0.0.1", "--version", "5", "--timescale", "gps"},
 		{"query", "127.0.0.1", "--timeout", "-1s"},
 		{"query", "127.0.0.1", "--interval", "-1s"},
 		{"query", "127.0.0.1", "--no-such-flag"},

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/leapsmear/leapsmear/internal/textfmt"
+	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/watch"
 )
 
@@ -30,6 +31,31 @@ type JSON struct {
 	// Start and End are the first and last rounds' instants.
 	Start string `json:"start,omitempty"`
 	End   string `json:"end,omitempty"`
+	// Mixed says why the servers should not be used together (they mix
+	// leap smears as they declare them, client.CheckSources); null when
+	// they do not.
+	Mixed *string `json:"mixed"`
+}
+
+// SmearPolicyJSON is a leapsmear server's declaration of its smear
+// (ntp.SmearInfo).
+type SmearPolicyJSON struct {
+	Policy    string `json:"policy"`
+	Window    string `json:"window"`
+	Leap      string `json:"leap,omitempty"`
+	Delta     int    `json:"delta,omitempty"`
+	Opens     string `json:"opens,omitempty"`
+	Closes    string `json:"closes,omitempty"`
+	Synthetic bool   `json:"synthetic,omitempty"`
+}
+
+// NewSmearPolicyJSON returns the JSON form of a declaration; nil for none.
+func NewSmearPolicyJSON(i *ntp.SmearInfo) *SmearPolicyJSON {
+	if i == nil {
+		return nil
+	}
+	return &SmearPolicyJSON{Policy: i.Policy, Window: i.Window, Leap: i.Leap, Delta: i.Delta, Opens: i.Opens, Closes: i.Closes,
+		Synthetic: i.Synthetic}
 }
 
 // ServerJSON is one server of JSON.
@@ -68,6 +94,13 @@ type ServerJSON struct {
 	Lost           int   `json:"lost"`
 	// Error is the last error of an exchange, if any.
 	Error string `json:"error,omitempty"`
+	// DeclaresSmear is what the server declared about leap smearing:
+	// "yes", "no" or "unknown" (it never said); SmearEvidence says how;
+	// SmearPolicy is a leapsmear server's policy and next window (null for
+	// other servers).
+	DeclaresSmear string           `json:"declares_smear"`
+	SmearEvidence string           `json:"smear_evidence,omitempty"`
+	SmearPolicy   *SmearPolicyJSON `json:"smear_policy"`
 }
 
 // NewJSON returns the JSON form of a summary.
@@ -77,6 +110,10 @@ func NewJSON(sum watch.Summary) JSON {
 	if a, b, ok := sum.SpreadBetween(); ok {
 		spread := int64(sum.Spread.Max)
 		j.SpreadNs, j.SpreadAt, j.SpreadBetween = &spread, textfmt.Time(sum.Spread.At), []string{a, b}
+	}
+	if sum.Mixed != nil {
+		m := sum.Mixed.Error()
+		j.Mixed = &m
 	}
 	for i, s := range sum.Servers {
 		sj := ServerJSON{
@@ -99,6 +136,8 @@ func NewJSON(sum watch.Summary) JSON {
 		if s.Err != nil {
 			sj.Error = s.Err.Error()
 		}
+		sj.DeclaresSmear, sj.SmearEvidence = s.Declared.Smearing.String(), s.Declared.Evidence
+		sj.SmearPolicy = NewSmearPolicyJSON(s.Declared.Info)
 		j.Servers[i] = sj
 	}
 	return j

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/textfmt"
 	"github.com/leapsmear/leapsmear/watch"
 )
@@ -54,6 +55,25 @@ func WriteText(w io.Writer, sum watch.Summary) error {
 			textfmt.Seconds(sum.Spread.Max, false), clock(sum.Spread.At), a, b, sum.Spread.Rounds)
 	} else {
 		fmt.Fprintln(ew, "fleet spread: no round compared two servers")
+	}
+	// What servers declared about smearing (nothing is said of those that
+	// declared nothing, most servers outside a window).
+	for _, s := range sum.Servers {
+		d := s.Declared
+		if s.Answered == 0 || d.Smearing == client.SmearUnknown {
+			continue
+		}
+		what := "smeared time"
+		if d.Smearing == client.SmearNo {
+			what = "time that is not smeared"
+		}
+		fmt.Fprintf(ew, "%s declares %s: %s\n", s.Server, what, d.Evidence)
+		if i := d.Info; i != nil && i.Leap != "" {
+			fmt.Fprintf(ew, "  next leap %s: window %s to %s\n", i.Leap, i.Opens, i.Closes)
+		}
+	}
+	if sum.Mixed != nil {
+		fmt.Fprintln(ew, "warning:", sum.Mixed)
 	}
 	for _, n := range notes {
 		fmt.Fprintln(ew, "note:", n)
