@@ -428,8 +428,8 @@ func TestVersion3AndReuse(t *testing.T) {
 		}
 		seen[h.Transmit] = true
 	}
-	if _, err := Dial(context.Background(), f.addr, Options{Version: 5}); err == nil {
-		t.Error("version 5 accepted")
+	if _, err := Dial(context.Background(), f.addr, Options{Version: 6}); err == nil {
+		t.Error("version 6 accepted")
 	}
 }
 
