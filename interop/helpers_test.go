@@ -144,8 +144,9 @@ func records(t *testing.T, log, msg string) []map[string]any {
 type server struct {
 	cmd     *exec.Cmd
 	logs    *testenv.Buffer
-	addr    string // 127.0.0.1:port
-	port    int
+	addr    string   // 127.0.0.1:port, the first listen address
+	port    int      // its port
+	addrs   []string // every listen address, in order
 	summary map[string]any // the start-up summary
 	exited  chan struct{}
 	waitErr error // valid once exited is closed
@@ -199,10 +200,13 @@ func startWrapped(t *testing.T, wrap []string, args ...string) *server {
 		if recs := records(t, s.logs.String(), `"serving"`); len(recs) > 0 {
 			s.summary = recs[0]
 			listen, _ := s.summary["listen"].([]any)
-			if len(listen) != 1 {
+			if len(listen) == 0 {
 				t.Fatalf("serving on %v", s.summary["listen"])
 			}
-			s.addr = listen[0].(string)
+			for _, a := range listen {
+				s.addrs = append(s.addrs, a.(string))
+			}
+			s.addr = s.addrs[0]
 			_, port, _ := strings.Cut(s.addr, ":")
 			s.port, _ = strconv.Atoi(port)
 			if s.port == 0 {

@@ -1,0 +1,120 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leapsmear/leapsmear/internal/testenv"
+)
+
+// TestChronydEveryListener: chronyd accepts each listener of one server, a
+// stepping and a smearing one (declaring its smear in the reference ID,
+// --refid-smear draft), during the replayed 2016 leap day, and measures on
+// each the time its policy predicts, within 1 ms.
+func TestChronydEveryListener(t *testing.T) {
+	t.Parallel()
+	needChronyd(t)
+	policies := []string{"step", "noon-to-noon"}
+	s := startServer(t, "--listen", "127.0.0.1:0="+policies[0], "--listen", "127.0.0.1:0="+policies[1],
+		"--refid-smear", "draft", "--time-offset-to", "2016-12-31T18:00:00Z")
+	if len(s.addrs) != 2 {
+		t.Fatalf("serving on %v", s.addrs)
+	}
+	shift := shiftOf(t, s.summary)
+	for i, a := range s.addrs {
+		_, port, _ := strings.Cut(a, ":")
+		p, _ := strconv.Atoi(port)
+		off, at := chronydOnce(t, p)
+		want := predict(t, policies[i], shift, at)
+		t.Logf("%s (%s): chronyd -Q wrong by %v; predicted %v (policy %v)", a, policies[i], off, want.offset, want.policy)
+		if !within(off, want.offset, time.Millisecond) {
+			t.Errorf("%s (%s): chronyd measured %v, want %v", a, policies[i], off, want.offset)
+		}
+	}
+}
+
+// twoListeners runs, in a network namespace of its own, one server with a
+// stepping listener on 127.0.0.1:123 and a smearing one on 127.0.0.2:123
+// (ntpdig asks port 123 only), and ntpdig against each.
+const twoListeners = `
+ip="$1" bin="$2" ntpdig="$3" dir="$4"; shift 4
+"$ip" link set lo up || exit 90
+"$bin" serve --listen 127.0.0.1:123=step --listen 127.0.0.2:123=noon-to-noon --assume-synced --log-format json --sockets 1 "$@" 2>"$dir/serve.log" &
+pid=$!
+i=0
+until grep -q '"msg":"serving"' "$dir/serve.log"; do
+	kill -0 "$pid" 2>/dev/null || exit 91
+	i=$((i + 1)); [ "$i" -gt 200 ] && { kill "$pid"; exit 92; }
+	sleep 0.05
+done
+rc=0
+"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.1 >"$dir/step.json" 2>>"$dir/ntpdig.err" || rc=$?
+"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.2 >"$dir/smear.json" 2>>"$dir/ntpdig.err" || rc=$?
+kill -TERM "$pid"
+wait "$pid"
+echo "server exit status $?" >>"$dir/ntpdig.err"
+exit "$rc"
+`
+
+// TestNtpdigEveryListener: ntpsec's SNTP client accepts both listeners of
+// one server during the replayed 2016 leap day: the stepping one announces
+// the leap, the smearing one (which declares its smear in the reference ID)
+// does not, and each offset is the one its policy predicts, within 1 ms.
+func TestNtpdigEveryListener(t *testing.T) {
+	t.Parallel()
+	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
+	unshare, ip := needNetns(t)
+	bin := leapsmear(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before := time.Now()
+	out, err := exec.CommandContext(ctx, unshare, "-n", "sh", "-c", twoListeners, "sh", ip, bin, dig, dir,
+		"--time-offset-to", "2016-12-31T18:00:00Z", "--refid-smear", "draft").CombinedOutput()
+	at := before.Add(time.Since(before) / 2)
+	read := func(name string) string {
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(data)
+	}
+	if err != nil {
+		t.Fatalf("ntpdig in a namespace: %v\n%s\nserver log:\n%s\nntpdig: %s", err, out, read("serve.log"), read("ntpdig.err"))
+	}
+	if !strings.Contains(read("ntpdig.err"), "server exit status 0") {
+		t.Errorf("the server did not exit cleanly on SIGTERM: %s", read("ntpdig.err"))
+	}
+	summaries := records(t, read("serve.log"), `"serving"`)
+	if len(summaries) != 1 {
+		t.Fatalf("server log:\n%s", read("serve.log"))
+	}
+	shift := shiftOf(t, summaries[0])
+	for _, c := range []struct {
+		file, policy, leap string
+	}{
+		{"step.json", "step", "add-leap"},
+		{"smear.json", "noon-to-noon", "no-leap"},
+	} {
+		var res ntpdigResult
+		if err := json.Unmarshal([]byte(read(c.file)), &res); err != nil {
+			t.Fatalf("ntpdig output %q: %v", read(c.file), err)
+		}
+		off, err := time.ParseDuration(res.Offset.String() + "s")
+		if err != nil {
+			t.Fatalf("ntpdig offset %q: %v", res.Offset, err)
+		}
+		// ntpdig ran for about half the time each: the instant of each run
+		// is within the whole run, which the replay's rate (11.6 ppm) makes
+		// a microsecond at most.
+		p := predict(t, c.policy, shift, at)
+		t.Logf("%s: ntpdig offset %v leap %s stratum %d; predicted %v (policy %v)", c.policy, off, res.Leap, res.Stratum, p.offset, p.policy)
+		if !within(off, p.offset, time.Millisecond) || res.Leap != c.leap || res.Stratum != 2 {
+			t.Errorf("%s: ntpdig %+v offset %v, want %v and %s", c.policy, res, off, p.offset, c.leap)
+		}
+	}
+}
