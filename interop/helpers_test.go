@@ -144,9 +144,9 @@ func records(t *testing.T, log, msg string) []map[string]any {
 type server struct {
 	cmd     *exec.Cmd
 	logs    *testenv.Buffer
-	addr    string   // 127.0.0.1:port, the first listen address
-	port    int      // its port
-	addrs   []string // every listen address, in order
+	addr    string         // 127.0.0.1:port, the first listen address
+	port    int            // its port
+	addrs   []string       // every listen address, in order
 	summary map[string]any // the start-up summary
 	exited  chan struct{}
 	waitErr error // valid once exited is closed
