@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,3 +109,6 @@ func decode(t testing.TB, b []byte) ntp.Header {
 	}
 	return h
 }
+
+// testClient is the source address of the requests built by the tests.
+var testClient = netip.MustParseAddr("192.0.2.7")

@@ -5,6 +5,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -74,10 +75,11 @@ type Responder struct {
 }
 
 // Limiter decides whether a client may be answered (ratelimit.Limiter). Allow
-// is called once per request with a key identifying the source address and
-// the time in nanoseconds on the continuous scale.
+// is called once per request with the source address (an IPv4 client of a
+// dual-stack socket comes IPv4-mapped) and the time in nanoseconds on the continuous scale; it must
+// not allocate.
 type Limiter interface {
-	Allow(key uint64, now int64) ratelimit.Decision
+	Allow(src netip.Addr, now int64) ratelimit.Decision
 }
 
 // NewResponder returns a responder serving time from src smeared by s. A nil
@@ -116,20 +118,20 @@ func (r *Responder) begin() batch {
 
 // Respond builds in resp the reply to req, received when the host's realtime
 // clock read rx (POSIX ns; 0 when the kernel gave no timestamp), from the
-// source identified by key. It returns the reply's length (0 when the request
+// source address src. It returns the reply's length (0 when the request
 // is dropped) and the verdict. The transmit timestamp is written by
 // StampTransmit, as late as possible before sending. resp must hold at least
 // ntp.HeaderLen bytes; the reply is never longer than the request.
-func (r *Responder) Respond(req, resp []byte, rx int64, key uint64) (int, Verdict) {
+func (r *Responder) Respond(req, resp []byte, rx int64, src netip.Addr) (int, Verdict) {
 	b := r.begin()
-	n, v := r.respond(&b, req, resp, rx, key)
+	n, v := r.respond(&b, req, resp, rx, src)
 	if n > 0 {
 		stampTransmit(resp, r.transmitTime(&b))
 	}
 	return n, v
 }
 
-func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (int, Verdict) {
+func (r *Responder) respond(b *batch, req, resp []byte, rx int64, src netip.Addr) (int, Verdict) {
 	if len(req) < ntp.HeaderLen {
 		return 0, DropShort
 	}
@@ -152,7 +154,7 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 	}
 	verdict := Answered
 	if r.limiter != nil {
-		switch r.limiter.Allow(key, int64(b.now.TAI)) {
+		switch r.limiter.Allow(src, int64(b.now.TAI)) {
 		case ratelimit.Kiss:
 			verdict = Kissed
 		case ratelimit.Drop:

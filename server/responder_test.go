@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestRespondFields(t *testing.T) {
 				src.set(x, tbl.UnixFromTAI(x)) // undo the tick of the reading above
 				rx := tbl.UnixFromTAI(x) - int64(rxAge)
 				resp := make([]byte, ntp.HeaderLen)
-				n, v := r.Respond(req, resp, rx, 42)
+				n, v := r.Respond(req, resp, rx, testClient)
 				if n != ntp.HeaderLen || v != Answered {
 					t.Fatalf("%s v%d: length %d verdict %v", at, version, n, v)
 				}
@@ -102,7 +103,7 @@ func TestRespondServesTheSmear(t *testing.T) {
 		at := mustTime(t, c.at)
 		r := NewResponder(newFakeSource(tbl, at, 0), s, testSettings, nil)
 		resp := make([]byte, ntp.HeaderLen)
-		if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 0); n != ntp.HeaderLen {
+		if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, testClient); n != ntp.HeaderLen {
 			t.Fatal("not answered")
 		}
 		h := decode(t, resp)
@@ -139,7 +140,7 @@ func TestRespondReceiveTimestamp(t *testing.T) {
 		{"too old", real - int64(timescale.MaxRxAge) - 1, x},
 	} {
 		resp := make([]byte, ntp.HeaderLen)
-		r.Respond(request(t, 4, 3, 0, 1, nil), resp, c.rx, 0)
+		r.Respond(request(t, 4, 3, 0, 1, nil), resp, c.rx, testClient)
 		if got, want := decode(t, resp).Receive, served(s, c.want); got != want {
 			t.Errorf("%s: receive %v, want %v (off by %v)", c.name, got, want, got.Sub(want))
 		}
@@ -192,7 +193,7 @@ func TestRespondLeapIndicator(t *testing.T) {
 			for _, synced := range []bool{true, false} {
 				src.synced.Store(synced)
 				resp := make([]byte, ntp.HeaderLen)
-				if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 0); n != ntp.HeaderLen {
+				if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, testClient); n != ntp.HeaderLen {
 					t.Fatal("not answered")
 				}
 				h := decode(t, resp)
@@ -257,7 +258,7 @@ func TestRespondDrops(t *testing.T) {
 	}
 	for _, c := range cases {
 		resp := bytes.Repeat([]byte{0xee}, ntp.HeaderLen)
-		n, v := r.Respond(c.req, resp, 0, 0)
+		n, v := r.Respond(c.req, resp, 0, testClient)
 		if n != 0 || v != c.want {
 			t.Errorf("%s: length %d verdict %v, want 0 %v", c.name, n, v, c.want)
 		}
@@ -297,7 +298,7 @@ func TestRespondTrailers(t *testing.T) {
 	for _, c := range cases {
 		req := request(t, c.version, ntp.ModeClient, 4, 0x0123456789abcdef, c.trailer)
 		resp := make([]byte, ntp.HeaderLen)
-		n, v := r.Respond(req, resp, 0, 0)
+		n, v := r.Respond(req, resp, 0, testClient)
 		if n != ntp.HeaderLen || v != Answered {
 			t.Errorf("%s (%d bytes): length %d verdict %v, want an answer", c.name, len(req), n, v)
 			continue
@@ -330,7 +331,7 @@ func TestRespondProperty(t *testing.T) {
 			}
 		}
 		resp := make([]byte, ntp.HeaderLen)
-		n, v := r.Respond(req, resp, 0, 0)
+		n, v := r.Respond(req, resp, 0, testClient)
 		checkReply(t, req, resp, n, v)
 		if n > 0 {
 			answered++
@@ -381,12 +382,12 @@ func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 // countingLimiter answers with a fixed decision and records its calls.
 type countingLimiter struct {
 	decision ratelimit.Decision
-	keys     []uint64
+	keys     []netip.Addr
 	monos    []int64
 }
 
-func (l *countingLimiter) Allow(key uint64, mono int64) ratelimit.Decision {
-	l.keys = append(l.keys, key)
+func (l *countingLimiter) Allow(src netip.Addr, mono int64) ratelimit.Decision {
+	l.keys = append(l.keys, src)
 	l.monos = append(l.monos, mono)
 	return l.decision
 }
@@ -402,12 +403,12 @@ func TestRespondLimiter(t *testing.T) {
 
 	kiss := &countingLimiter{decision: ratelimit.Kiss}
 	r := NewResponder(src, s, testSettings, kiss)
-	if n, v := r.Respond(request(t, 4, 6, 0, 5, nil), make([]byte, 48), 0, 7); n != 0 || v != DropMode || len(kiss.keys) != 0 {
+	if n, v := r.Respond(request(t, 4, 6, 0, 5, nil), make([]byte, 48), 0, testClient); n != 0 || v != DropMode || len(kiss.keys) != 0 {
 		t.Fatalf("mode 6: %d %v, limiter asked %d times", n, v, len(kiss.keys))
 	}
 	for _, poll := range []int8{3, 10} {
 		resp := make([]byte, ntp.HeaderLen)
-		n, v := r.Respond(request(t, 3, 3, poll, 0xfeedface, nil), resp, 0, 7)
+		n, v := r.Respond(request(t, 3, 3, poll, 0xfeedface, nil), resp, 0, testClient)
 		if n != ntp.HeaderLen || v != Kissed {
 			t.Fatalf("kiss: %d %v", n, v)
 		}
@@ -419,17 +420,17 @@ func TestRespondLimiter(t *testing.T) {
 			t.Errorf("kiss:\n got %+v\nwant %+v", h, want)
 		}
 	}
-	if !slices.Equal(kiss.keys, []uint64{7, 7}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
+	if !slices.Equal(kiss.keys, []netip.Addr{testClient, testClient}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
 		t.Errorf("limiter called with keys %v at %v", kiss.keys, kiss.monos)
 	}
 
 	r = NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Drop})
 	resp := bytes.Repeat([]byte{0xee}, ntp.HeaderLen)
-	if n, v := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 7); n != 0 || v != DropRateLimited || resp[0] != 0xee {
+	if n, v := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, testClient); n != 0 || v != DropRateLimited || resp[0] != 0xee {
 		t.Errorf("rate limited: %d %v % x", n, v, resp[:4])
 	}
 	r = NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer})
-	if n, v := r.Respond(request(t, 4, 3, 0, 1, nil), make([]byte, 48), 0, 7); n != 48 || v != Answered {
+	if n, v := r.Respond(request(t, 4, 3, 0, 1, nil), make([]byte, 48), 0, testClient); n != 48 || v != Answered {
 		t.Errorf("allowed: %d %v", n, v)
 	}
 }
@@ -443,7 +444,7 @@ func TestSetSmear(t *testing.T) {
 	r := NewResponder(newFakeSource(tbl, at, 0), step, testSettings, nil)
 	receive := func() ntp.Header {
 		resp := make([]byte, ntp.HeaderLen)
-		r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 0)
+		r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, testClient)
 		return decode(t, resp)
 	}
 	if h := receive(); h.Receive != ntp.TimestampFromTime(at) || h.Leap != ntp.LeapInsert || r.Smear() != step {
@@ -493,7 +494,7 @@ func TestRespondStepImmunity(t *testing.T) {
 				src.Check()
 				real, _ := clk.Now()
 				resp := make([]byte, ntp.HeaderLen)
-				if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, real-int64(rxAge), 0); n != ntp.HeaderLen {
+				if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, real-int64(rxAge), testClient); n != ntp.HeaderLen {
 					t.Fatal("not answered")
 				}
 				h := decode(t, resp)
@@ -542,12 +543,12 @@ func TestRespondAllocatesNothing(t *testing.T) {
 	req := request(t, 4, 3, 6, 12345, mac(20))
 	resp := make([]byte, ntp.HeaderLen)
 	for _, src := range []timescale.Source{newFakeSource(tbl, mustTime(t, "2016-12-31T18:00:00Z"), time.Microsecond), sys} {
-		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]uint64, 0, 4096), monos: make([]int64, 0, 4096)})
+		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]netip.Addr, 0, 4096), monos: make([]int64, 0, 4096)})
 		rx := time.Now().UnixNano()
-		if a := testing.AllocsPerRun(1000, func() { r.Respond(req, resp, rx, 1) }); a != 0 {
+		if a := testing.AllocsPerRun(1000, func() { r.Respond(req, resp, rx, testClient) }); a != 0 {
 			t.Errorf("%s: %v allocations per reply", src.Name(), a)
 		}
-		if a := testing.AllocsPerRun(1000, func() { r.Respond(req[:47], resp, rx, 1) }); a != 0 {
+		if a := testing.AllocsPerRun(1000, func() { r.Respond(req[:47], resp, rx, testClient) }); a != 0 {
 			t.Errorf("%s: %v allocations per drop", src.Name(), a)
 		}
 	}

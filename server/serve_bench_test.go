@@ -188,7 +188,7 @@ func TestRespondAllocs(t *testing.T) {
 	var resp [ntp.HeaderLen]byte
 	rx := time.Now().UnixNano()
 	if a := testing.AllocsPerRun(1000, func() {
-		if n, v := r.Respond(req[:], resp[:], rx, 1); n != ntp.HeaderLen || v != Answered {
+		if n, v := r.Respond(req[:], resp[:], rx, testClient); n != ntp.HeaderLen || v != Answered {
 			t.Fatalf("Respond: %d %v", n, v)
 		}
 	}); a != 0 {
@@ -258,7 +258,7 @@ func BenchmarkRespond(b *testing.B) {
 	rx := time.Now().UnixNano()
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Respond(req[:], resp[:], rx, 1)
+		r.Respond(req[:], resp[:], rx, testClient)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
 	"github.com/leapsmear/leapsmear/ntp"
-	"github.com/leapsmear/leapsmear/ratelimit"
 )
 
 const (
@@ -143,12 +142,12 @@ func (s *socket) handle(n int) {
 			tally[DropMalformed]++
 			continue
 		}
-		var key uint64
+		var src netip.Addr
 		if limited {
-			key = ratelimit.AddrKey(addrOf(addr))
+			src = addrOf(addr)
 		}
 		ctl := mmsg.ParseControl(rm.Control(sl.oob[:]))
-		size, v := s.r.respond(&b, sl.req[:rm.Len], sl.reply[:], ctl.Rx, key)
+		size, v := s.r.respond(&b, sl.req[:rm.Len], sl.reply[:], ctl.Rx, src)
 		tally[v]++
 		if size == 0 {
 			continue
