@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -268,6 +270,62 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 	if err := os.WriteFile(dst, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRateLimitMetrics: the rate limiter's table is exported. Nine loopback
+// sources, each answered once and kissed once, go through a table of one
+// set of four slots: every new source after the fourth evicts one that
+// still holds spent credit.
+func TestRateLimitMetrics(t *testing.T) {
+	off := start(t, nil).scrape(t)
+	for _, name := range []string{"leapsmear_rate_limit_entries", "leapsmear_rate_limit_entries_in_use",
+		"leapsmear_rate_limit_insertions_total", "leapsmear_rate_limit_evictions_total"} {
+		if v := value(t, off, name); v != 0 {
+			t.Errorf("rate limiting off: %s = %v, want 0", name, v)
+		}
+	}
+
+	l, err := ratelimit.New(ratelimit.Config{Rate: 1e-3, Burst: 1, KissInterval: time.Hour, Entries: ratelimit.Ways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, func(c *daemon.Config) { c.Limiter = l })
+	const sources = 9
+	for i := range sources {
+		src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		conn, err := net.DialUDP("udp4", src, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s.ntp)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			if _, err := conn.Write(request(4, ntp.ModeClient)); err != nil {
+				t.Fatal(err)
+			}
+			reply := make([]byte, 128)
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := conn.Read(reply)
+			var h ntp.Header
+			if err == nil {
+				err = h.Decode(reply[:n])
+			}
+			if err != nil || h.IsKiss() != (j == 1) {
+				t.Fatalf("source %v, request %d: %+v, %v", src.IP, j, h, err)
+			}
+		}
+		conn.Close()
+	}
+	m := s.scrape(t)
+	for name, want := range map[string]float64{
+		"leapsmear_rate_limit_entries":          ratelimit.Ways,
+		"leapsmear_rate_limit_entries_in_use":   ratelimit.Ways,
+		"leapsmear_rate_limit_insertions_total": sources,
+		"leapsmear_rate_limit_evictions_total":  sources - ratelimit.Ways,
+		"leapsmear_kod_sent_total":              sources,
+	} {
+		if v := value(t, m, name); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
 	}
 }
 
