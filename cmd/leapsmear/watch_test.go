@@ -189,7 +189,7 @@ func TestWatchText(t *testing.T) {
 	}
 	// The total offset is the change between two offsets, each off by at
 	// most half its round trip (and 1 ms for reading the clocks).
-	m := regexp.MustCompile(` none .* (-?[0-9]+\.[0-9]+) s `).FindStringSubmatch(stdout)
+	m := regexp.MustCompile(` none .* ([-+]?[0-9]+\.[0-9]+) s `).FindStringSubmatch(stdout)
 	if m == nil {
 		t.Fatalf("no total offset in:\n%s", stdout)
 	}
