@@ -25,7 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leapsmear/leapsmear/daemon"
-	"github.com/leapsmear/leapsmear/server"
+	"github.com/leapsmear/leapsmear/internal/netaddr"
+	"github.com/leapsmear/leapsmear/leap"
 )
 
 // Daemon is what the endpoints read: a snapshot of the running server.
@@ -64,19 +65,21 @@ func logger(opt Options) *slog.Logger {
 }
 
 // Health says whether the server is fit to serve: it fails for an
-// unverified table, an expired table (unless strict is false) and an
-// unsynchronised host clock, with a one-line reason; when it passes the
+// unverified table, an expired table or one that states no expiry (unless
+// strict is false) and an unsynchronised host clock, with a one-line reason
+// (the table's problems as leap.Problem words them); when it passes the
 // reason sums up what is served.
 func Health(st daemon.Status, strict bool) (ok bool, reason string) {
 	t := st.Table
-	switch {
-	case !t.Verified:
-		return false, fmt.Sprintf("leap table %s is not verified: %s", t.Source, t.Verification)
-	case strict && t.Expires.IsZero():
-		return false, fmt.Sprintf("leap table %s states no expiry: treated as expired; refresh it (or ?strict=0)", t.Source)
-	case strict && st.Expired():
-		return false, fmt.Sprintf("leap table %s expired on %s; refresh it and send SIGHUP (or ?strict=0)", t.Source, formatTime(t.Expires))
-	case !st.Synced:
+	for _, p := range st.TableProblems() {
+		switch {
+		case p.Kind == leap.Unverified:
+			return false, p.String()
+		case strict && (p.Kind == leap.Expired || p.Kind == leap.NoExpiry):
+			return false, p.String() + " and send SIGHUP (or ?strict=0)"
+		}
+	}
+	if !st.Synced {
 		return false, "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16"
 	}
 	expiry := "expires " + formatTime(t.Expires)
@@ -108,7 +111,7 @@ func serveHealth(w http.ResponseWriter, r *http.Request, d Daemon) {
 // CheckAddress refuses an admin address on the NTP port or on the port of
 // any NTP listen address: the admin endpoints and NTP never share a port.
 func CheckAddress(admin string, ntpListen []string) error {
-	ap, err := server.ParseListen(admin)
+	ap, err := netaddr.Listen(admin)
 	if err != nil {
 		return fmt.Errorf("admin address %q: want host:port such as 127.0.0.1:9123: %w", admin, err)
 	}
@@ -116,7 +119,7 @@ func CheckAddress(admin string, ntpListen []string) error {
 		return fmt.Errorf("admin address %s: port %d is the NTP port; give the admin endpoints a port of their own such as 9123", admin, NTPPort)
 	}
 	for _, l := range ntpListen {
-		lp, err := server.ParseListen(l)
+		lp, err := netaddr.Listen(l)
 		if err != nil {
 			continue // reported where the listen addresses are checked
 		}
@@ -131,6 +134,7 @@ func CheckAddress(admin string, ntpListen []string) error {
 type Server struct {
 	http *http.Server
 	ln   net.Listener
+	log  *slog.Logger
 }
 
 // Listen binds the admin address, after checking it against the NTP listen
@@ -139,12 +143,12 @@ func Listen(addr string, ntpListen []string, d Daemon, opt Options) (*Server, er
 	if err := CheckAddress(addr, ntpListen); err != nil {
 		return nil, err
 	}
-	ap, _ := server.ParseListen(addr)
+	ap, _ := netaddr.Listen(addr)
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), ap.Port()).String())
 	if err != nil {
 		return nil, fmt.Errorf("admin address %s: %w", addr, err)
 	}
-	return &Server{ln: ln, http: &http.Server{
+	return &Server{ln: ln, log: logger(opt), http: &http.Server{
 		Handler:           Handler(d, opt),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -158,8 +162,11 @@ func Listen(addr string, ntpListen []string, d Daemon, opt Options) (*Server, er
 // Addr returns the bound address, port filled in.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve answers requests until Close; it returns nil after Close.
+// Serve answers requests until Close; it returns nil after Close. It logs
+// the URLs it serves as it starts.
 func (s *Server) Serve() error {
+	base := "http://" + s.Addr()
+	s.log.Info("admin endpoints listening", "admin", s.Addr(), "urls", []string{base + "/", base + "/metrics", base + "/healthz"})
 	if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin %s: %w", s.Addr(), err)
 	}

@@ -61,7 +61,7 @@ func start(t *testing.T, edit func(*daemon.Config)) *testServer {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- d.Serve() }()
+	go func() { served <- d.Run(context.Background()) }()
 	adm, err := Listen("127.0.0.1:0", d.Addrs(), d, Options{Logger: cfg.Logger})
 	if err != nil {
 		d.Close()
@@ -425,7 +425,7 @@ func TestHealthzUnverified(t *testing.T) {
 func TestStatusJSON(t *testing.T) {
 	requireFreshEmbedded(t)
 	at := time.Now().Add(time.Hour).Truncate(time.Second)
-	s := start(t, func(c *daemon.Config) { c.Rehearse = &daemon.Rehearsal{At: at, Delta: -1} })
+	s := start(t, func(c *daemon.Config) { c.Rehearse = &leap.Rehearsal{At: at, Delta: -1} })
 	code, body := s.get(t, "/api/status")
 	if code != http.StatusOK {
 		t.Fatalf("%d %s", code, body)
@@ -510,7 +510,7 @@ func TestStatusPageHTML(t *testing.T) {
 func TestChartCachedPerMinute(t *testing.T) {
 	at := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	s := start(t, func(c *daemon.Config) {
-		c.Rehearse = &daemon.Rehearsal{At: at, Delta: 1}
+		c.Rehearse = &leap.Rehearsal{At: at, Delta: 1}
 		c.Policy, _ = smear.Parse("linear:-10h:20h")
 	})
 	p := newPage()

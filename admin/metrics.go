@@ -119,7 +119,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRLInserted, rl.Inserted)
 	counter(descRLEvictions, rl.Evictions)
 
-	gauge(descOffset, float64(st.OffsetNs))
+	gauge(descOffset, float64(st.Offset.Nanoseconds()))
 	gauge(descRate, st.RatePPM)
 	gauge(descLI, float64(leapIndicator(st)))
 	gauge(descInWindow, boolValue(st.InWindow))

@@ -100,7 +100,7 @@ func (p *page) view(st daemon.Status) view {
 	v := view{R: r, Refresh: RefreshSeconds,
 		UTC:      leap.Label{Time: st.Label.Time.Truncate(time.Millisecond), Leap: st.Label.Leap}.String(),
 		Served:   r.Served.Truncate(time.Millisecond).Format(time.RFC3339Nano),
-		Offset:   fmt.Sprintf("%+.3f ms", float64(st.OffsetNs)/1e6),
+		Offset:   fmt.Sprintf("%+.3f ms", float64(st.Offset)/1e6),
 		Rate:     fmt.Sprintf("%+.3f ppm", st.RatePPM),
 		InWindow: st.InWindow, Healthy: r.Healthy, Synced: st.Synced, Verified: st.Table.Verified,
 		Uptime:        human(st.Host.Sub(st.Started)),
@@ -212,7 +212,7 @@ func (p *page) chart(st daemon.Status) (template.HTML, string, error) {
 
 func renderChart(s *smear.Smear, w smear.Window, which string, lo, hi leap.TAI, marker bool, now time.Time) (template.HTML, error) {
 	table := s.Table()
-	from, to := time.Unix(0, table.UnixFromTAI(lo)).UTC(), time.Unix(0, table.UnixFromTAI(hi)).UTC()
+	from, to := table.UnixFromTAI(lo).Time(), table.UnixFromTAI(hi).Time()
 	c, err := plot.PolicyCurves([]*smear.Smear{s}, w.Event.Day(), from, to, 400)
 	if err != nil {
 		return "", err

@@ -144,8 +144,8 @@ func NewReport(st daemon.Status) Report {
 		Healthy: ok, Health: health,
 		HostTime:      st.Host.UTC(),
 		UTC:           st.Label.String(),
-		Served:        time.Unix(0, st.Served).UTC(),
-		OffsetNs:      st.OffsetNs,
+		Served:        st.Served.Time(),
+		OffsetNs:      st.Offset.Nanoseconds(),
 		RatePPM:       st.RatePPM,
 		LeapIndicator: leapIndicator(st),
 		InWindow:      st.InWindow,
@@ -164,7 +164,7 @@ func NewReport(st daemon.Status) Report {
 		Build:   Build(),
 	}
 	if !t.Expires.IsZero() {
-		left := t.Expires.Sub(st.Host).Seconds()
+		left := t.Expires.Sub(st.UTC()).Seconds()
 		r.Table.ExpiresInSeconds = &left
 	}
 	if st.Rehearsal != nil {

@@ -12,17 +12,16 @@ import (
 // Status is a snapshot of a running daemon, for metrics, health checks and
 // the status page.
 type Status struct {
-	// Host is the host's wall clock when the snapshot was taken; table
-	// expiry is judged against it.
+	// Host is the host's wall clock when the snapshot was taken.
 	Host time.Time
 	// TAI is the source's reading on the continuous scale (shifted when
 	// replaying), and Label names it in UTC by the smear's table.
 	TAI   leap.TAI
 	Label leap.Label
-	// Served is the time served at TAI (POSIX nanoseconds).
-	Served int64
-	// OffsetNs is the served time minus true UTC, in nanoseconds.
-	OffsetNs int64
+	// Served is the time served at TAI.
+	Served smear.Time
+	// Offset is the served time minus true UTC.
+	Offset time.Duration
 	// RatePPM is the frequency offset of the served clock.
 	RatePPM float64
 	// Smear is the smear in use; its table carries the rehearsal leap, if
@@ -52,7 +51,7 @@ type Status struct {
 	Listen  []string
 	Started time.Time
 	// Rehearsal is the synthetic leap added to the smear's table, if any.
-	Rehearsal *Rehearsal
+	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
 }
@@ -63,11 +62,11 @@ func (d *Daemon) Status() Status {
 	s := d.Smear()
 	x := d.src.Now().TAI
 	st := Status{
-		Host:     d.now(),
+		Host:     d.hostNow(),
 		TAI:      x,
 		Label:    s.Table().LabelFromTAI(x),
 		Served:   s.Served(x),
-		OffsetNs: s.Offset(x),
+		Offset:   s.Offset(x),
 		RatePPM:  s.RatePPM(x),
 		Smear:    s,
 		Table:    d.Table(),
@@ -94,14 +93,18 @@ func (d *Daemon) Status() Status {
 	return st
 }
 
-// Expired reports whether the leap table had expired when the snapshot was
-// taken.
-func (st Status) Expired() bool { return st.Table.Expired(st.Host) }
+// Expired reports whether the leap table had expired at the snapshot, on
+// the served clock (a replay past the table's expiry reports it expired).
+func (st Status) Expired() bool { return st.Table.Expired(st.UTC()) }
+
+// TableProblems returns what is wrong with the leap table at the snapshot,
+// on the served clock, worst first.
+func (st Status) TableProblems() []leap.Problem { return st.Table.Problems(st.UTC()) }
 
 // UTC returns true UTC at the snapshot (POSIX, repeating 23:59:59 during an
 // inserted second).
 func (st Status) UTC() time.Time {
-	return time.Unix(0, st.Smear.Table().UnixFromTAI(st.TAI)).UTC()
+	return st.Smear.Table().UnixFromTAI(st.TAI).Time()
 }
 
 // Until returns how long after the snapshot the TAI instant x comes (negative

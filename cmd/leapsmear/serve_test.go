@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -49,22 +50,22 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--policy", "bogus"}, `--policy: policy "bogus"`},
 		{[]string{"--policy", "linear:-30s:0s"}, "--policy"},
 		{[]string{"--policy", "step:0s:1s"}, "--policy"},
-		{[]string{"--listen", "nonsense"}, `--listen: listen address "nonsense"`},
-		{[]string{"--listen", ""}, `--listen: listen address ""`},
+		{[]string{"--listen", "nonsense"}, `--listen nonsense: want host:port`},
+		{[]string{"--listen", ""}, `--listen: want host:port`},
 		{[]string{"--listen", "127.0.0.1:70000"}, "--listen"},
 		{[]string{"--rehearse", "tomorrow"}, "--rehearse"},
 		{[]string{"--rehearse", "2030-01-01T00:00:00Z,+2"}, "--rehearse"},
 		{[]string{"--rehearse", "now+1h"}, "--rehearse"},
 		{[]string{"--refid", "TOOLONG"}, `--refid "TOOLONG"`},
 		{[]string{"--refid", "é"}, "--refid"},
-		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset and --time-offset-to exclude each other"},
+		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset 1h0m0s: give either a duration (time-offset) or a target instant (time-offset-to), not both"},
 		{[]string{"--time-offset-to", "2016-12-31 18:00"}, "--time-offset-to"},
 		{[]string{"--time-offset", "an hour"}, "time-offset"},
 		{[]string{"--stratum", "0"}, "--stratum 0: want 1 to 15"},
 		{[]string{"--stratum", "16"}, "--stratum 16: want 1 to 15"},
 		{[]string{"--stratum", "300"}, "stratum"},
 		{[]string{"--clock", "sundial"}, "--clock"},
-		{[]string{"--root-delay", "-1s"}, "cannot be negative"},
+		{[]string{"--root-delay", "-1s"}, "--root-delay -1s: want 0 to"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"--sockets", "many"}, "sockets"},
@@ -239,7 +240,7 @@ func TestServeRateIPv6Prefix(t *testing.T) {
 	for bits, want := range map[int]string{0: "2001:db8:1:23ff::/64", 64: "2001:db8:1:23ff::/64", 56: "2001:db8:1:2300::/56", 128: "2001:db8:1:23ff::1/128"} {
 		f := serveFlags{listen: []string{"127.0.0.1:0"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR",
 			rateLimit: 1, rateBurst: 8, kissInterval: time.Second, rateIPv6Prefix: bits}
-		cfg, err := f.daemonConfig(time.Now())
+		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatalf("--rate-ipv6-prefix %d: %v", bits, err)
 		}
