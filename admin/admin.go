@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/internal/netaddr"
-	"github.com/leapsmear/leapsmear/leap"
 )
 
 // Daemon is what the endpoints read: a snapshot of the running server.
@@ -64,30 +62,9 @@ func logger(opt Options) *slog.Logger {
 	return slog.Default()
 }
 
-// Health says whether the server is fit to serve: it fails for an
-// unverified table, an expired table or one that states no expiry (unless
-// strict is false) and an unsynchronised host clock, with a one-line reason
-// (the table's problems as leap.Problem words them); when it passes the
-// reason sums up what is served.
-func Health(st daemon.Status, strict bool) (ok bool, reason string) {
-	t := st.Table
-	for _, p := range st.TableProblems() {
-		switch {
-		case p.Kind == leap.Unverified:
-			return false, p.String()
-		case strict && (p.Kind == leap.Expired || p.Kind == leap.NoExpiry):
-			return false, p.String() + " and send SIGHUP (or ?strict=0)"
-		}
-	}
-	if !st.Synced {
-		return false, "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16"
-	}
-	expiry := "expires " + formatTime(t.Expires)
-	if st.Expired() {
-		expiry = "EXPIRED, ignored by ?strict=0"
-	}
-	return true, fmt.Sprintf("ok: serving %s with leap table %s (%s) on a synchronised clock", st.Smear.Policy().Name, t.Source, expiry)
-}
+// Health says whether the server is fit to serve (daemon.Status.Health):
+// 200 with a summary, or 503 with every problem, worst first, one a line.
+func Health(st daemon.Status, strict bool) (ok bool, reason string) { return st.Health(strict) }
 
 func serveHealth(w http.ResponseWriter, r *http.Request, d Daemon) {
 	strict := true
@@ -144,9 +121,19 @@ func Listen(addr string, ntpListen []string, d Daemon, opt Options) (*Server, er
 		return nil, err
 	}
 	ap, _ := netaddr.Listen(addr)
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), ap.Port()).String())
+	// As the NTP listener does: an IPv4 address (0.0.0.0 too) is IPv4 only;
+	// [::] is every IPv4 and IPv6 address.
+	network := "tcp4"
+	if ap.Addr().Is6() {
+		network = "tcp"
+	}
+	ln, err := net.Listen(network, ap.String())
 	if err != nil {
 		return nil, fmt.Errorf("admin address %s: %w", addr, err)
+	}
+	if !ap.Addr().IsLoopback() {
+		logger(opt).Warn("the admin endpoints listen beyond loopback: anyone who can reach them reads the server's state; restrict them with a firewall, or use 127.0.0.1",
+			"admin", ln.Addr().String())
 	}
 	return &Server{ln: ln, log: logger(opt), http: &http.Server{
 		Handler:           Handler(d, opt),

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
@@ -220,7 +221,8 @@ func TestMetricsCountTraffic(t *testing.T) {
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_version"}, 1},
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_mode"}, 2},
 		{"leapsmear_packets_dropped_total", []string{"reason", "rate_limited"}, 0},
-		{"leapsmear_send_errors_total", nil, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "refused"}, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "buffer_full"}, 0},
 	}
 	for _, c := range checks {
 		if got := delta(c.name, c.labels...); got != c.want {
@@ -235,7 +237,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 		t.Errorf("policy_info %v", v)
 	}
 	if v := value(t, after, "leapsmear_leap_table_info", "source", "embedded leap-seconds.list", "verified", "true",
-		"expires", "2027-06-28T00:00:00Z", "fingerprint", Fingerprint(leap.Default())); v != 1 {
+		"expires", "2027-06-28T00:00:00Z", "fingerprint", leap.Default().Fingerprint()); v != 1 {
 		t.Errorf("leap_table_info %v", v)
 	}
 	if v := value(t, after, "leapsmear_leap_table_leaps"); v != 27 {
@@ -371,7 +373,12 @@ func TestHealthzFlipsWithTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body = s.get(t, "/healthz")
-	if code != http.StatusOK || body != "ok: serving noon-to-noon with leap table "+file+" (expires 2027-06-28T00:00:00Z) on a synchronised clock\n" {
+	// The test server assumes synchronisation: said so unless the host is.
+	clock := "a synchronised clock"
+	if k, err := timescale.ReadKernel(); err != nil || !k.Synced() {
+		clock = "a clock assumed synchronised (adjtimex says it is not)"
+	}
+	if code != http.StatusOK || body != "ok: serving noon-to-noon with leap table "+file+" (expires 2027-06-28T00:00:00Z) on "+clock+"\n" {
 		t.Fatalf("after reload: %d %q", code, body)
 	}
 	f = s.scrape(t)
@@ -387,7 +394,7 @@ func TestHealthzUnsynchronised(t *testing.T) {
 	}
 	s := start(t, func(c *daemon.Config) { c.Source = timescale.Config{Kernel: unsynced} })
 	code, body := s.get(t, "/healthz")
-	if code != http.StatusServiceUnavailable || body != "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16\n" {
+	if code != http.StatusServiceUnavailable || body != "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16, which every client rejects\n" {
 		t.Fatalf("%d %q", code, body)
 	}
 	// ?strict=0 ignores the expiry only.
@@ -452,10 +459,10 @@ func TestStatusJSON(t *testing.T) {
 	if r.LastLeap == nil || r.LastLeap.Leap != "2016-12-31 23:59:60 +1 (TAI-UTC 37)" {
 		t.Errorf("last leap %+v", r.LastLeap)
 	}
-	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == Fingerprint(leap.Default()) {
+	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == leap.Default().Fingerprint() {
 		t.Errorf("rehearsal %q fingerprint %s", r.Table.Rehearsal, r.Table.Fingerprint)
 	}
-	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 6 {
+	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 7 {
 		t.Errorf("listen %v dropped %v", r.Listen, r.Requests.Dropped)
 	}
 	// The metrics tell the same story.
@@ -573,5 +580,45 @@ func TestHuman(t *testing.T) {
 		if got := human(d); got != want {
 			t.Errorf("human(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestListenFamilies: an IPv4 admin address, 0.0.0.0 included, listens on
+// IPv4 only, as the NTP listener does ([::] is the way to ask for both), and
+// an address beyond loopback is warned about.
+func TestListenFamilies(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	s := start(t, nil)
+	logs := &testenv.Buffer{}
+	adm, err := Listen("0.0.0.0:0", s.d.Addrs(), s.d, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	_, port, _ := net.SplitHostPort(adm.Addr())
+	if c, err := net.Dial("tcp6", "[::1]:"+port); err == nil {
+		c.Close()
+		t.Error("the admin address 0.0.0.0 also listens on IPv6")
+	}
+	if c, err := net.Dial("tcp4", "127.0.0.1:"+port); err != nil {
+		t.Errorf("the admin address 0.0.0.0 does not listen on 127.0.0.1: %v", err)
+	} else {
+		c.Close()
+	}
+	if !strings.Contains(logs.String(), "beyond loopback") {
+		t.Errorf("no warning for an admin address beyond loopback: %s", logs)
+	}
+	quiet := &testenv.Buffer{}
+	lo, err := Listen("127.0.0.1:0", s.d.Addrs(), s.d, Options{Logger: slog.New(slog.NewJSONHandler(quiet, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo.Close()
+	if quiet.String() != "" {
+		t.Errorf("a loopback admin address warned about: %s", quiet)
 	}
 }

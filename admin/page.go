@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,7 @@ type view struct {
 	ChartCaption  string
 	Uptime        string
 	Healthy       bool
+	HealthLines   []string // the health summary and problems, one a line
 	Synced        bool
 	Verified      bool
 	LastReloadBad bool
@@ -102,7 +104,7 @@ func (p *page) view(st daemon.Status) view {
 		Served:   r.Served.Truncate(time.Millisecond).Format(time.RFC3339Nano),
 		Offset:   fmt.Sprintf("%+.3f ms", float64(st.Offset)/1e6),
 		Rate:     fmt.Sprintf("%+.3f ppm", st.RatePPM),
-		InWindow: st.InWindow, Healthy: r.Healthy, Synced: st.Synced, Verified: st.Table.Verified,
+		InWindow: st.InWindow, Healthy: r.Healthy, HealthLines: strings.Split(r.Health, "\n"), Synced: st.Synced, Verified: st.Table.Verified,
 		Uptime:        human(st.Host.Sub(st.Started)),
 		LastReloadBad: st.ReloadError != ""}
 	t := st.Table

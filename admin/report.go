@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -14,9 +15,11 @@ import (
 // as the status page and the metrics. Times are RFC 3339 UTC; "utc" names an
 // inserted second 23:59:60.
 type Report struct {
-	// Healthy and Health are what /healthz answers (strict).
-	Healthy bool   `json:"healthy"`
-	Health  string `json:"health"`
+	// Healthy and Health are what /healthz answers (strict); Problems
+	// lists every problem, worst first (daemon.Status.Problems).
+	Healthy  bool     `json:"healthy"`
+	Health   string   `json:"health"`
+	Problems []string `json:"problems"`
 	// HostTime is the host's wall clock at the snapshot.
 	HostTime time.Time `json:"host_time"`
 	// UTC is true UTC at the snapshot, Served the time served, OffsetNs
@@ -46,6 +49,38 @@ type Report struct {
 	Listen  []string  `json:"listen"`
 	Started time.Time `json:"started"`
 	Build   BuildInfo `json:"build"`
+	// NTS is Network Time Security, absent when it is off.
+	NTS *NTSReport `json:"nts,omitempty"`
+}
+
+// NTSReport is the state of NTS.
+type NTSReport struct {
+	// KEListen is the NTS-KE address, NTPServer what it names for NTP.
+	KEListen  string `json:"ke_listen"`
+	NTPServer string `json:"ntp_server"`
+	// KeySource is the cookie key file (or a random key); Keys the keys
+	// that open cookies; SealKeyID the one sealing new cookies; NextRotation
+	// when the next takes over.
+	KeySource    string    `json:"key_source"`
+	Keys         int       `json:"keys"`
+	SealKeyID    string    `json:"seal_key_id"`
+	NextRotation time.Time `json:"next_rotation"`
+	// CertificateExpires is the NTS-KE certificate's expiry.
+	CertificateExpires time.Time `json:"certificate_expires"`
+	// Require says unauthenticated requests are dropped.
+	Require bool `json:"require"`
+	// HandshakesOK and HandshakesFailed count NTS-KE connections, the
+	// failures by reason.
+	HandshakesOK     uint64            `json:"handshakes_ok"`
+	HandshakesFailed map[string]uint64 `json:"handshakes_failed"`
+	// Replies counts authenticated replies; NAKs NTS NAKs by reason
+	// (cookie, auth).
+	Replies uint64            `json:"replies"`
+	NAKs    map[string]uint64 `json:"naks"`
+	// ReloadsFailed counts failed reloads of certificate or key file;
+	// LastReloadError is the last one's error when it failed.
+	ReloadsFailed   uint64 `json:"reloads_failed"`
+	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
 // PolicyReport describes the smear policy.
@@ -77,7 +112,7 @@ type TableReport struct {
 	ExpiresInSeconds *float64 `json:"expires_in_seconds"`
 	// Leaps counts the table's leap seconds (without a rehearsal leap).
 	Leaps int `json:"leaps"`
-	// Fingerprint identifies the leaps the smear applies (Fingerprint).
+	// Fingerprint identifies the leaps the smear applies (leap.Table.Fingerprint).
 	Fingerprint string `json:"fingerprint"`
 	// Rehearsal names the synthetic leap added to the smear's table.
 	Rehearsal string `json:"rehearsal,omitempty"`
@@ -105,6 +140,9 @@ type LeapReport struct {
 type ClockReport struct {
 	Source       string `json:"source"`
 	Synchronized bool   `json:"synchronized"`
+	// SyncAssumed says Synchronized is only assumed (assume-synced) while
+	// adjtimex says the host clock is not synchronised.
+	SyncAssumed bool `json:"sync_assumed"`
 	// Steps counts host clock steps followed; KernelLeaps the host's own
 	// leaps recognised and not followed.
 	Steps       uint64 `json:"steps"`
@@ -117,12 +155,14 @@ type ClockReport struct {
 // RequestStats are the packet counters.
 type RequestStats struct {
 	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
-	// by reason (server.Verdict names); SendErrors.
-	Received   uint64            `json:"received"`
-	Replies    uint64            `json:"replies"`
-	KoD        uint64            `json:"kod"`
-	Dropped    map[string]uint64 `json:"dropped"`
-	SendErrors uint64            `json:"send_errors"`
+	// by reason (server.Verdict names); SendErrors (refused by the kernel)
+	// and SendDropped (send buffer full).
+	Received    uint64            `json:"received"`
+	Replies     uint64            `json:"replies"`
+	KoD         uint64            `json:"kod"`
+	Dropped     map[string]uint64 `json:"dropped"`
+	SendErrors  uint64            `json:"send_errors"`
+	SendDropped uint64            `json:"send_dropped"`
 }
 
 // ReloadReport counts leap table reloads.
@@ -153,15 +193,19 @@ func NewReport(st daemon.Status) Report {
 			MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin},
 		Table: TableReport{Source: t.Source, Verified: t.Verified, Verification: t.Verification,
 			Updated: timePtr(t.Updated), Expires: timePtr(t.Expires), Expired: st.Expired(),
-			Leaps: len(t.Events), Fingerprint: Fingerprint(s.Table())},
-		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, Steps: st.Clock.Steps,
+			Leaps: len(t.Events), Fingerprint: s.Table().Fingerprint()},
+		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
 		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
-			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors},
+			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors, SendDropped: st.Packets.SendDropped},
 		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
 		Listen:  st.Listen,
 		Started: st.Started.UTC(),
 		Build:   Build(),
+	}
+	r.Problems = []string{}
+	for _, p := range st.Problems() {
+		r.Problems = append(r.Problems, p.Text)
 	}
 	if !t.Expires.IsZero() {
 		left := t.Expires.Sub(st.UTC()).Seconds()
@@ -172,6 +216,15 @@ func NewReport(st daemon.Status) Report {
 	}
 	for _, v := range server.DropReasons() {
 		r.Requests.Dropped[v.String()] = st.Packets.Verdicts[v]
+	}
+	if n := st.NTS; n != nil {
+		r.NTS = &NTSReport{KEListen: n.KEListen, NTPServer: n.NTPServer, KeySource: n.KeySource, Keys: n.Keys,
+			SealKeyID: fmt.Sprintf("%#08x", n.SealKeyID), NextRotation: n.NextRotation.UTC(),
+			CertificateExpires: n.CertNotAfter.UTC(), Require: n.Require,
+			HandshakesOK: n.KE.OK, HandshakesFailed: n.KE.Failed,
+			Replies:       st.Packets.Verdicts[server.AnsweredNTS],
+			NAKs:          map[string]uint64{"cookie": st.Packets.Verdicts[server.NAKCookie], "auth": st.Packets.Verdicts[server.NAKAuth]},
+			ReloadsFailed: n.ReloadFailures, LastReloadError: n.ReloadError}
 	}
 	if st.HasNext {
 		r.NextLeap = leapReport(st, st.Next)

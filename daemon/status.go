@@ -38,9 +38,12 @@ type Status struct {
 	// Last is the latest window that has ended, when HasLast.
 	Last    smear.Window
 	HasLast bool
-	// Synced is the source's sync status; Clock its counters.
-	Synced bool
-	Clock  timescale.Stats
+	// Synced is the source's sync status; SyncAssumed says it is only
+	// assumed (assume-synced) while adjtimex says the host clock is not
+	// synchronised. Clock holds the source's counters.
+	Synced      bool
+	SyncAssumed bool
+	Clock       timescale.Stats
 	// Packets are the server's counters, summed over sockets.
 	Packets server.Stats
 	// Reloads and ReloadFailures count SIGHUP reloads; ReloadError is the
@@ -54,6 +57,8 @@ type Status struct {
 	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
+	// NTS is the state of Network Time Security, nil when it is off.
+	NTS *NTSStatus
 }
 
 // Status takes a snapshot of the daemon. It reads the clock once and sums
@@ -78,6 +83,8 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.NTS = d.NTSStatus()
+	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r
 		st.Rehearsal = &rc

@@ -89,3 +89,17 @@ func ExampleParseRehearsal() {
 	// 2026-05-01T10:01:30Z -1
 	// rehearsal "2026-11-23T15:00:00Z,+2": leap "+2" must be +1 or -1
 }
+
+// Servers whose tables list the same leaps have the same fingerprint, however
+// far their expiries differ; a rehearsal leap changes it.
+func ExampleTable_Fingerprint() {
+	t := leap.Default()
+	later := t.Clone()
+	later.Expires = later.Expires.AddDate(1, 0, 0)
+	fmt.Println(t.Fingerprint() == later.Fingerprint())
+	rehearsal, _ := t.WithRehearsal(t.Expires.AddDate(0, -1, 0), 1)
+	fmt.Println(t.Fingerprint() == rehearsal.Fingerprint())
+	// Output:
+	// true
+	// false
+}

@@ -8,6 +8,8 @@
 package leap
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -169,6 +171,19 @@ func (t *Table) check() (int, error) {
 		}
 	}
 	return -1, nil
+}
+
+// Fingerprint identifies the leaps of the table: the first 12 hex digits of
+// the SHA-256 of its base offset and of each event's instant, offset and
+// sign. Two servers with the same policy and fingerprint serve the same time;
+// the expiry and provenance do not enter it.
+func (t *Table) Fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "base %d\n", t.Base)
+	for _, e := range t.Events {
+		fmt.Fprintf(h, "%d %d %+d\n", e.Unix(), e.TAIUTC, e.Delta)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // Clone returns a deep copy of the table.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,6 +167,15 @@ func TestLoadFileErrors(t *testing.T) {
 	if _, _, err := Load([]string{dir}, noOption, now); err == nil || err.Error() != "leap file "+dir+": is a directory" {
 		t.Errorf("directory: %v", err)
 	}
+	// A FIFO is refused before it is opened: opening it would wait for a
+	// writer for ever (a reload must never block on it).
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load([]string{fifo}, noOption, now); err == nil || err.Error() != "leap file "+fifo+": is a named pipe (FIFO), not a leap-second file; give the path of a regular file" {
+		t.Errorf("fifo: %v", err)
+	}
 	big := writeTemp(t, "big", bytes.Repeat([]byte("#\n"), leap.MaxFileSize))
 	if _, _, err := Load([]string{big}, noOption, now); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("big: %v", err)
@@ -177,5 +187,42 @@ func TestLoadFileErrors(t *testing.T) {
 	// One bad file among good ones fails the whole load.
 	if tb, _, err := Load([]string{testdata + "leap-seconds.list", garbage}, noOption, now); err == nil || tb != nil {
 		t.Errorf("good then bad: %v", err)
+	}
+}
+
+func TestWritableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	p := writeTemp(t, "leap-seconds.list", read(t, "leap-seconds.list"))
+	if err := os.Chmod(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(p); w != "" {
+		t.Errorf("a 0644 file in a 0755 directory: %q", w)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(p); !strings.Contains(w, "writable by every user (mode -rw-rw-rw-)") {
+		t.Errorf("a 0666 file: %q", w)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	q := filepath.Join(open, "leapseconds")
+	if err := os.WriteFile(q, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(q); !strings.Contains(w, "the directory "+open) {
+		t.Errorf("a file in a 0777 directory: %q", w)
+	}
+	if err := os.Chmod(open, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(q); w != "" {
+		t.Errorf("a file in a sticky 1777 directory (as /tmp): %q", w)
 	}
 }
