@@ -211,8 +211,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{`listen = "127.0.0.1:0"` + "\n" + `policy = `, "line 2: "},
 		{`listen = ["127.0.0.1:0"]` + "\n" + `policy = "bogus"`, `line 2: policy: policy "bogus"`},
 		{`listen = ["127.0.0.1:0"]` + "\n" + `stratum = 99`, "line 2: stratum 99: want 1 to 15"},
-		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-limit = 1` + "\n" + `rate-ipv6-prefix = 129`, "--rate-ipv6-prefix 129: want 32 to 128"},
-		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix = 8`, "--rate-ipv6-prefix 8"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-limit = 1` + "\n" + `rate-ipv6-prefix = 129`, "line 3: rate-ipv6-prefix 129: want 32 to 128"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix = 8`, "line 2: rate-ipv6-prefix 8: want 32 to 128"},
 	} {
 		conf := writeConfig(t, c.text)
 		code, stderr := runBounded(t, "serve", "--config", conf)
