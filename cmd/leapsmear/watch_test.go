@@ -30,6 +30,7 @@ func TestWatchUsage(t *testing.T) {
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--every", "10ms"}, "shorter than 100ms"},
 		{[]string{"watch", "127.0.0.1", "--for", "100h"}, "longer than 80h"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--leap", "tomorrow"}, "--leap"},
+		{[]string{"watch", "127.0.0.1", "--for", "1s", "--leap", "2020-03-03"}, "--leap: 2020-03-03: leap table embedded leap-seconds.list has no leap second at the end of that day"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--version", "5"}, "--version 5"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--noise", "0s"}, "--noise"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--every", "soon"}, `--every "soon": want a duration`},
