@@ -64,6 +64,7 @@ func (d *Daemon) Check() {
 	defer d.watch.mu.Unlock()
 	d.checkExpiry(d.Table(), d.servedNow())
 	d.checkWindow(d.Smear(), d.src.Now().TAI)
+	d.rotateNTS(d.hostNow())
 }
 
 // expiryLevel counts the warnings due for table t at now: how many of

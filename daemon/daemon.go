@@ -58,6 +58,9 @@ type Config struct {
 	// privileges are dropped, and served beside them (the admin endpoints,
 	// ...).
 	Services []NewService
+	// NTS, when set, turns on Network Time Security: an NTS-KE listener
+	// (one of the services) and authenticated replies.
+	NTS *NTSConfig
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
 	// CheckInterval is the period of the daemon's own checks (leap table
@@ -141,6 +144,11 @@ func (cfg Config) Validate() error {
 			return err
 		}
 	}
+	if cfg.NTS != nil {
+		if err := cfg.NTS.Validate(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -156,6 +164,7 @@ type Daemon struct {
 	resp    *server.Responder
 	srv     *server.Server
 	svcs    []Service
+	nts     *ntsState
 	reloads atomic.Uint64
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[string]
@@ -216,6 +225,14 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		src.Close()
 		return nil, err
 	}
+	if cfg.NTS != nil {
+		ke, err := d.startNTS()
+		if err != nil {
+			d.closeAll()
+			return nil, err
+		}
+		d.svcs = append(d.svcs, ke)
+	}
 	for _, newSvc := range cfg.Services {
 		svc, err := newSvc(d)
 		if err != nil {
@@ -227,7 +244,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	// Every socket is bound: now the privileges can go, before any request
 	// is read.
 	if cfg.User != "" {
-		if err := drop.Drop(); err != nil {
+		if err := drop.Drop(); errors.Is(err, ErrThreadsNotHardened) {
+			d.log.Warn(err.Error())
+		} else if err != nil {
 			d.closeAll()
 			return nil, err
 		}
@@ -382,6 +401,7 @@ func (d *Daemon) Addrs() []string {
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
 	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
@@ -394,7 +414,7 @@ func (d *Daemon) Reload() error {
 		msg := err.Error()
 		d.lastErr.Store(&msg)
 		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.Table().Source)
-		return err
+		return errors.Join(err, ntsErr)
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
@@ -403,7 +423,7 @@ func (d *Daemon) Reload() error {
 	d.log.Info("leap table reloaded", tableAttrs(table, d.servedNow())...)
 	d.warnUnverified(table)
 	d.Check()
-	return nil
+	return ntsErr
 }
 
 // Table returns the leap table in use (without the rehearsal leap).
@@ -461,8 +481,20 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 		attrs = append(attrs, "next_leap", "none scheduled before the table expires")
 	}
 	d.log.Info("serving", attrs...)
+	if st := d.src.Stats(); st.KernelErr != "" || !st.Kernel.Synced() {
+		if d.cfg.Source.AssumeSynced {
+			d.log.Info(timescale.AssumedSyncMessage, "source", d.src.Name())
+		} else {
+			d.log.Warn(timescale.UnsyncedMessage, "source", d.src.Name())
+		}
+	}
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
+	}
+	for _, f := range d.cfg.LeapFiles {
+		if w := leapfile.WritableByOthers(f); w != "" {
+			d.log.Warn("leap file not protected: " + w)
+		}
 	}
 	d.warnUnverified(table)
 }

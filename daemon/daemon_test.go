@@ -398,3 +398,24 @@ func TestClockPrecision(t *testing.T) {
 		t.Errorf("precision %d is %v", p, d)
 	}
 }
+
+// TestWarnsWritableLeapFile: a leap file that every user can write is served
+// with a warning naming it.
+func TestWarnsWritableLeapFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "leap-seconds.list")
+	data, err := os.ReadFile("../leap/data/leap-seconds.list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cfg, l := config(t, file)
+	start(t, cfg)
+	if w := l.records(t, "leap file not protected: "+file+" is writable by every user"); len(w) != 1 || w[0]["level"] != "WARN" {
+		t.Errorf("warnings %v\n%s", w, l)
+	}
+}
