@@ -375,7 +375,7 @@ func TestHealthzUnverified(t *testing.T) {
 func TestStatusJSON(t *testing.T) {
 	requireFreshEmbedded(t)
 	at := time.Now().Add(time.Hour).Truncate(time.Second)
-	s := start(t, func(c *daemon.Config) { c.Rehearse = &leap.Rehearsal{At: at, Delta: -1} })
+	s := start(t, func(c *daemon.Config) { c.Rehearse, c.AllowJump = &leap.Rehearsal{At: at, Delta: -1}, true })
 	code, body := s.get(t, "/api/status")
 	if code != http.StatusOK {
 		t.Fatalf("%d %s", code, body)
@@ -475,11 +475,13 @@ func TestStatusPageHTML(t *testing.T) {
 func TestChartCachedPerMinute(t *testing.T) {
 	at := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	s := start(t, func(c *daemon.Config) {
-		c.Rehearse = &leap.Rehearsal{At: at, Delta: 1}
+		c.Rehearse, c.AllowJump = &leap.Rehearsal{At: at, Delta: 1}, true
 		c.Policy, _ = smear.Parse("linear:-10h:20h")
 	})
 	p := newPage()
 	st := s.d.Status()
+	// At the start of a minute, so that the second below stays in it.
+	st.TAI -= st.TAI % leap.TAI(time.Minute)
 	svg1, caption, err := p.chart(st)
 	if err != nil || !strings.Contains(caption, "The dashed red line marks now.") {
 		t.Fatalf("%v %q", err, caption)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,9 @@ type Config struct {
 	Parse leap.ParseOptions
 	// Rehearse, when set, adds a synthetic leap to the smear's table.
 	Rehearse *leap.Rehearsal
+	// AllowJump lets a rehearsal start inside its own smear window, where
+	// clients see the served time jump at start (refused otherwise).
+	AllowJump bool
 	// Source configures the clock source; its Table is filled in.
 	Source timescale.Config
 	// Settings are the fixed reply fields; a zero Precision is measured
@@ -213,6 +217,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkJump(cfg, s, src.Now().TAI); err != nil {
+		src.Close()
+		return nil, err
+	}
 	if cfg.Settings.Precision == 0 {
 		cfg.Settings.Precision = ClockPrecision()
 		d.cfg.Settings.Precision = cfg.Settings.Precision
@@ -287,14 +295,45 @@ func (d *Daemon) buildSmear(table *leap.Table) (*smear.Smear, error) {
 	return smear.New(table, d.cfg.Policy)
 }
 
-// ClockPrecision returns log2 of the resolution of CLOCK_REALTIME in seconds,
-// rounded up, as the NTP precision field wants it.
+// checkJump refuses a rehearsal that starts inside its own smear window,
+// unless cfg.AllowJump: its clients, served true UTC until then, would see
+// the served time jump by the smear's offset at start.
+func checkJump(cfg Config, s *smear.Smear, now leap.TAI) error {
+	r := cfg.Rehearse
+	if r == nil || cfg.AllowJump {
+		return nil
+	}
+	off := s.Offset(now)
+	if off == 0 {
+		return nil
+	}
+	w, _ := s.Next(now)
+	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (allow-jump)",
+		cfg.Policy.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off)
+}
+
+// ClockPrecision returns the precision of the timestamps the server
+// writes, as RFC 5905 defines it: log2 of the time it takes to read the
+// clock, in seconds, rounded up. It is measured (the smallest positive
+// difference between consecutive readings, over a thousand tries), because
+// clock_getres(2) says 1 ns on current kernels, which no reading achieves;
+// the resolution is the floor where readings are coarser than that.
 func ClockPrecision() int8 {
+	best := time.Duration(math.MaxInt64)
+	for range 1000 {
+		a := time.Now()
+		if d := time.Since(a); d > 0 && d < best {
+			best = d
+		}
+	}
 	var ts unix.Timespec
-	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err != nil || ts.Nano() <= 0 {
+	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err == nil && ts.Nano() > 0 {
+		best = max(best, time.Duration(ts.Nano()))
+	}
+	if best == time.Duration(math.MaxInt64) {
 		return -20 // a microsecond, a safe claim for any clock Go runs on
 	}
-	return ntp.Precision(time.Duration(ts.Nano()))
+	return ntp.Precision(best)
 }
 
 // Run serves NTP and the services, and runs the reloads asked for with

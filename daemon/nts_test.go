@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,30 @@ func TestNTSRotationAndReload(t *testing.T) {
 	}
 	if got := d.NTSStatus(); got.SealKeyID>>24 != 2 || got.Keys != 6 || got.ReloadError != "" {
 		t.Fatalf("after reload: %+v", got)
+	}
+}
+
+// TestNTSProblems: an NTS-KE certificate that expired fails the health
+// check, one expiring soon and a failed reload are warnings.
+func TestNTSProblems(t *testing.T) {
+	host := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		nts  NTSStatus
+		sev  Severity
+		want string
+	}{
+		{NTSStatus{CertNotAfter: host.Add(-time.Hour)}, Failing, "the NTS-KE certificate expired on 2026-11-30T11:00:00Z"},
+		{NTSStatus{CertNotAfter: host.Add(3 * 24 * time.Hour)}, Warning, "the NTS-KE certificate expires on 2026-12-03T12:00:00Z, in 3 days"},
+		{NTSStatus{CertNotAfter: host.Add(90 * 24 * time.Hour), ReloadError: "bad key"}, Warning, "failed, the previous ones are used: bad key"},
+	} {
+		n := c.nts
+		ps := Status{Host: host, NTS: &n}.ntsProblems()
+		if len(ps) != 1 || ps[0].Severity != c.sev || !strings.Contains(ps[0].Text, c.want) {
+			t.Errorf("%+v: %+v, want %v %q", c.nts, ps, c.sev, c.want)
+		}
+	}
+	n := NTSStatus{CertNotAfter: host.Add(90 * 24 * time.Hour)}
+	if ps := (Status{Host: host, NTS: &n}).ntsProblems(); len(ps) != 0 {
+		t.Errorf("a healthy NTS: %+v", ps)
 	}
 }

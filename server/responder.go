@@ -87,7 +87,7 @@ type Responder struct {
 	clock    Clock
 	settings Settings
 	rootDly  ntp.Short
-	rootDsp  ntp.Short
+	rootDsp  atomic.Uint32 // ntp.Short; follows the host clock's error (SetRootDispersion)
 	limiter  Limiter
 }
 
@@ -102,9 +102,16 @@ type Limiter interface {
 // nil limiter answers everyone.
 func NewResponder(clock Clock, s *smear.Smear, set Settings, limiter Limiter) *Responder {
 	r := &Responder{clock: clock, settings: set, limiter: limiter,
-		rootDly: ntp.ShortFromDuration(set.RootDelay), rootDsp: ntp.ShortFromDuration(set.RootDispersion)}
+		rootDly: ntp.ShortFromDuration(set.RootDelay)}
+	r.SetRootDispersion(set.RootDispersion)
 	r.smear.Store(s)
 	return r
+}
+
+// SetRootDispersion sets the root dispersion announced from now on (the
+// daemon follows the host clock's error estimate with it).
+func (r *Responder) SetRootDispersion(d time.Duration) {
+	r.rootDsp.Store(uint32(ntp.ShortFromDuration(d)))
 }
 
 // SetSmear replaces the smear (after a leap table reload).
@@ -283,7 +290,7 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 		li, stratum = ntp.LeapUnsynchronised, ntp.StratumUnsynchronised
 	}
 	h = ntp.Header{Leap: li, Version: h.Version, Mode: ntp.ModeServer, Stratum: stratum,
-		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: r.rootDsp,
+		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: ntp.Short(r.rootDsp.Load()),
 		ReferenceID: r.settings.RefID,
 		// The clock is disciplined continuously; name the start of the
 		// current 16 s as the last update, never later than the receive time.

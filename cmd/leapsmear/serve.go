@@ -39,6 +39,7 @@ type serveFlags struct {
 	timeOffsetTo   string
 	rehearse       string
 	assumeSynced   bool
+	allowJump      bool
 	stratum        uint8
 	refid          string
 	rootDelay      time.Duration
@@ -121,7 +122,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
+			return fromConfigFile(cmd, runServe(cmd.Context(), cmd.ErrOrStderr(), &f))
 		},
 	}
 	fl := cmd.Flags()
@@ -134,11 +135,12 @@ on the command line win over the file.`,
 	fl.DurationVar(&f.timeOffset, "time-offset", 0, "serve time as if the host clock read this much later, e.g. -2700h (replays a past leap)")
 	fl.StringVar(&f.timeOffsetTo, "time-offset-to", "", "serve time as if it were this instant at start, e.g. 2016-12-31T18:00:00Z")
 	fl.StringVar(&f.rehearse, "rehearse", "", "add a synthetic leap second: INSTANT,+1 or INSTANT,-1, INSTANT in RFC 3339 or now+DURATION")
+	fl.BoolVar(&f.allowJump, "allow-jump", false, "let a --rehearse start inside its own smear window (clients see the served time jump at start)")
 	fl.BoolVar(&f.assumeSynced, "assume-synced", false, "serve as synchronised even when adjtimex says the host clock is not")
 	fl.Uint8Var(&f.stratum, "stratum", 2, "stratum announced while synchronised (1 to 15)")
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
-	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "floor of the root dispersion announced; while the host clock is synchronised,\nits maximum error as adjtimex reports it is added")
 	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
 	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
@@ -159,6 +161,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
 		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
 		User:      f.user,
+		AllowJump: f.allowJump,
 		Logger:    log,
 	}
 	var err error
