@@ -19,7 +19,7 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// 65536 entries in 4 MiB, fixed
-	// rate limit: burst 0: must be >= 1
+	// rate-burst 0: want 1 or more
 }
 
 func ExampleLimiter_Allow() {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 const sec = int64(time.Second)
@@ -62,22 +64,22 @@ func TestNewValidation(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate -1"},
-		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate NaN"},
-		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate +Inf"},
+		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate-limit -1: want a finite number"},
+		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate-limit NaN: want a finite number"},
+		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate-limit +Inf: want a finite number"},
 		{Config{Rate: 2e9, Burst: 8, KissInterval: time.Second}, "at most 1e9"},
 		{Config{Rate: 1e-12, Burst: 8, KissInterval: time.Second}, "burst/rate"},
 		{Config{Rate: 1.0 / 8, Burst: 1 << 40, KissInterval: time.Second}, "burst/rate"},
-		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "burst 0"},
-		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "burst -3"},
-		{Config{Rate: 0, Burst: -3}, "burst -3"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss interval 0"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "entries -1"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "entries"},
-		{Config{Rate: 0, Entries: -5}, "entries -5"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 31}, "IPv6 prefix /31"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 129}, "IPv6 prefix /129"},
-		{Config{Rate: 0, IPv6Prefix: -1}, "IPv6 prefix /-1"},
+		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "rate-burst 0: want 1 or more"},
+		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "rate-burst -3: want 1 or more"},
+		{Config{Rate: 0, Burst: -3}, "rate-burst -3: want 1 or more"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss-interval 0s: want more than 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "rate-entries -1: want 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "rate-entries 67108865: want 0"},
+		{Config{Rate: 0, Entries: -5}, "rate-entries -5: want 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 31}, "rate-ipv6-prefix 31: want a prefix length from 32 to 128"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 129}, "rate-ipv6-prefix 129: want"},
+		{Config{Rate: 0, IPv6Prefix: -1}, "rate-ipv6-prefix -1: want"},
 	}
 	for _, c := range bad {
 		l, err := New(c.cfg)
@@ -85,8 +87,9 @@ func TestNewValidation(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want an error", c.cfg, l)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "rate limit: ") {
-			t.Errorf("New(%+v) error %q, want it to contain %q", c.cfg, err, c.want)
+		// Each error names the option (flag and config key) it is about.
+		if _, ok := option.As(err); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(%+v) error %q, want an option error containing %q", c.cfg, err, c.want)
 		}
 	}
 
