@@ -233,17 +233,23 @@ func nextPow2(n int) int {
 	return p
 }
 
+// Instant is the limiter's time: nanoseconds on a clock that mostly goes
+// forward, from any origin (the server passes the continuous scale,
+// leap.TAI, which never jumps). Only differences of Instants mean anything.
+type Instant int64
+
 // Config returns the configuration in force, with Entries as allocated.
 func (l *Limiter) Config() Config { return l.cfg }
 
 // Allow records one request from the address addr at time now and says what
 // to do with it. The request counts against addr's source (see Prefix): the
 // address itself for IPv4, its /IPv6Prefix for IPv6; the zone is ignored.
-// now is in nanoseconds on any clock that mostly goes forward: a step
+// now is read on a clock that mostly goes forward (Instant): a step
 // backwards counts as no time passing for the sources it touches, and times
 // beyond ±2^62 ns (146 years) are taken as that bound.
 // Allow does not allocate, and locks only the set of the source.
-func (l *Limiter) Allow(addr netip.Addr, now int64) Decision {
+func (l *Limiter) Allow(addr netip.Addr, at Instant) Decision {
+	now := int64(at)
 	src := sourceOf(addr, l.hiMask, l.loMask)
 	if l.sets == nil {
 		l.free[mix(src.hi^src.lo^l.spread)&uint64(len(l.free)-1)].n.Add(1)
