@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/leapsmear/leapsmear/client"
 )
 
 const serveOptionsDoc = "../../docs/serve-options.md"
@@ -168,5 +172,53 @@ func TestServeOptionsRefusesDrift(t *testing.T) {
 		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "line ") && c.name != "missing option" {
 			t.Errorf("%s: exit %d, stdout %d bytes, stderr %q, want %q", c.name, code, len(stdout), stderr, c.want)
 		}
+	}
+}
+
+// TestReadmeQuickStart runs the README's first command as a newcomer would,
+// on any free port: it must serve the built-in table with LI=0 and stratum 2
+// whether or not this host's clock is synchronised, and the second command
+// must be the test command CI runs.
+func TestReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, quick, ok := strings.Cut(string(readme), "## Quick start\n")
+	_, block, ok2 := strings.Cut(quick, "```sh\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no '## Quick start' with a sh block")
+	}
+	lines := strings.Split(strings.TrimSpace(block), "\n")
+	const build = "go build -o leapsmear ./cmd/leapsmear && ./leapsmear serve "
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], build) || !strings.HasPrefix(lines[1], "go test -race ./... ") {
+		t.Fatalf("the quick start is not 'build and serve', then 'go test -race ./...':\n%s", block)
+	}
+	args := strings.Fields(strings.TrimPrefix(lines[0], build))
+	listen := ""
+	for i := range args {
+		if args[i] == "--listen" && i+1 < len(args) {
+			listen = args[i+1]
+			args[i+1] = "127.0.0.1:0"
+		}
+	}
+	if listen == "" || !strings.Contains(quick, "./leapsmear query "+listen+" ") {
+		t.Errorf("the quick start serves on %q and does not query that address", listen)
+	}
+	for _, a := range args {
+		if a == "--leap-file" || a == "--config" {
+			t.Errorf("the quick start's server does not use the built-in table: %v", args)
+		}
+	}
+	p := startServe(t, append(args, "--admin", "127.0.0.1:0")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := client.Query(ctx, p.ntp, client.Options{})
+	if err != nil || resp.Header.Leap != 0 || resp.Header.Stratum != 2 {
+		t.Fatalf("query of the quick-start server: %v %+v", err, resp)
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
 }
