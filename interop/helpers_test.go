@@ -224,8 +224,8 @@ func predict(t *testing.T, policy string, shift leap.TAI, at time.Time) predicti
 	}
 	x := tbl.TAIFromTime(at) + shift
 	return prediction{
-		offset: time.Duration(s.Served(x) - at.UnixNano()),
-		policy: time.Duration(s.Offset(x)),
+		offset: s.Served(x).Time().Sub(at),
+		policy: s.Offset(x),
 		rate:   s.RatePPM(x),
 		li:     s.LI(x),
 	}
