@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/ntske"
 	"github.com/leapsmear/leapsmear/server"
 )
 
@@ -28,7 +29,7 @@ var (
 	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4).")
 	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
 	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
-	descSendErrs = metric("send_errors_total", "Replies the kernel refused to send, and read errors.")
+	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
 
 	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
 	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
@@ -56,6 +57,13 @@ var (
 	descSteps       = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
 	descKernLeaps   = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
 	descHostOffset  = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
+	descNTSKE       = metric("nts_ke_handshakes_total", "NTS-KE connections: result ok (cookies handed out), or the failure reason (tls, alpn, timeout, bad_request, unsupported, busy, internal).", "result")
+	descNTSReplies  = metric("nts_replies_total", "NTS-authenticated replies sent.")
+	descNTSNAKs     = metric("nts_naks_total", "NTS NAKs sent: reason cookie (did not decrypt under any key of the ring) or auth (authenticator did not verify).", "reason")
+	descNTSKeys     = metric("nts_cookie_keys", "Cookie keys that open cookies (the ring of every secret of the key file).")
+	descNTSCert     = metric("nts_certificate_expiry_seconds", "Seconds until the NTS-KE certificate in use expires.")
+	descNTSRotation = metric("nts_next_key_rotation_seconds", "Seconds until the next cookie key takes over.")
+	descNTSReloadF  = metric("nts_reload_failures_total", "Reloads of the NTS certificate or key file that failed; the last good ones stayed in use.")
 	descStart       = metric("start_time_seconds", "When the server started, in POSIX seconds.")
 	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
@@ -71,7 +79,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descReplies, descKoD, descDropped, descSendErrs,
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
-		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild} {
+		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild,
+		descNTSKE, descNTSReplies, descNTSNAKs, descNTSKeys, descNTSCert, descNTSRotation, descNTSReloadF} {
 		ch <- d
 	}
 }
@@ -92,7 +101,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range server.DropReasons() {
 		counter(descDropped, p.Verdicts[v], v.String())
 	}
-	counter(descSendErrs, p.SendErrors)
+	counter(descSendErrs, p.SendErrors, "refused")
+	counter(descSendErrs, p.SendDropped, "buffer_full")
 
 	gauge(descOffset, float64(st.Offset.Nanoseconds()))
 	gauge(descRate, st.RatePPM)
@@ -129,6 +139,19 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descKernLeaps, st.Clock.KernelLeaps)
 	gauge(descHostOffset, st.Clock.Offset.Seconds())
 	gauge(descStart, float64(st.Started.UnixNano())/1e9)
+	if n := st.NTS; n != nil {
+		counter(descNTSKE, n.KE.OK, "ok")
+		for _, r := range ntske.FailReasons {
+			counter(descNTSKE, n.KE.Failed[r], r)
+		}
+		counter(descNTSReplies, p.Verdicts[server.AnsweredNTS])
+		counter(descNTSNAKs, p.Verdicts[server.NAKCookie], "cookie")
+		counter(descNTSNAKs, p.Verdicts[server.NAKAuth], "auth")
+		gauge(descNTSKeys, float64(n.Keys))
+		gauge(descNTSCert, n.CertNotAfter.Sub(st.Host).Seconds())
+		gauge(descNTSRotation, n.NextRotation.Sub(st.Host).Seconds())
+		counter(descNTSReloadF, n.ReloadFailures)
+	}
 	b := Build()
 	gauge(descBuild, 1, b.Version, b.Revision, b.GoVersion)
 }

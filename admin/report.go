@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -48,6 +49,38 @@ type Report struct {
 	Listen  []string  `json:"listen"`
 	Started time.Time `json:"started"`
 	Build   BuildInfo `json:"build"`
+	// NTS is Network Time Security, absent when it is off.
+	NTS *NTSReport `json:"nts,omitempty"`
+}
+
+// NTSReport is the state of NTS.
+type NTSReport struct {
+	// KEListen is the NTS-KE address, NTPServer what it names for NTP.
+	KEListen  string `json:"ke_listen"`
+	NTPServer string `json:"ntp_server"`
+	// KeySource is the cookie key file (or a random key); Keys the keys
+	// that open cookies; SealKeyID the one sealing new cookies; NextRotation
+	// when the next takes over.
+	KeySource    string    `json:"key_source"`
+	Keys         int       `json:"keys"`
+	SealKeyID    string    `json:"seal_key_id"`
+	NextRotation time.Time `json:"next_rotation"`
+	// CertificateExpires is the NTS-KE certificate's expiry.
+	CertificateExpires time.Time `json:"certificate_expires"`
+	// Require says unauthenticated requests are dropped.
+	Require bool `json:"require"`
+	// HandshakesOK and HandshakesFailed count NTS-KE connections, the
+	// failures by reason.
+	HandshakesOK     uint64            `json:"handshakes_ok"`
+	HandshakesFailed map[string]uint64 `json:"handshakes_failed"`
+	// Replies counts authenticated replies; NAKs NTS NAKs by reason
+	// (cookie, auth).
+	Replies uint64            `json:"replies"`
+	NAKs    map[string]uint64 `json:"naks"`
+	// ReloadsFailed counts failed reloads of certificate or key file;
+	// LastReloadError is the last one's error when it failed.
+	ReloadsFailed   uint64 `json:"reloads_failed"`
+	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
 // PolicyReport describes the smear policy.
@@ -122,12 +155,14 @@ type ClockReport struct {
 // RequestStats are the packet counters.
 type RequestStats struct {
 	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
-	// by reason (server.Verdict names); SendErrors.
-	Received   uint64            `json:"received"`
-	Replies    uint64            `json:"replies"`
-	KoD        uint64            `json:"kod"`
-	Dropped    map[string]uint64 `json:"dropped"`
-	SendErrors uint64            `json:"send_errors"`
+	// by reason (server.Verdict names); SendErrors (refused by the kernel)
+	// and SendDropped (send buffer full).
+	Received    uint64            `json:"received"`
+	Replies     uint64            `json:"replies"`
+	KoD         uint64            `json:"kod"`
+	Dropped     map[string]uint64 `json:"dropped"`
+	SendErrors  uint64            `json:"send_errors"`
+	SendDropped uint64            `json:"send_dropped"`
 }
 
 // ReloadReport counts leap table reloads.
@@ -162,7 +197,7 @@ func NewReport(st daemon.Status) Report {
 		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
 		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
-			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors},
+			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors, SendDropped: st.Packets.SendDropped},
 		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
 		Listen:  st.Listen,
 		Started: st.Started.UTC(),
@@ -181,6 +216,15 @@ func NewReport(st daemon.Status) Report {
 	}
 	for _, v := range server.DropReasons() {
 		r.Requests.Dropped[v.String()] = st.Packets.Verdicts[v]
+	}
+	if n := st.NTS; n != nil {
+		r.NTS = &NTSReport{KEListen: n.KEListen, NTPServer: n.NTPServer, KeySource: n.KeySource, Keys: n.Keys,
+			SealKeyID: fmt.Sprintf("%#08x", n.SealKeyID), NextRotation: n.NextRotation.UTC(),
+			CertificateExpires: n.CertNotAfter.UTC(), Require: n.Require,
+			HandshakesOK: n.KE.OK, HandshakesFailed: n.KE.Failed,
+			Replies:       st.Packets.Verdicts[server.AnsweredNTS],
+			NAKs:          map[string]uint64{"cookie": st.Packets.Verdicts[server.NAKCookie], "auth": st.Packets.Verdicts[server.NAKAuth]},
+			ReloadsFailed: n.ReloadFailures, LastReloadError: n.ReloadError}
 	}
 	if st.HasNext {
 		r.NextLeap = leapReport(st, st.Next)

@@ -57,6 +57,8 @@ type Status struct {
 	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
+	// NTS is the state of Network Time Security, nil when it is off.
+	NTS *NTSStatus
 }
 
 // Status takes a snapshot of the daemon. It reads the clock once and sums
@@ -81,6 +83,7 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.NTS = d.NTSStatus()
 	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r

@@ -102,8 +102,13 @@ func metrics(t *testing.T, s *server) map[string]float64 {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %s %v", resp.Status, err)
 	}
+	return parseMetrics(string(body))
+}
+
+// parseMetrics reads Prometheus text: each sample by its name with labels.
+func parseMetrics(body string) map[string]float64 {
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(body, "\n") {
 		name, value, ok := strings.Cut(line, " ")
 		if i := strings.LastIndex(line, "} "); i > 0 {
 			name, value, ok = line[:i+1], line[i+2:], true

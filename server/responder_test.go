@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -566,7 +567,7 @@ func TestVerdicts(t *testing.T) {
 	if Verdict(200).String() != "unknown" {
 		t.Error("out-of-range verdict")
 	}
-	want := []Verdict{DropShort, DropVersion, DropMode, DropMalformed, DropRateLimited, DropSource}
+	want := []Verdict{DropShort, DropVersion, DropMode, DropMalformed, DropRateLimited, DropSource, DropUnauthenticated}
 	if got := DropReasons(); !slices.Equal(got, want) {
 		t.Errorf("DropReasons %v, want %v", got, want)
 	}
@@ -574,5 +575,41 @@ func TestVerdicts(t *testing.T) {
 	st.Verdicts[Answered], st.Verdicts[Kissed], st.Verdicts[DropMode], st.Verdicts[DropShort] = 5, 2, 3, 4
 	if st.Answered() != 5 || st.Dropped() != 7 {
 		t.Errorf("answered %d dropped %d", st.Answered(), st.Dropped())
+	}
+}
+
+// TestRespondImpossibleSources: requests that claim a source no host sends
+// from (port 0, an unspecified, multicast or broadcast address) are dropped
+// as bad_source, whatever they hold; real sources of every kind are answered.
+func TestRespondImpossibleSources(t *testing.T) {
+	tbl := leap.Default()
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	req := request(t, 4, ntp.ModeClient, 6, 99, nil)
+	for _, c := range []struct {
+		src  string
+		want Verdict
+	}{
+		{"127.0.0.1:0", DropSource},
+		{"0.0.0.0:123", DropSource},
+		{"[::]:123", DropSource},
+		{"255.255.255.255:123", DropSource},
+		{"224.0.1.1:123", DropSource},
+		{"239.255.255.250:40000", DropSource},
+		{"[ff02::101]:123", DropSource},
+		{"[ff05::1:3]:40000", DropSource},
+		{"127.0.0.1:123", Answered},
+		{"127.0.0.5:40000", Answered},
+		{"[::1]:40000", Answered},
+	} {
+		b := r.Begin()
+		src := netip.MustParseAddrPort(c.src)
+		if n, v := r.Respond(&b, Request{Data: req, Source: src}, make([]byte, ntp.HeaderLen)); v != c.want || (v == Answered) != (n == ntp.HeaderLen) {
+			t.Errorf("from %s: %d bytes, %v; want %v", c.src, n, v, c.want)
+		}
+	}
+	if b := r.Begin(); true {
+		if _, v := r.Respond(&b, Request{Data: req}, make([]byte, ntp.HeaderLen)); v != DropSource {
+			t.Errorf("no source: %v", v)
+		}
 	}
 }

@@ -106,10 +106,13 @@ type Stats struct {
 	Verdicts [numVerdicts]uint64
 	// SendErrors counts replies the kernel refused to send and read errors.
 	SendErrors uint64
+	// SendDropped counts replies dropped because the socket's send buffer
+	// was full (a path out slower than the requests coming in).
+	SendDropped uint64
 }
 
-// Answered returns the replies sent with time.
-func (st Stats) Answered() uint64 { return st.Verdicts[Answered] }
+// Answered returns the replies sent with time, NTS-authenticated or not.
+func (st Stats) Answered() uint64 { return st.Verdicts[Answered] + st.Verdicts[AnsweredNTS] }
 
 // Dropped returns the requests left unanswered.
 func (st Stats) Dropped() uint64 {
@@ -126,6 +129,7 @@ func (s *Server) Stats() Stats {
 	for _, sock := range s.sockets {
 		st.Received += sock.stats.received.Load()
 		st.SendErrors += sock.stats.errors.Load()
+		st.SendDropped += sock.stats.sendDropped.Load()
 		for v := range st.Verdicts {
 			st.Verdicts[v] += sock.stats.verdicts[v].Load()
 		}

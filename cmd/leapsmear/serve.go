@@ -16,6 +16,7 @@ import (
 	"github.com/leapsmear/leapsmear/admin"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapfile"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
@@ -49,6 +50,7 @@ type serveFlags struct {
 	rateEntries    int
 	leap           leapFlags
 	log            logFlags
+	nts            ntsServeFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,8 +79,15 @@ With --admin HOST:PORT an HTTP listener serves Prometheus metrics (/metrics),
 a health check (/healthz: 200, or 503 with a reason), the state as JSON
 (/api/status) and a status page (/). See docs/operations.md.
 
-Signals: SIGHUP reloads the leap files (a bad file is logged and the last good
-table kept); SIGTERM and SIGINT stop the server.
+Network Time Security (RFC 8915): --nts-cert and --nts-key turn on NTS-KE
+(port 4460 of the first --listen host unless --nts-ke-listen) and
+authenticated replies; plain requests are still answered unless --require-nts.
+Give every server of a fleet the same --nts-key-file so that cookies from one
+are accepted by all. See docs/nts.md.
+
+Signals: SIGHUP reloads the leap files, and the NTS certificate and key file
+(whatever is bad is logged and the last good kept); SIGTERM and SIGINT stop
+the server.
 
 Every flag can also be set in a TOML file given with --config, under its long
 name (listen = ["127.0.0.1:123"], policy = "noon-to-noon", ...); flags given
@@ -99,6 +108,10 @@ on the command line win over the file.`,
   # Metrics, health and a status page on http://127.0.0.1:9123/
   leapsmear serve --listen 127.0.0.1:11123 --admin 127.0.0.1:9123
 
+  # NTS with a fleet's cookie key file; chrony: server HOST nts
+  leapsmear serve --listen 0.0.0.0:123 --nts-cert /etc/leapsmear/nts.pem --nts-key /etc/leapsmear/nts.key \
+      --nts-key-file /etc/leapsmear/nts.keys
+
   # Everything from a file, the port from the command line
   leapsmear serve --config /etc/leapsmear/leapsmear.toml --listen 127.0.0.1:11123`,
 		Args: noArgs,
@@ -108,7 +121,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
+			return fromConfigFile(cmd, runServe(cmd.Context(), cmd.ErrOrStderr(), &f))
 		},
 	}
 	fl := cmd.Flags()
@@ -125,7 +138,7 @@ on the command line win over the file.`,
 	fl.Uint8Var(&f.stratum, "stratum", 2, "stratum announced while synchronised (1 to 15)")
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
-	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "floor of the root dispersion announced; while the host clock is synchronised,\nits maximum error as adjtimex reports it is added")
 	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
 	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
@@ -133,6 +146,7 @@ on the command line win over the file.`,
 	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
 	f.log.register(cmd)
+	f.nts.register(cmd)
 	return cmd
 }
 
@@ -175,6 +189,9 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		}
 		cfg.Limiter = l
 	}
+	if cfg.NTS, err = f.nts.config(f.listen); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, optionError("serve", err)
 	}
@@ -210,6 +227,11 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.config != "" {
+		if w := leapfile.WritableByOthers(f.config); w != "" {
+			log.Warn("config file not protected: " + strings.Replace(w, "the leap seconds it serves", "how the server runs", 1))
+		}
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -220,7 +242,7 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
-		return checksumHint(err)
+		return optionError("serve", checksumHint(err))
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -231,7 +253,7 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 				return
 			case sig := <-signals:
 				if sig == syscall.SIGHUP {
-					log.Info("SIGHUP: reloading the leap table")
+					log.Info("SIGHUP: reloading the leap table (and NTS certificate and keys)")
 					d.RequestReload()
 					continue
 				}

@@ -21,7 +21,7 @@ import (
 // document is stale; TestExampleConfigDefaults when the example file shows
 // a default the flags do not have.
 //
-//go:generate sh -c "go run . serve-options ../../deploy/leapsmear.toml > ../../docs/serve-options.md"
+//go:generate sh -c "go run . serve-options ../../deploy/leapsmear.toml >../../docs/serve-options.md.new && mv ../../docs/serve-options.md.new ../../docs/serve-options.md"
 
 func init() { register(newServeOptionsCmd) }
 

@@ -23,7 +23,7 @@ func TestWatchUsage(t *testing.T) {
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--leap", "tomorrow"}, "--leap"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--version", "5"}, "--version 5"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--noise", "0s"}, "--noise"},
-		{[]string{"watch", "127.0.0.1", "--for", "1s", "--every", "soon"}, "invalid argument"},
+		{[]string{"watch", "127.0.0.1", "--for", "1s", "--every", "soon"}, `--every "soon": want a duration`},
 		{[]string{"watch", "a", "b", "c", "--for", "80h", "--every", "100ms"}, "requests"},
 	} {
 		code, stdout, stderr := runCapture(c.args...)
