@@ -142,6 +142,7 @@ if [ "${NO_IMAGE:-}" != 1 ]; then
 	buildah manifest create "$IMAGE:$VERSION" >/dev/null
 	for arch in "${ARCHES[@]}"; do
 		start=$SECONDS
+		buildah rmi "$IMAGE:$VERSION-$arch" >/dev/null 2>&1 || true # the previous build of this version
 		buildah build --quiet --os linux --arch "$arch" --timestamp "$SOURCE_DATE_EPOCH" \
 			--build-arg TARGETARCH="$arch" --build-arg VERSION="$VERSION" --build-arg REVISION="$commit" \
 			-f "$src/Containerfile" -t "$IMAGE:$VERSION-$arch" "$ctx" >/dev/null
