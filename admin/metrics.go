@@ -12,6 +12,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/ntske"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
 )
 
@@ -30,6 +31,11 @@ var (
 	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
 	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
 	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
+
+	descRLEntries   = metric("rate_limit_entries", "Sources the rate limiter's table can hold (--rate-entries rounded up to a power of two); 0 when rate limiting is off.")
+	descRLInUse     = metric("rate_limit_entries_in_use", "Slots of the rate limiter's table that hold a source (slots are reused, never freed).")
+	descRLInserted  = metric("rate_limit_insertions_total", "New sources given a slot of the rate limiter's table (first seen, or seen again after being replaced).")
+	descRLEvictions = metric("rate_limit_evictions_total", "Sources forgotten by the rate limiter while still holding spent credit, to make room for new ones: each starts again with a full burst (the limiter fails open). Sustained evictions mean the table is too small for the sources it sees.")
 
 	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
 	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
@@ -68,8 +74,16 @@ var (
 	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
 
+// RateLimited is implemented by a Daemon whose requests are rate-limited
+// (*daemon.Daemon implements it): the limiter's counters, read at each
+// scrape of /metrics only, since reading them walks the limiter's table.
+type RateLimited interface {
+	RateLimitStats() ratelimit.Stats
+}
+
 // collector reads a daemon's status at every scrape: nothing is counted on
-// the served path beyond the server's own per-socket counters.
+// the served path beyond the server's own per-socket counters and the rate
+// limiter's per-set counters.
 type collector struct {
 	d Daemon
 }
@@ -77,6 +91,7 @@ type collector struct {
 // Describe sends every descriptor the collector may emit.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descReplies, descKoD, descDropped, descSendErrs,
+		descRLEntries, descRLInUse, descRLInserted, descRLEvictions,
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
 		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild,
@@ -103,6 +118,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descSendErrs, p.SendErrors, "refused")
 	counter(descSendErrs, p.SendDropped, "buffer_full")
+	var rl ratelimit.Stats
+	if r, ok := c.d.(RateLimited); ok {
+		rl = r.RateLimitStats()
+	}
+	gauge(descRLEntries, float64(rl.Entries))
+	gauge(descRLInUse, float64(rl.InUse))
+	counter(descRLInserted, rl.Inserted)
+	counter(descRLEvictions, rl.Evictions)
 
 	gauge(descOffset, float64(st.Offset.Nanoseconds()))
 	gauge(descRate, st.RatePPM)

@@ -162,10 +162,15 @@ written.`,
 	return cmd
 }
 
-// parseLeapInstant reads a date (the leap is at the midnight that ends it)
-// or an RFC 3339 instant.
+// parseLeapInstant reads a date (the leap is at the midnight that ends it,
+// and the built-in table must have one there, as offset and plot require)
+// or an RFC 3339 instant (any instant: a rehearsal's).
 func parseLeapInstant(s string) (time.Time, error) {
 	if day, err := time.Parse("2006-01-02", s); err == nil {
+		t := leap.Default()
+		if _, ok := t.Find(day); !ok {
+			return time.Time{}, fmt.Errorf("%s: leap table %s has no leap second at the end of that day; for a rehearsed leap give its RFC 3339 instant (2026-11-23T15:00:00Z)", s, t.Source)
+		}
 		return day.AddDate(0, 0, 1), nil
 	}
 	at, err := time.Parse(time.RFC3339Nano, s)
