@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -468,8 +469,23 @@ func TestStatusJSON(t *testing.T) {
 	// The metrics tell the same story.
 	f := s.scrape(t)
 	if value(t, f, "leapsmear_next_leap_info", "delta", "-1", "synthetic", "true") != 1 ||
-		value(t, f, "leapsmear_smear_window_active") != 1 || value(t, f, "leapsmear_rate_ppm") <= 0 {
+		value(t, f, "leapsmear_smear_window_active") != 1 {
 		t.Error("metrics of the rehearsal")
+	}
+	// In base units: the offset in seconds, the rate as a ratio (noon-to-noon
+	// over a deleted second: 1/86 399 fast), both as /api/status says.
+	if v := value(t, f, "leapsmear_frequency_offset_ratio"); math.Abs(v-1.0/86399) > 1e-15 || math.Abs(v-r.RatePPM/1e6) > 1e-15 {
+		t.Errorf("leapsmear_frequency_offset_ratio %g, want 1/86399 = %g (status: %g ppm)", v, 1.0/86399, r.RatePPM)
+	}
+	// The scrape came after the status: the offset grew by the rate times
+	// the time between them, far under a millisecond.
+	if v := value(t, f, "leapsmear_offset_seconds"); v < float64(r.OffsetNs)/1e9-1e-9 || v > float64(r.OffsetNs)/1e9+1e-3 {
+		t.Errorf("leapsmear_offset_seconds %g, status said %d ns", v, r.OffsetNs)
+	}
+	for _, old := range []string{"leapsmear_offset_nanoseconds", "leapsmear_rate_ppm"} {
+		if _, ok := f[old]; ok {
+			t.Errorf("%s is still exported", old)
+		}
 	}
 }
 

@@ -37,8 +37,8 @@ var (
 	descRLInserted  = metric("rate_limit_insertions_total", "New sources given a slot of the rate limiter's table (first seen, or seen again after being replaced).")
 	descRLEvictions = metric("rate_limit_evictions_total", "Sources forgotten by the rate limiter while still holding spent credit, to make room for new ones: each starts again with a full burst (the limiter fails open). Sustained evictions mean the table is too small for the sources it sees.")
 
-	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
-	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
+	descOffset    = metric("offset_seconds", "Served time minus true UTC now, in seconds (0 outside leap windows, up to ±1 inside).")
+	descRate      = metric("frequency_offset_ratio", "Frequency offset of the served clock now, as a ratio: -1.1574e-05 is 11.574 ppm slow (negative while an inserted second is smeared).")
 	descLI        = metric("leap_indicator", "Leap indicator announced now: 0 none, 1 insert, 2 delete (step policy only), 3 unsynchronised.")
 	descInWindow  = metric("smear_window_active", "1 while the served time is inside a leap window.")
 	descScheduled = metric("next_leap_scheduled", "1 when the table (with the rehearsal leap, if any) has a leap whose window has not ended.")
@@ -127,8 +127,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRLInserted, rl.Inserted)
 	counter(descRLEvictions, rl.Evictions)
 
-	gauge(descOffset, float64(st.Offset.Nanoseconds()))
-	gauge(descRate, st.RatePPM)
+	gauge(descOffset, st.Offset.Seconds())
+	gauge(descRate, st.RatePPM/1e6)
 	gauge(descLI, float64(leapIndicator(st)))
 	gauge(descInWindow, boolValue(st.InWindow))
 	gauge(descScheduled, boolValue(st.HasNext))
