@@ -46,11 +46,11 @@ func TestListenersReported(t *testing.T) {
 	if v := value(t, fams, "leapsmear_listener_info", "listen", addrs[1], "policy", "step", "window", "step", "v5_smear_policy", ""); v != 1 {
 		t.Errorf("listener 1 info %v", v)
 	}
-	if off := value(t, fams, "leapsmear_listener_offset_nanoseconds", "listen", addrs[0]); off > -249e6 || off < -251e6 {
-		t.Errorf("smearing listener's offset %v ns", off)
+	if off := value(t, fams, "leapsmear_listener_offset_seconds", "listen", addrs[0]); off > -0.249 || off < -0.251 {
+		t.Errorf("smearing listener's offset %v s", off)
 	}
-	if off := value(t, fams, "leapsmear_listener_offset_nanoseconds", "listen", addrs[1]); off != 0 {
-		t.Errorf("stepping listener's offset %v ns", off)
+	if off := value(t, fams, "leapsmear_listener_offset_seconds", "listen", addrs[1]); off != 0 {
+		t.Errorf("stepping listener's offset %v s", off)
 	}
 	if li := value(t, fams, "leapsmear_listener_leap_indicator", "listen", addrs[1]); li != 1 {
 		t.Errorf("stepping listener's LI %v on the leap day", li)

@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 )
 
 // TestChronydEveryListener: chronyd accepts each listener of one server, a
 // stepping and a smearing one (declaring its smear in the reference ID,
 // --refid-smear draft), during the replayed 2016 leap day, and measures on
-// each the time its policy predicts, within 1 ms.
+// each the time its policy predicts, within half the round trip chronyd
+// measured.
 func TestChronydEveryListener(t *testing.T) {
 	t.Parallel()
 	needChronyd(t)
@@ -31,11 +33,11 @@ func TestChronydEveryListener(t *testing.T) {
 	for i, a := range s.addrs {
 		_, port, _ := strings.Cut(a, ":")
 		p, _ := strconv.Atoi(port)
-		off, at := chronydOnce(t, p)
+		off, at, delay := chronydOnce(t, p)
 		want := predict(t, policies[i], shift, at)
-		t.Logf("%s (%s): chronyd -Q wrong by %v; predicted %v (policy %v)", a, policies[i], off, want.offset, want.policy)
-		if !within(off, want.offset, time.Millisecond) {
-			t.Errorf("%s (%s): chronyd measured %v, want %v", a, policies[i], off, want.offset)
+		t.Logf("%s (%s): chronyd -Q wrong by %v; predicted %v (policy %v); round trip %v", a, policies[i], off, want.offset, want.policy, delay)
+		if !ntptest.OffsetWithin(off, want.offset, delay) {
+			t.Errorf("%s (%s): chronyd measured %v, want %v (round trip %v)", a, policies[i], off, want.offset, delay)
 		}
 	}
 }
@@ -66,7 +68,8 @@ exit "$rc"
 // TestNtpdigEveryListener: ntpsec's SNTP client accepts both listeners of
 // one server during the replayed 2016 leap day: the stepping one announces
 // the leap, the smearing one (which declares its smear in the reference ID)
-// does not, and each offset is the one its policy predicts, within 1 ms.
+// does not, and each offset is the one its policy predicts, within ntpdig's
+// own error bound.
 func TestNtpdigEveryListener(t *testing.T) {
 	t.Parallel()
 	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
@@ -108,12 +111,16 @@ func TestNtpdigEveryListener(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ntpdig offset %q: %v", res.Offset, err)
 		}
-		// ntpdig ran for about half the time each: the instant of each run
-		// is within the whole run, which the replay's rate (11.6 ppm) makes
-		// a microsecond at most.
+		// The instant of each ntpdig run is within the whole run, which
+		// the replay's rate (11.6 ppm over a few seconds) makes tens of
+		// microseconds at most, well inside ntpdig's bound.
 		p := predict(t, c.policy, shift, at)
-		t.Logf("%s: ntpdig offset %v leap %s stratum %d; predicted %v (policy %v)", c.policy, off, res.Leap, res.Stratum, p.offset, p.policy)
-		if !within(off, p.offset, time.Millisecond) || res.Leap != c.leap || res.Stratum != 2 {
+		bound, err := time.ParseDuration(res.Precision.String() + "s")
+		if err != nil {
+			t.Fatalf("ntpdig precision %q: %v", res.Precision, err)
+		}
+		t.Logf("%s: ntpdig offset %v leap %s stratum %d; predicted %v (policy %v); bound %v", c.policy, off, res.Leap, res.Stratum, p.offset, p.policy, bound)
+		if !ntptest.OffsetWithin(off, p.offset, 2*bound) || res.Leap != c.leap || res.Stratum != 2 {
 			t.Errorf("%s: ntpdig %+v offset %v, want %v and %s", c.policy, res, off, p.offset, c.leap)
 		}
 	}

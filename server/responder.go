@@ -259,10 +259,11 @@ func (set *smearSet) infoAt(x leap.TAI) []byte {
 }
 
 // Limiter decides whether a client may be answered (ratelimit.Limiter). Allow
-// is called once per request with a key identifying the source address and
-// the time in nanoseconds on the continuous scale.
+// is called once per request with the source address (an IPv4 client of a
+// dual-stack socket comes IPv4-mapped) and the time in nanoseconds on the continuous scale; it must
+// not allocate.
 type Limiter interface {
-	Allow(key uint64, now int64) ratelimit.Decision
+	Allow(src netip.Addr, now ratelimit.Instant) ratelimit.Decision
 }
 
 // NewResponder returns a responder serving time from clock smeared by s. A
@@ -445,7 +446,7 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 	}
 	verdict := Answered
 	if r.limiter != nil {
-		switch r.limiter.Allow(ratelimit.AddrKey(req.Source.Addr()), int64(b.Now.TAI)) {
+		switch r.limiter.Allow(req.Source.Addr(), ratelimit.Instant(b.Now.TAI)) {
 		case ratelimit.Kiss:
 			verdict = Kissed
 		case ratelimit.Drop:
@@ -602,7 +603,7 @@ func (r *Responder) respondV5(b *Batch, req Request, resp []byte) (int, Verdict)
 	}
 	reply := resp[:len(data)]
 	if r.limiter != nil {
-		switch r.limiter.Allow(ratelimit.AddrKey(req.Source.Addr()), int64(b.Now.TAI)) {
+		switch r.limiter.Allow(req.Source.Addr(), ratelimit.Instant(b.Now.TAI)) {
 		case ratelimit.Kiss:
 			// NTPv5 has no kiss codes: stratum 0 and a longer poll, no
 			// time, not synchronised.
