@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,9 +47,14 @@ func v5Reply(t *testing.T, raw []byte, offset time.Duration, edit func(*ntp.Head
 // echoing another cookie, naming another draft or not synchronised are
 // told apart.
 func TestQueryV5(t *testing.T) {
-	var edit func(*ntp.HeaderV5, []byte) []byte
+	type editFunc = func(*ntp.HeaderV5, []byte) []byte
+	var edit atomic.Pointer[editFunc] // set by the test, read by the fake's goroutine
 	f := newFake(t, "udp4", "127.0.0.1", func(f *fake, _ ntp.Header, raw []byte, from netip.AddrPort) {
-		f.send(from, v5Reply(t, raw, 250*time.Millisecond, edit))
+		var e editFunc
+		if p := edit.Load(); p != nil {
+			e = *p
+		}
+		f.send(from, v5Reply(t, raw, 250*time.Millisecond, e))
 	})
 	for _, ts := range []ntp.Timescale{ntp.TimescaleUTC, ntp.TimescaleTAI, ntp.TimescaleSmeared} {
 		resp, err := Query(context.Background(), f.addr, Options{Version: 5, Timescale: ts, Timeout: time.Second})
@@ -86,13 +92,14 @@ func TestQueryV5(t *testing.T) {
 		{"bad field", func(_ *ntp.HeaderV5, b []byte) []byte { return append(b, 1, 2) }, ErrNoAnswer},
 		{"not synchronised", func(h *ntp.HeaderV5, b []byte) []byte { h.Flags = 0; return b }, ErrUnsynchronised},
 	} {
-		edit = c.edit
+		edit.Store(&c.edit)
 		_, err := Query(context.Background(), f.addr, Options{Version: 5, Timeout: 200 * time.Millisecond})
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
-	edit = func(h *ntp.HeaderV5, b []byte) []byte { h.Stratum, h.Receive, h.Transmit = 0, 0, 0; return b }
+	stratum0 := editFunc(func(h *ntp.HeaderV5, b []byte) []byte { h.Stratum, h.Receive, h.Transmit = 0, 0, 0; return b })
+	edit.Store(&stratum0)
 	var kiss *KissError
 	if _, err := Query(context.Background(), f.addr, Options{Version: 5, Timeout: time.Second}); !errors.As(err, &kiss) || kiss.Code != "V5" {
 		t.Errorf("stratum 0: %v", err)
@@ -108,10 +115,10 @@ func TestQueryV5(t *testing.T) {
 // both is answered as usual.
 func TestQuerySmearInfo(t *testing.T) {
 	info := "policy=noon-to-noon window=linear:-12h0m0s:24h0m1s"
-	leapsmear := true
+	var plain atomic.Bool // the fake answers as a server that knows neither question
 	f := newFake(t, "udp4", "127.0.0.1", func(f *fake, req ntp.Header, raw []byte, from netip.AddrPort) {
 		h := goodReply(req, 0)
-		if !leapsmear {
+		if plain.Load() {
 			f.send(from, encode(t, h))
 			return
 		}
@@ -139,7 +146,7 @@ func TestQuerySmearInfo(t *testing.T) {
 		!strings.Contains(d.Evidence, "254.240.0.0") {
 		t.Errorf("response %+v, declaration %+v", resp, d)
 	}
-	leapsmear = false
+	plain.Store(true)
 	resp, err = Query(context.Background(), f.addr, Options{SmearInfo: true, Timeout: time.Second})
 	if err != nil || resp.SpeaksV5 || resp.SmearInfo != nil || resp.Smear().Smearing != SmearUnknown {
 		t.Errorf("plain server: %+v %v", resp, err)

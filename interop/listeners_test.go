@@ -3,16 +3,22 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
+	"github.com/leapsmear/leapsmear/ntp"
 )
 
 // TestChronydEveryListener: chronyd accepts each listener of one server, a
@@ -122,6 +128,103 @@ func TestNtpdigEveryListener(t *testing.T) {
 		t.Logf("%s: ntpdig offset %v leap %s stratum %d; predicted %v (policy %v); bound %v", c.policy, off, res.Leap, res.Stratum, p.offset, p.policy, bound)
 		if !ntptest.OffsetWithin(off, p.offset, 2*bound) || res.Leap != c.leap || res.Stratum != 2 {
 			t.Errorf("%s: ntpdig %+v offset %v, want %v and %s", c.policy, res, off, p.offset, c.leap)
+		}
+	}
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestChronydSmoothRefID: a real chronyd serving smoothed time declares it
+// in its reference ID (127.127.1.255), and our client reads that as a
+// declared smear. chronyd ('smoothtime 400 0.001024 leaponly', the policy
+// quadratic-17h mirrors) follows a stepping leapsmear through a rehearsed
+// leap at 2030-06-30T24:00Z, both shifted there (leapsmear by --time-offset,
+// chronyd through libfaketime; chronyd only leaps at a month's end), and
+// serves on a loopback port of its own: before the leap its reference ID is
+// its upstream's address and it declares nothing; once it smooths the leap,
+// the reference ID is chrony's smoothing marker.
+func TestChronydSmoothRefID(t *testing.T) {
+	t.Parallel()
+	bin := needChronyd(t)
+	libs, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
+	testenv.Need(t, len(libs) > 0, "libfaketime (Debian package faketime)")
+	midnight := time.Date(2030, 7, 1, 0, 0, 0, 0, time.UTC)
+	leapsmear(t) // built before the shift is taken
+	shift := time.Until(midnight.Add(-20 * time.Second)).Truncate(time.Second)
+	s := startServer(t, "--policy", "step", "--time-offset", shift.String(),
+		"--rehearse", midnight.Format(time.RFC3339)+",+1")
+	port := freeUDPPort(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`server 127.0.0.1 port %d iburst minpoll 0 maxpoll 0
+smoothtime 400 0.001024 leaponly
+leapsecmode slew
+port %d
+bindaddress 127.0.0.1
+allow 127.0.0.1
+cmdport 0
+pidfile %s/c.pid
+`, s.port, port, dir)
+	if err := os.WriteFile(filepath.Join(dir, "c.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := &testenv.Buffer{}
+	cmd := exec.Command(bin, "-x", "-d", "-u", "root", "-f", filepath.Join(dir, "c.conf"))
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+libs[0], fmt.Sprintf("FAKETIME=%+ds", int64(shift/time.Second)))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("chronyd:\n%s", out)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sawUpstream := false
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("chronyd exited: %v", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		resp, err := client.Query(context.Background(), addr, client.Options{Timeout: time.Second, SmearInfo: true})
+		served := time.Now().Add(shift)
+		if err == nil {
+			d := resp.Smear()
+			switch resp.Header.ReferenceID {
+			case ntp.RefIDFromAddr(netip.MustParseAddr("127.0.0.1")):
+				sawUpstream = true
+				if d.Smearing != client.SmearUnknown {
+					t.Errorf("chronyd not smoothing, at %v: declared %+v", served, d)
+				}
+			case ntp.RefIDChronySmooth:
+				t.Logf("at %v chronyd's reference ID is %s: %s (%s)", served.Format(time.RFC3339), resp.RefID(), d.Smearing, d.Evidence)
+				if d.Smearing != client.SmearYes || !strings.Contains(d.Evidence, "chrony") || served.Before(midnight) {
+					t.Errorf("declared %+v at %v", d, served)
+				}
+				if !sawUpstream {
+					t.Error("chronyd never answered with its upstream's reference ID before smoothing")
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chronyd did not serve smoothed time within a minute; last reply %+v, %v", resp, err)
 		}
 	}
 }

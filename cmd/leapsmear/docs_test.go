@@ -33,11 +33,11 @@ func TestVersionFlag(t *testing.T) {
 		t.Errorf("serve --version: exit %d, %q", code, stderr)
 	}
 	for name, args := range map[string][]string{
-		"query": {"query", "127.0.0.1:1", "--version", "5"},
+		"query": {"query", "127.0.0.1:1", "--version", "6"},
 		"watch": {"watch", "127.0.0.1:1", "--for", "1s", "--version", "5"},
 	} {
 		if code, _, stderr := runCapture(args...); code != 2 || !strings.Contains(stderr, "version") {
-			t.Errorf("%s --version 5: exit %d, %q", name, code, stderr)
+			t.Errorf("%s: exit %d, %q", strings.Join(args, " "), code, stderr)
 		}
 		cmd := findCommand(t, name)
 		if fl := cmd.Flags().Lookup("version"); fl == nil || fl.Value.Type() != "int" || fl.DefValue != "4" {
