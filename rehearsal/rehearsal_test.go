@@ -162,7 +162,8 @@ func serve(t *testing.T, bin string, h host, policy, rehearse string) *server {
 // answered once, for at most ten seconds.
 func waitAnswers(t *testing.T, bin string, w host, servers []*server) {
 	t.Helper()
-	args := []string{"netns", "exec", w.ns, bin, "query", "--timeout", "300ms"}
+	// The servers smear differently on purpose: not one client's sources.
+	args := []string{"netns", "exec", w.ns, bin, "query", "--timeout", "300ms", "--allow-mixed"}
 	for _, s := range servers {
 		args = append(args, s.host.addr)
 	}
@@ -292,8 +293,17 @@ func rehearsePolicies(t *testing.T, nw *network, bin, out string) {
 	if len(sum.Servers) != len(plan) {
 		t.Fatalf("%d servers in the summary, want %d", len(sum.Servers), len(plan))
 	}
+	// Each declared its policy (the declaration last seen: after the
+	// window, without a next leap), and the watcher says they must not be
+	// one client's sources.
+	if sum.Mixed == nil {
+		t.Error("watch did not see that the servers mix smears")
+	}
 	for i, p := range plan {
 		s := sum.Servers[i]
+		if s.SmearPolicy == nil || s.SmearPolicy.Policy != p.policy || s.DeclaresSmear != map[bool]string{true: "no", false: "yes"}[p.policy == "step"] {
+			t.Errorf("%s (%s): declared %s %+v", s.Server, p.policy, s.DeclaresSmear, s.SmearPolicy)
+		}
 		if s.Class != string(p.class) || s.Shape != p.shape || s.Policy != p.want || !s.Complete {
 			t.Errorf("%s (%s %+d): class %s shape %q policy %q complete %v, want %s %q %q",
 				s.Server, p.policy, p.sign, s.Class, s.Shape, s.Policy, s.Complete, p.class, p.shape, p.want)
@@ -357,6 +367,9 @@ func rehearseFleet(t *testing.T, nw *network, bin, out string) {
 	waitAnswers(t, bin, nw.watcher(), servers)
 	d := time.Until(leapAt.Add(40 * time.Second)).Round(time.Second)
 	sum := runWatch(t, bin, nw.watcher(), servers, d, leapAt, out, "fleet")
+	if sum.Mixed != nil {
+		t.Errorf("one policy, and watch says: %s", *sum.Mixed)
+	}
 	for _, s := range sum.Servers {
 		if s.Class != "smear" || s.Policy != "quadratic:-30s:1m0s" || s.TotalOffsetNs == nil || math.Abs(float64(*s.TotalOffsetNs-1e9)) > 1e6 {
 			t.Errorf("%s: %s %q total %s ns, want smear quadratic:-30s:1m0s +1e9", s.Server, s.Class, s.Policy, ns(s.TotalOffsetNs))

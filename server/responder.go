@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -230,6 +231,10 @@ type smearSet struct {
 	infoNone []byte     // the declaration once every window has ended
 }
 
+// infoToken writes a label as one token of the declaration (a rehearsal's
+// repeated second reads "13:42:34Z (repeated)": no spaces in a value).
+func infoToken(l leap.Label) string { return strings.ReplaceAll(l.String(), " ", "") }
+
 func newSmearSet(s Smears) *smearSet {
 	set := &smearSet{Smears: s}
 	p := s.Policy.Policy()
@@ -239,9 +244,9 @@ func newSmearSet(s Smears) *smearSet {
 	for _, w := range s.Policy.Windows() {
 		i := base
 		e := w.Event
-		i.Leap = leap.Label{Time: e.Effective.Add(-time.Second).UTC(), Leap: e.Delta > 0}.String()
+		i.Leap = infoToken(leap.Label{Time: e.Effective.Add(-time.Second).UTC(), Leap: e.Delta > 0})
 		i.Delta, i.Synthetic = e.Delta, e.Synthetic
-		i.Opens, i.Closes = t.LabelFromTAI(w.Start).String(), t.LabelFromTAI(w.End).String()
+		i.Opens, i.Closes = infoToken(t.LabelFromTAI(w.Start)), infoToken(t.LabelFromTAI(w.End))
 		set.infoEnds = append(set.infoEnds, w.End)
 		set.info = append(set.info, i.AppendText(nil))
 	}

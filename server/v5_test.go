@@ -520,3 +520,34 @@ func FuzzRespondV5(f *testing.F) {
 		}
 	})
 }
+
+// TestSmearInfoRehearsal: a rehearsal's leap, which does not end a UTC day,
+// is declared too (its repeated second named without a space, as one token
+// of the declaration), marked synthetic.
+func TestSmearInfoRehearsal(t *testing.T) {
+	tbl := leap.Default()
+	at := mustTime(t, "2026-11-23T14:00:00Z")
+	rt, err := tbl.WithRehearsal(mustTime(t, "2026-11-23T15:00:00Z"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := smear.Parse("linear:-60s:5m")
+	sm, err := NewSmears(rt, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewResponderSmears(newFakeSource(tbl, at, 0), sm, testSettings, nil)
+	req := request(t, 4, 3, 6, 99, make([]byte, ntp.SmearInfoRequestLen))
+	binary.BigEndian.PutUint16(req[ntp.HeaderLen:], ntp.ExtSmearInfo)
+	binary.BigEndian.PutUint16(req[ntp.HeaderLen+2:], ntp.SmearInfoRequestLen)
+	resp := make([]byte, len(req))
+	if n, _ := respond(r, req, resp, 0); n != len(req) {
+		t.Fatalf("%d bytes", n)
+	}
+	info, err := ntp.ParseSmearInfo(resp[ntp.HeaderLen+4:])
+	want := ntp.SmearInfo{Policy: "linear:-60s:5m", Window: "linear:-1m0s:5m0s", Leap: "2026-11-23T14:59:59Z(repeated)", Delta: 1,
+		Opens: "2026-11-23T14:59:00Z", Closes: "2026-11-23T15:03:59Z", Synthetic: true}
+	if err != nil || info != want {
+		t.Errorf("declared %+v (%v), want %+v", info, err, want)
+	}
+}

@@ -28,6 +28,7 @@ type queryOptions struct {
 	timeout  time.Duration
 	version  int
 	scale    string
+	mixedOK  bool
 	nts      ntsClientFlags
 	ntsOpts  *client.NTSOptions
 }
@@ -66,8 +67,9 @@ Servers are asked in parallel. The exit status is 1 if any server failed: no
 answer, a Kiss-o'-Death, a reply not matching the request, or a server that
 says it is not synchronised (its fields are still shown); and if the servers
 that answered mix leap smears (some declare smeared time and others do not,
-or they smear differently): a client must not use such servers together.
-Each failure is one line on standard error.`,
+or they smear differently): a client must not use such servers together
+(--allow-mixed: the servers are not one client's sources, as when monitoring
+a set of unrelated servers). Each failure is one line on standard error.`,
 		Example: `  leapsmear query pool.ntp.org
   leapsmear query 127.0.0.1:11123 '[::1]:123' --json
   leapsmear query time.example.com --samples 5 --interval 2s
@@ -120,6 +122,7 @@ Each failure is one line on standard error.`,
 	f.DurationVar(&o.interval, "interval", time.Second, "pause between the samples of one server")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for each answer")
 	f.IntVar(&o.version, "version", 4, "NTP version of the requests: 3, 4, or 5 (NTPv5, draft-ietf-ntp-ntpv5-09)")
+	f.BoolVar(&o.mixedOK, "allow-mixed", false, "do not fail when the servers mix leap smears (they are not one client's sources)")
 	f.StringVar(&o.scale, "timescale", "", "with --version 5, the timescale to ask for: utc, tai or smeared (default utc)")
 	o.nts.register(cmd)
 	return cmd
@@ -179,6 +182,9 @@ func runQuery(ctx context.Context, stdout, stderr io.Writer, servers []string, o
 		}
 	}
 	mixed := client.CheckSources(names, decls)
+	if o.mixedOK {
+		mixed = nil
+	}
 	switch {
 	case len(failed) == 0 && mixed == nil:
 		return nil
