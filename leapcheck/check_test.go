@@ -123,7 +123,9 @@ func TestCheck(t *testing.T) {
 				"leapsmear's served time is unaffected",
 				"ntp a does not announce an inserted leap second (+1) at the end of 2027-06-30, which is tonight"}}},
 		{"agree, but chronyd silent on the last day", june, "2027-06-30T06:00:00Z",
-			func(at time.Time) []Observation { return []Observation{kernel(at, 1), chrony(at, 0), ntpLI("a", at, 1)} }, 0,
+			func(at time.Time) []Observation {
+				return []Observation{kernel(at, 1), chrony(at, 0), ntpLI("a", at, 1)}
+			}, 0,
 			want{verdict: Agree, leap: "2027-06-30 +1", quorum: 2, lastDay: true, problems: []string{
 				"chrony /run/chrony/chronyd.sock does not announce an inserted leap second (+1) at the end of 2027-06-30, which is tonight"}}},
 		{"the leap has passed", june, "2027-07-01T00:00:00Z",
@@ -137,7 +139,9 @@ func TestCheck(t *testing.T) {
 				"unknown leap: ntp a, ntp b announce an inserted leap second (+1) at the end of 2027-12-31, which leap table embedded leap-seconds.list does not have; leap table embedded leap-seconds.list expired on 2027-06-28T00:00:00Z",
 				"refresh it: curl -fsSLo /etc/leapsmear/leap-seconds.list.new " + IERSList}}},
 		{"unknown leap: negative, the kernel and chronyd count once", embedded, "2027-12-31T12:00:00Z",
-			func(at time.Time) []Observation { return []Observation{kernel(at, -1), chrony(at, -1), ntpLI("a", at, -1)} }, 0,
+			func(at time.Time) []Observation {
+				return []Observation{kernel(at, -1), chrony(at, -1), ntpLI("a", at, -1)}
+			}, 0,
 			want{verdict: UnknownLeap, leap: "2027-12-31 -1", quorum: 2, lastDay: true}},
 		{"unknown leap: the table does not reach the date", embedded, "2027-06-20T00:00:00Z",
 			func(at time.Time) []Observation { return []Observation{ntpLI("a", at, 1)} }, 0,
