@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leapsmear/leapsmear/daemon"
-	"github.com/leapsmear/leapsmear/server"
+	"github.com/leapsmear/leapsmear/internal/netaddr"
 )
 
 // Daemon is what the endpoints read: a snapshot of the running server.
@@ -63,28 +63,9 @@ func logger(opt Options) *slog.Logger {
 	return slog.Default()
 }
 
-// Health says whether the server is fit to serve: it fails for an
-// unverified table, an expired table (unless strict is false) and an
-// unsynchronised host clock, with a one-line reason; when it passes the
-// reason sums up what is served.
-func Health(st daemon.Status, strict bool) (ok bool, reason string) {
-	t := st.Table
-	switch {
-	case !t.Verified:
-		return false, fmt.Sprintf("leap table %s is not verified: %s", t.Source, t.Verification)
-	case strict && t.Expires.IsZero():
-		return false, fmt.Sprintf("leap table %s states no expiry: treated as expired; refresh it (or ?strict=0)", t.Source)
-	case strict && st.Expired():
-		return false, fmt.Sprintf("leap table %s expired on %s; refresh it and send SIGHUP (or ?strict=0)", t.Source, formatTime(t.Expires))
-	case !st.Synced:
-		return false, "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16"
-	}
-	expiry := "expires " + formatTime(t.Expires)
-	if st.Expired() {
-		expiry = "EXPIRED, ignored by ?strict=0"
-	}
-	return true, fmt.Sprintf("ok: serving %s with leap table %s (%s) on a synchronised clock", st.Smear.Policy().Name, t.Source, expiry)
-}
+// Health says whether the server is fit to serve (daemon.Status.Health):
+// 200 with a summary, or 503 with every problem, worst first, one a line.
+func Health(st daemon.Status, strict bool) (ok bool, reason string) { return st.Health(strict) }
 
 func serveHealth(w http.ResponseWriter, r *http.Request, d Daemon) {
 	strict := true
@@ -108,7 +89,7 @@ func serveHealth(w http.ResponseWriter, r *http.Request, d Daemon) {
 // CheckAddress refuses an admin address on the NTP port or on the port of
 // any NTP listen address: the admin endpoints and NTP never share a port.
 func CheckAddress(admin string, ntpListen []string) error {
-	ap, err := server.ParseListen(admin)
+	ap, err := netaddr.Listen(admin)
 	if err != nil {
 		return fmt.Errorf("admin address %q: want host:port such as 127.0.0.1:9123: %w", admin, err)
 	}
@@ -116,7 +97,7 @@ func CheckAddress(admin string, ntpListen []string) error {
 		return fmt.Errorf("admin address %s: port %d is the NTP port; give the admin endpoints a port of their own such as 9123", admin, NTPPort)
 	}
 	for _, l := range ntpListen {
-		lp, err := server.ParseListen(l)
+		lp, err := netaddr.Listen(l)
 		if err != nil {
 			continue // reported where the listen addresses are checked
 		}
@@ -131,6 +112,7 @@ func CheckAddress(admin string, ntpListen []string) error {
 type Server struct {
 	http *http.Server
 	ln   net.Listener
+	log  *slog.Logger
 }
 
 // Listen binds the admin address, after checking it against the NTP listen
@@ -139,12 +121,12 @@ func Listen(addr string, ntpListen []string, d Daemon, opt Options) (*Server, er
 	if err := CheckAddress(addr, ntpListen); err != nil {
 		return nil, err
 	}
-	ap, _ := server.ParseListen(addr)
+	ap, _ := netaddr.Listen(addr)
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), ap.Port()).String())
 	if err != nil {
 		return nil, fmt.Errorf("admin address %s: %w", addr, err)
 	}
-	return &Server{ln: ln, http: &http.Server{
+	return &Server{ln: ln, log: logger(opt), http: &http.Server{
 		Handler:           Handler(d, opt),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -158,8 +140,11 @@ func Listen(addr string, ntpListen []string, d Daemon, opt Options) (*Server, er
 // Addr returns the bound address, port filled in.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve answers requests until Close; it returns nil after Close.
+// Serve answers requests until Close; it returns nil after Close. It logs
+// the URLs it serves as it starts.
 func (s *Server) Serve() error {
+	base := "http://" + s.Addr()
+	s.log.Info("admin endpoints listening", "admin", s.Addr(), "urls", []string{base + "/", base + "/metrics", base + "/healthz"})
 	if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin %s: %w", s.Addr(), err)
 	}

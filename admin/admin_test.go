@@ -59,7 +59,7 @@ func start(t *testing.T, edit func(*daemon.Config)) *testServer {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- d.Serve() }()
+	go func() { served <- d.Run(context.Background()) }()
 	adm, err := Listen("127.0.0.1:0", d.Addrs(), d, Options{Logger: cfg.Logger})
 	if err != nil {
 		d.Close()
@@ -218,7 +218,8 @@ func TestMetricsCountTraffic(t *testing.T) {
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_version"}, 1},
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_mode"}, 2},
 		{"leapsmear_packets_dropped_total", []string{"reason", "rate_limited"}, 0},
-		{"leapsmear_send_errors_total", nil, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "refused"}, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "buffer_full"}, 0},
 	}
 	for _, c := range checks {
 		if got := delta(c.name, c.labels...); got != c.want {
@@ -233,7 +234,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 		t.Errorf("policy_info %v", v)
 	}
 	if v := value(t, after, "leapsmear_leap_table_info", "source", "embedded leap-seconds.list", "verified", "true",
-		"expires", "2027-06-28T00:00:00Z", "fingerprint", Fingerprint(leap.Default())); v != 1 {
+		"expires", "2027-06-28T00:00:00Z", "fingerprint", leap.Default().Fingerprint()); v != 1 {
 		t.Errorf("leap_table_info %v", v)
 	}
 	if v := value(t, after, "leapsmear_leap_table_leaps"); v != 27 {
@@ -313,7 +314,12 @@ func TestHealthzFlipsWithTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body = s.get(t, "/healthz")
-	if code != http.StatusOK || body != "ok: serving noon-to-noon with leap table "+file+" (expires 2027-06-28T00:00:00Z) on a synchronised clock\n" {
+	// The test server assumes synchronisation: said so unless the host is.
+	clock := "a synchronised clock"
+	if k, err := timescale.ReadKernel(); err != nil || !k.Synced() {
+		clock = "a clock assumed synchronised (adjtimex says it is not)"
+	}
+	if code != http.StatusOK || body != "ok: serving noon-to-noon with leap table "+file+" (expires 2027-06-28T00:00:00Z) on "+clock+"\n" {
 		t.Fatalf("after reload: %d %q", code, body)
 	}
 	f = s.scrape(t)
@@ -329,7 +335,7 @@ func TestHealthzUnsynchronised(t *testing.T) {
 	}
 	s := start(t, func(c *daemon.Config) { c.Source = timescale.Config{Kernel: unsynced} })
 	code, body := s.get(t, "/healthz")
-	if code != http.StatusServiceUnavailable || body != "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16\n" {
+	if code != http.StatusServiceUnavailable || body != "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16, which every client rejects\n" {
 		t.Fatalf("%d %q", code, body)
 	}
 	// ?strict=0 ignores the expiry only.
@@ -367,7 +373,7 @@ func TestHealthzUnverified(t *testing.T) {
 func TestStatusJSON(t *testing.T) {
 	requireFreshEmbedded(t)
 	at := time.Now().Add(time.Hour).Truncate(time.Second)
-	s := start(t, func(c *daemon.Config) { c.Rehearse = &daemon.Rehearsal{At: at, Delta: -1} })
+	s := start(t, func(c *daemon.Config) { c.Rehearse = &leap.Rehearsal{At: at, Delta: -1} })
 	code, body := s.get(t, "/api/status")
 	if code != http.StatusOK {
 		t.Fatalf("%d %s", code, body)
@@ -394,7 +400,7 @@ func TestStatusJSON(t *testing.T) {
 	if r.LastLeap == nil || r.LastLeap.Leap != "2016-12-31 23:59:60 +1 (TAI-UTC 37)" {
 		t.Errorf("last leap %+v", r.LastLeap)
 	}
-	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == Fingerprint(leap.Default()) {
+	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == leap.Default().Fingerprint() {
 		t.Errorf("rehearsal %q fingerprint %s", r.Table.Rehearsal, r.Table.Fingerprint)
 	}
 	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 6 {
@@ -452,7 +458,7 @@ func TestStatusPageHTML(t *testing.T) {
 func TestChartCachedPerMinute(t *testing.T) {
 	at := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	s := start(t, func(c *daemon.Config) {
-		c.Rehearse = &daemon.Rehearsal{At: at, Delta: 1}
+		c.Rehearse = &leap.Rehearsal{At: at, Delta: 1}
 		c.Policy, _ = smear.Parse("linear:-10h:20h")
 	})
 	p := newPage()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/internal/testenv"
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/smear"
 )
 
@@ -90,7 +91,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Now().Add(90 * time.Second).Truncate(time.Second)
 	s := start(t, func(c *daemon.Config) {
-		c.Rehearse = &daemon.Rehearsal{At: at, Delta: 1}
+		c.Rehearse = &leap.Rehearsal{At: at, Delta: 1}
 		c.Policy, _ = smear.Parse("linear:-60s:5m")
 	})
 	url := s.base + "/"

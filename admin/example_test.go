@@ -4,22 +4,7 @@ import (
 	"fmt"
 
 	"github.com/leapsmear/leapsmear/admin"
-	"github.com/leapsmear/leapsmear/leap"
 )
-
-// Servers whose tables list the same leaps have the same fingerprint, however
-// far their expiries differ; a rehearsal leap changes it.
-func ExampleFingerprint() {
-	t := leap.Default()
-	later := t.Clone()
-	later.Expires = later.Expires.AddDate(1, 0, 0)
-	fmt.Println(admin.Fingerprint(t) == admin.Fingerprint(later))
-	rehearsal, _ := t.WithRehearsal(t.Expires.AddDate(0, -1, 0), 1)
-	fmt.Println(admin.Fingerprint(t) == admin.Fingerprint(rehearsal))
-	// Output:
-	// true
-	// false
-}
 
 // The admin listener never shares a port with NTP.
 func ExampleCheckAddress() {

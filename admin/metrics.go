@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -13,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leapsmear/leapsmear/daemon"
-	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/server"
 )
 
@@ -31,7 +28,7 @@ var (
 	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4).")
 	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
 	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
-	descSendErrs = metric("send_errors_total", "Replies the kernel refused to send, and read errors.")
+	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
 
 	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
 	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
@@ -53,13 +50,14 @@ var (
 	descLastFail  = metric("leap_table_last_reload_failed", "1 when the last reload failed.")
 	descPolicy    = metric("policy_info", "The smear policy: its name, shape and window for an inserted second (SHAPE:START:LENGTH).", "policy", "shape", "window")
 
-	descSynced     = metric("synchronized", "1 when the host clock is synchronised (adjtimex) or --assume-synced is given; 0 means replies carry LI=3 and stratum 16.")
-	descSource     = metric("clock_source_info", "The clock source.", "source")
-	descSteps      = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
-	descKernLeaps  = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
-	descHostOffset = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
-	descStart      = metric("start_time_seconds", "When the server started, in POSIX seconds.")
-	descBuild      = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
+	descSynced      = metric("synchronized", "1 when the host clock is synchronised (adjtimex) or --assume-synced is given; 0 means replies carry LI=3 and stratum 16.")
+	descSyncAssumed = metric("sync_assumed", "1 when synchronisation is only assumed (--assume-synced) while adjtimex says the host clock is not synchronised.")
+	descSource      = metric("clock_source_info", "The clock source.", "source")
+	descSteps       = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
+	descKernLeaps   = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
+	descHostOffset  = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
+	descStart       = metric("start_time_seconds", "When the server started, in POSIX seconds.")
+	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
 
 // collector reads a daemon's status at every scrape: nothing is counted on
@@ -73,7 +71,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descReplies, descKoD, descDropped, descSendErrs,
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
-		descSynced, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild} {
+		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild} {
 		ch <- d
 	}
 }
@@ -94,9 +92,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range server.DropReasons() {
 		counter(descDropped, p.Verdicts[v], v.String())
 	}
-	counter(descSendErrs, p.SendErrors)
+	counter(descSendErrs, p.SendErrors, "refused")
+	counter(descSendErrs, p.SendDropped, "buffer_full")
 
-	gauge(descOffset, float64(st.OffsetNs))
+	gauge(descOffset, float64(st.Offset.Nanoseconds()))
 	gauge(descRate, st.RatePPM)
 	gauge(descLI, float64(leapIndicator(st)))
 	gauge(descInWindow, boolValue(st.InWindow))
@@ -116,7 +115,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descExpired, boolValue(st.Expired()))
 	gauge(descVerified, boolValue(t.Verified))
 	gauge(descTableInfo, 1, t.Source, strconv.FormatBool(t.Verified), formatTime(t.Expires), formatTime(t.Updated),
-		Fingerprint(st.Smear.Table()))
+		st.Smear.Table().Fingerprint())
 	gauge(descLeaps, float64(len(t.Events)))
 	counter(descReloads, st.Reloads)
 	counter(descReloadErr, st.ReloadFailures)
@@ -125,6 +124,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPolicy, 1, pol.Name, pol.Shape.String(), pol.Spec(1))
 
 	gauge(descSynced, boolValue(st.Synced))
+	gauge(descSyncAssumed, boolValue(st.SyncAssumed))
 	gauge(descSource, 1, st.Clock.Source)
 	counter(descSteps, st.Clock.Steps)
 	counter(descKernLeaps, st.Clock.KernelLeaps)
@@ -164,19 +164,6 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// Fingerprint identifies the leaps of a table: the first 12 hex digits of
-// the SHA-256 of its base offset and of each event's instant, offset and
-// sign. Two servers with the same policy and fingerprint serve the same time;
-// the expiry and provenance do not enter it.
-func Fingerprint(t *leap.Table) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "base %d\n", t.Base)
-	for _, e := range t.Events {
-		fmt.Fprintf(h, "%d %d %+d\n", e.Unix(), e.TAIUTC, e.Delta)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // BuildInfo names the running build.

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,7 @@ type view struct {
 	ChartCaption  string
 	Uptime        string
 	Healthy       bool
+	HealthLines   []string // the health summary and problems, one a line
 	Synced        bool
 	Verified      bool
 	LastReloadBad bool
@@ -100,9 +102,9 @@ func (p *page) view(st daemon.Status) view {
 	v := view{R: r, Refresh: RefreshSeconds,
 		UTC:      leap.Label{Time: st.Label.Time.Truncate(time.Millisecond), Leap: st.Label.Leap}.String(),
 		Served:   r.Served.Truncate(time.Millisecond).Format(time.RFC3339Nano),
-		Offset:   fmt.Sprintf("%+.3f ms", float64(st.OffsetNs)/1e6),
+		Offset:   fmt.Sprintf("%+.3f ms", float64(st.Offset)/1e6),
 		Rate:     fmt.Sprintf("%+.3f ppm", st.RatePPM),
-		InWindow: st.InWindow, Healthy: r.Healthy, Synced: st.Synced, Verified: st.Table.Verified,
+		InWindow: st.InWindow, Healthy: r.Healthy, HealthLines: strings.Split(r.Health, "\n"), Synced: st.Synced, Verified: st.Table.Verified,
 		Uptime:        human(st.Host.Sub(st.Started)),
 		LastReloadBad: st.ReloadError != ""}
 	t := st.Table
@@ -212,7 +214,7 @@ func (p *page) chart(st daemon.Status) (template.HTML, string, error) {
 
 func renderChart(s *smear.Smear, w smear.Window, which string, lo, hi leap.TAI, marker bool, now time.Time) (template.HTML, error) {
 	table := s.Table()
-	from, to := time.Unix(0, table.UnixFromTAI(lo)).UTC(), time.Unix(0, table.UnixFromTAI(hi)).UTC()
+	from, to := table.UnixFromTAI(lo).Time(), table.UnixFromTAI(hi).Time()
 	c, err := plot.PolicyCurves([]*smear.Smear{s}, w.Event.Day(), from, to, 400)
 	if err != nil {
 		return "", err

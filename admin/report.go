@@ -14,9 +14,11 @@ import (
 // as the status page and the metrics. Times are RFC 3339 UTC; "utc" names an
 // inserted second 23:59:60.
 type Report struct {
-	// Healthy and Health are what /healthz answers (strict).
-	Healthy bool   `json:"healthy"`
-	Health  string `json:"health"`
+	// Healthy and Health are what /healthz answers (strict); Problems
+	// lists every problem, worst first (daemon.Status.Problems).
+	Healthy  bool     `json:"healthy"`
+	Health   string   `json:"health"`
+	Problems []string `json:"problems"`
 	// HostTime is the host's wall clock at the snapshot.
 	HostTime time.Time `json:"host_time"`
 	// UTC is true UTC at the snapshot, Served the time served, OffsetNs
@@ -77,7 +79,7 @@ type TableReport struct {
 	ExpiresInSeconds *float64 `json:"expires_in_seconds"`
 	// Leaps counts the table's leap seconds (without a rehearsal leap).
 	Leaps int `json:"leaps"`
-	// Fingerprint identifies the leaps the smear applies (Fingerprint).
+	// Fingerprint identifies the leaps the smear applies (leap.Table.Fingerprint).
 	Fingerprint string `json:"fingerprint"`
 	// Rehearsal names the synthetic leap added to the smear's table.
 	Rehearsal string `json:"rehearsal,omitempty"`
@@ -105,6 +107,9 @@ type LeapReport struct {
 type ClockReport struct {
 	Source       string `json:"source"`
 	Synchronized bool   `json:"synchronized"`
+	// SyncAssumed says Synchronized is only assumed (assume-synced) while
+	// adjtimex says the host clock is not synchronised.
+	SyncAssumed bool `json:"sync_assumed"`
 	// Steps counts host clock steps followed; KernelLeaps the host's own
 	// leaps recognised and not followed.
 	Steps       uint64 `json:"steps"`
@@ -117,12 +122,14 @@ type ClockReport struct {
 // RequestStats are the packet counters.
 type RequestStats struct {
 	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
-	// by reason (server.Verdict names); SendErrors.
-	Received   uint64            `json:"received"`
-	Replies    uint64            `json:"replies"`
-	KoD        uint64            `json:"kod"`
-	Dropped    map[string]uint64 `json:"dropped"`
-	SendErrors uint64            `json:"send_errors"`
+	// by reason (server.Verdict names); SendErrors (refused by the kernel)
+	// and SendDropped (send buffer full).
+	Received    uint64            `json:"received"`
+	Replies     uint64            `json:"replies"`
+	KoD         uint64            `json:"kod"`
+	Dropped     map[string]uint64 `json:"dropped"`
+	SendErrors  uint64            `json:"send_errors"`
+	SendDropped uint64            `json:"send_dropped"`
 }
 
 // ReloadReport counts leap table reloads.
@@ -144,8 +151,8 @@ func NewReport(st daemon.Status) Report {
 		Healthy: ok, Health: health,
 		HostTime:      st.Host.UTC(),
 		UTC:           st.Label.String(),
-		Served:        time.Unix(0, st.Served).UTC(),
-		OffsetNs:      st.OffsetNs,
+		Served:        st.Served.Time(),
+		OffsetNs:      st.Offset.Nanoseconds(),
 		RatePPM:       st.RatePPM,
 		LeapIndicator: leapIndicator(st),
 		InWindow:      st.InWindow,
@@ -153,18 +160,22 @@ func NewReport(st daemon.Status) Report {
 			MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin},
 		Table: TableReport{Source: t.Source, Verified: t.Verified, Verification: t.Verification,
 			Updated: timePtr(t.Updated), Expires: timePtr(t.Expires), Expired: st.Expired(),
-			Leaps: len(t.Events), Fingerprint: Fingerprint(s.Table())},
-		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, Steps: st.Clock.Steps,
+			Leaps: len(t.Events), Fingerprint: s.Table().Fingerprint()},
+		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
 		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
-			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors},
+			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors, SendDropped: st.Packets.SendDropped},
 		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
 		Listen:  st.Listen,
 		Started: st.Started.UTC(),
 		Build:   Build(),
 	}
+	r.Problems = []string{}
+	for _, p := range st.Problems() {
+		r.Problems = append(r.Problems, p.Text)
+	}
 	if !t.Expires.IsZero() {
-		left := t.Expires.Sub(st.Host).Seconds()
+		left := t.Expires.Sub(st.UTC()).Seconds()
 		r.Table.ExpiresInSeconds = &left
 	}
 	if st.Rehearsal != nil {

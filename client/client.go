@@ -15,11 +15,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/netaddr"
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -158,7 +159,7 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	if opt.LocalClock == nil {
 		opt.LocalClock = time.Now
 	}
-	ap, err := Resolve(ctx, addr, opt.Port)
+	ap, err := netaddr.Resolve(ctx, addr, opt.Port)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +172,8 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	if opt.KernelTimestamps {
-		if err := enableRxTimestamps(conn); err != nil {
+		// Where the system has none, t4 is read from the clock instead.
+		if err := rxstamp.EnableConn(conn); err != nil && !errors.Is(err, rxstamp.ErrUnsupported) {
 			conn.Close()
 			return nil, fmt.Errorf("%s: receive timestamps: %w", addr, err)
 		}
@@ -317,41 +319,4 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 		return r, fmt.Errorf("%w (leap indicator %d, stratum %d)", ErrUnsynchronised, h.Leap, h.Stratum)
 	}
 	return r, nil
-}
-
-// Resolve turns "host", "host:port", "[v6]:port" or a bare IPv6 address into
-// one address and port, using port when addr names none. Names are looked up
-// with the default resolver; the first address wins.
-func Resolve(ctx context.Context, addr string, port int) (netip.AddrPort, error) {
-	host, p, err := net.SplitHostPort(addr)
-	if err == nil {
-		n, err := net.DefaultResolver.LookupPort(ctx, "udp", p)
-		if err != nil || n <= 0 || n > 65535 {
-			return netip.AddrPort{}, fmt.Errorf("%s: bad port %q", addr, p)
-		}
-		port = n
-	} else {
-		// No port: "host", "192.0.2.1", "::1" or "[::1]".
-		host = addr
-		if len(addr) > 2 && addr[0] == '[' && addr[len(addr)-1] == ']' {
-			host = addr[1 : len(addr)-1]
-		}
-	}
-	if port <= 0 || port > 65535 {
-		return netip.AddrPort{}, fmt.Errorf("%s: bad port %d", addr, port)
-	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
-	}
-	if host == "" || strings.ContainsAny(host, "[]:/ ") {
-		return netip.AddrPort{}, fmt.Errorf("%q: not a host, host:port or [IPv6]:port", addr)
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%s: %w", addr, err)
-	}
-	if len(addrs) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%s: no address for %s", addr, host)
-	}
-	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(port)), nil
 }

@@ -484,35 +484,3 @@ func TestIPv6(t *testing.T) {
 		t.Errorf("bare ::1 with Options.Port: %v", err)
 	}
 }
-
-func TestResolve(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range []struct {
-		in, want string
-	}{
-		{"127.0.0.1", "127.0.0.1:123"},
-		{"127.0.0.1:11123", "127.0.0.1:11123"},
-		{"[::1]:123", "[::1]:123"},
-		{"[::1]", "[::1]:123"},
-		{"::1", "[::1]:123"},
-		{"[::ffff:127.0.0.1]:5", "127.0.0.1:5"},
-		{"localhost:9", ""}, // resolved by name: checked below
-	} {
-		got, err := Resolve(ctx, c.in, 123)
-		if err != nil {
-			t.Errorf("Resolve(%q): %v", c.in, err)
-			continue
-		}
-		if c.want != "" && got.String() != c.want {
-			t.Errorf("Resolve(%q) = %s, want %s", c.in, got, c.want)
-		}
-		if c.want == "" && (!got.Addr().IsLoopback() || got.Port() != 9) {
-			t.Errorf("Resolve(%q) = %s", c.in, got)
-		}
-	}
-	for _, bad := range []string{"", "127.0.0.1:0", "127.0.0.1:99999", "127.0.0.1:x y", "[::1", "a:b:c", "host:", ":123"} {
-		if got, err := Resolve(ctx, bad, 123); err == nil {
-			t.Errorf("Resolve(%q) = %s, want an error", bad, got)
-		}
-	}
-}

@@ -1,33 +1,10 @@
 package client
 
 import (
-	"encoding/binary"
-	"net"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 )
-
-// maxRxAge bounds the age of a kernel receive timestamp that is believed: an
-// older one means the host clock was stepped since, or the reader stalled
-// beyond any use of the exchange.
-const maxRxAge = 500 * time.Millisecond
-
-// enableRxTimestamps asks the kernel to stamp every datagram received on
-// conn with CLOCK_REALTIME in nanoseconds (SO_TIMESTAMPNS).
-func enableRxTimestamps(conn *net.UDPConn) error {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
 
 // kernelT4 reads the local clock and moves it back by the age of the
 // datagram whose control messages are oob. The age is measured on the
@@ -51,22 +28,13 @@ func (c *Client) kernelT4(oob []byte) time.Time {
 // rxAge returns how long before now (read from the realtime clock) the
 // datagram whose control messages are oob was received, or 0 when oob holds
 // no timestamp or one that cannot be right (in the future, or older than
-// maxRxAge).
+// rxstamp.MaxAge).
 func rxAge(oob []byte, now time.Time) time.Duration {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
+	rx, ok := rxstamp.Find(oob)
+	if !ok {
 		return 0
 	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_TIMESTAMPNS || len(m.Data) < 16 {
-			continue
-		}
-		sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-		nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-		age := now.Sub(time.Unix(sec, nsec))
-		if age < 0 || age > maxRxAge {
-			return 0
-		}
+	if age, ok := rxstamp.Age(rx, now.UnixNano()); ok {
 		return age
 	}
 	return 0

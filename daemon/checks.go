@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
@@ -9,15 +8,16 @@ import (
 	"github.com/leapsmear/leapsmear/smear"
 )
 
-// ExpiryWarnings are how long before a leap table expires the daemon warns,
-// once each; it warns once more when the table has expired.
-var ExpiryWarnings = []time.Duration{30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour}
+// expiryWarnings are how long before a leap table expires the daemon warns,
+// once each; it warns once more when the table has expired. The first is
+// leap.ExpiresSoonWithin.
+var expiryWarnings = [...]time.Duration{leap.ExpiresSoonWithin, 7 * 24 * time.Hour, 24 * time.Hour}
 
 // watchState is what Check remembers between calls.
 type watchState struct {
 	mu sync.Mutex
 	// table is the table the expiry level belongs to; level counts the
-	// ExpiryWarnings crossed and logged (len+1 once expired).
+	// expiryWarnings crossed and logged (len+1 once expired).
 	table *leap.Table
 	level int
 	// smear and win describe the window Check saw last: the first window
@@ -55,25 +55,26 @@ func (d *Daemon) startChecks() {
 
 // Check runs the daemon's periodic checks once: it warns when the leap table
 // comes within 30, 7 and 1 days of its expiry and when it has expired (once
-// each per table), and logs when a leap window opens and closes. The
+// each per table, judged on the served clock: a replay past the table's
+// expiry reports it expired), and logs when a leap window opens and closes. The
 // background checks call it every CheckInterval; it is cheap (one clock
 // reading and a binary search), and tests may call it directly.
 func (d *Daemon) Check() {
 	d.watch.mu.Lock()
 	defer d.watch.mu.Unlock()
-	d.checkExpiry(d.Table(), d.now())
+	d.checkExpiry(d.Table(), d.servedNow())
 	d.checkWindow(d.Smear(), d.src.Now().TAI)
 }
 
 // expiryLevel counts the warnings due for table t at now: how many of
-// ExpiryWarnings are crossed, plus one once it has expired.
+// expiryWarnings are crossed, plus one once it has expired.
 func expiryLevel(t *leap.Table, now time.Time) int {
 	if t.Expired(now) {
-		return len(ExpiryWarnings) + 1
+		return len(expiryWarnings) + 1
 	}
 	left := t.Expires.Sub(now)
 	n := 0
-	for _, w := range ExpiryWarnings {
+	for _, w := range expiryWarnings {
 		if left <= w {
 			n++
 		}
@@ -92,18 +93,15 @@ func (d *Daemon) checkExpiry(t *leap.Table, now time.Time) {
 		return
 	}
 	w.level = level
-	switch {
-	case t.Expires.IsZero():
-		d.log.Warn("leap table states no expiry: it is used, but leap seconds announced after it was made may be missing; refresh it",
-			"table", t.Source)
-	case level > len(ExpiryWarnings):
-		d.log.Warn("leap table expired: it is still used, but leap seconds announced since may be missing; refresh it",
-			"table", t.Source, "expires", t.Expires.UTC().Format(time.RFC3339))
-	default:
-		within := ExpiryWarnings[level-1]
-		d.log.Warn(fmt.Sprintf("leap table expires within %d days: refresh it", within/(24*time.Hour)),
-			"table", t.Source, "expires", t.Expires.UTC().Format(time.RFC3339),
-			"expires_in", t.Expires.Sub(now).Round(time.Second).String())
+	for _, p := range t.Problems(now) {
+		if p.Kind == leap.Unverified {
+			continue // warned about when the table is loaded
+		}
+		attrs := []any{"table", t.Source}
+		if !t.Expires.IsZero() {
+			attrs = append(attrs, "expires", t.Expires.UTC().Format(time.RFC3339), "expires_in", t.Expires.Sub(now).Round(time.Second).String())
+		}
+		d.log.Warn(p.String(), attrs...)
 	}
 }
 

@@ -68,14 +68,14 @@ func TestExpiryWarningsOncePerThreshold(t *testing.T) {
 		want string        // message logged, "" for none
 	}{
 		{31 * 24 * time.Hour, ""},
-		{30*24*time.Hour - time.Second, "leap table expires within 30 days: refresh it"},
+		{30*24*time.Hour - time.Second, "leap table embedded leap-seconds.list expires on 2027-06-28T00:00:00Z, in 29 days: refresh it"},
 		{29 * 24 * time.Hour, ""},
 		{8 * 24 * time.Hour, ""},
-		{7 * 24 * time.Hour, "leap table expires within 7 days: refresh it"},
+		{7 * 24 * time.Hour, "leap table embedded leap-seconds.list expires on 2027-06-28T00:00:00Z, in 7 days: refresh it"},
 		{2 * 24 * time.Hour, ""},
-		{23 * time.Hour, "leap table expires within 1 days: refresh it"},
+		{23 * time.Hour, "leap table embedded leap-seconds.list expires on 2027-06-28T00:00:00Z, in 0 days: refresh it"},
 		{time.Second, ""},
-		{0, "leap table expired: it is still used, but leap seconds announced since may be missing; refresh it"},
+		{0, "leap table embedded leap-seconds.list expired on 2027-06-28T00:00:00Z: it is still used, but leap seconds announced since may be missing; refresh it"},
 		{-30 * 24 * time.Hour, ""},
 	}
 	now := expires.Add(-40 * 24 * time.Hour)
@@ -102,7 +102,7 @@ func TestExpiryWarningAtStartIsTheMostUrgentOnly(t *testing.T) {
 	expires := time.Date(2027, 6, 28, 0, 0, 0, 0, time.UTC)
 	d, _, logs := startManual(t, expires.Add(-5*24*time.Hour), "noon-to-noon")
 	recs := logs.take(t)
-	if got := messages(recs); len(got) != 2 || got[1] != "leap table expires within 7 days: refresh it" {
+	if got := messages(recs); len(got) != 2 || got[1] != "leap table embedded leap-seconds.list expires on 2027-06-28T00:00:00Z, in 5 days: refresh it" {
 		t.Fatalf("logged %q", got)
 	}
 	if recs[1]["expires_in"] != "120h0m0s" {
@@ -113,7 +113,7 @@ func TestExpiryWarningAtStartIsTheMostUrgentOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := messages(logs.take(t))
-	if len(got) != 2 || got[0] != "leap table reloaded" || got[1] != "leap table expires within 7 days: refresh it" {
+	if len(got) != 3 || got[0] != "reloading the leap table" || got[1] != "leap table reloaded" || got[2] != "leap table embedded leap-seconds.list expires on 2027-06-28T00:00:00Z, in 5 days: refresh it" {
 		t.Fatalf("after reload: %q", got)
 	}
 	d.Check()
@@ -197,8 +197,8 @@ func TestStatusInsideTheLeapSecond(t *testing.T) {
 	}
 	// Half-way through the window the served time is midnight, and true UTC
 	// (POSIX, repeating 23:59:59) is 23:59:59.5: half a second behind.
-	if st.OffsetNs != 500_000_000 || st.Served != leap2016.UnixNano() {
-		t.Errorf("offset %d served %d", st.OffsetNs, st.Served)
+	if st.Offset != 500*time.Millisecond || st.Served.UnixNano() != leap2016.UnixNano() {
+		t.Errorf("offset %v served %d", st.Offset, st.Served)
 	}
 	if want := -1e6 / 61; st.RatePPM < want*1.0000001 || st.RatePPM > want*0.9999999 {
 		t.Errorf("rate %v ppm, want %v", st.RatePPM, want)

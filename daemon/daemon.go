@@ -1,11 +1,18 @@
-// Package daemon runs a leapsmear server: it loads the leap table, builds the
-// smear and the clock source, opens the sockets, reloads the table on
-// request (keeping the last good one when the new one is bad), and reports
-// its state for logs, metrics and the status page.
+// Package daemon runs a leapsmear server and owns its whole lifecycle: it
+// validates the configuration, loads the leap table, builds the smear and
+// the clock source, binds the NTP sockets and the services beside them (the
+// admin endpoints, ...), drops privileges, serves, runs the periodic checks,
+// reloads the table on request (keeping the last good one when the new one
+// is bad) and reports its state for logs, metrics and the status page.
+//
+// The command line turns flags and the configuration file into a Config,
+// routes signals (Reload on SIGHUP, cancelling Run's context on SIGTERM) and
+// nothing else.
 package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -14,6 +21,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/leapsmear/leapsmear/internal/netaddr"
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapfile"
 	"github.com/leapsmear/leapsmear/ntp"
@@ -21,12 +30,6 @@ import (
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
-
-// Rehearsal is one synthetic leap added to the table the smear uses.
-type Rehearsal struct {
-	At    time.Time
-	Delta int
-}
 
 // Config is everything a server is started with.
 type Config struct {
@@ -40,7 +43,7 @@ type Config struct {
 	// Parse says how the files are parsed (AcceptUnverified).
 	Parse leap.ParseOptions
 	// Rehearse, when set, adds a synthetic leap to the smear's table.
-	Rehearse *Rehearsal
+	Rehearse *leap.Rehearsal
 	// Source configures the clock source; its Table is filled in.
 	Source timescale.Config
 	// Settings are the fixed reply fields; a zero Precision is measured
@@ -48,17 +51,98 @@ type Config struct {
 	Settings server.Settings
 	// Limiter rate-limits clients; nil answers everyone.
 	Limiter server.Limiter
+	// User, when set, is the unprivileged account the process switches to
+	// once every socket is bound (it must start as root).
+	User string
+	// Services are started once the NTP sockets are bound, before
+	// privileges are dropped, and served beside them (the admin endpoints,
+	// ...).
+	Services []NewService
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
 	// CheckInterval is the period of the daemon's own checks (leap table
 	// expiry warnings, leap window logs; see Check); 0 means
 	// DefaultCheckInterval, negative means none (call Check yourself).
 	CheckInterval time.Duration
+	// ReloadTimeout is how long a reload may run before it is logged as
+	// stuck; 0 means DefaultReloadTimeout.
+	ReloadTimeout time.Duration
 }
 
-// DefaultCheckInterval is how often the daemon checks the table expiry and
-// the leap windows: often enough to log a window edge within a second.
-const DefaultCheckInterval = time.Second
+// A Service runs beside the NTP sockets for the daemon's lifetime. It is
+// bound when created, serves in Serve until Close, and Serve returns nil
+// after Close.
+type Service interface {
+	Serve() error
+	Close() error
+}
+
+// NewService creates (and binds) a service of the daemon d.
+type NewService func(d *Daemon) (Service, error)
+
+// Defaults.
+const (
+	// DefaultCheckInterval is how often the daemon checks the table expiry
+	// and the leap windows: often enough to log a window edge within a
+	// second.
+	DefaultCheckInterval = time.Second
+	// DefaultReloadTimeout is how long a reload may take before it is
+	// reported as stuck (a leap file on a hung network mount).
+	DefaultReloadTimeout = 10 * time.Second
+	// StopTimeout bounds how long Run waits, once stopped, for the sockets
+	// and services to close.
+	StopTimeout = time.Second
+)
+
+// DefaultStratum is the stratum announced while synchronised when the
+// configuration gives none.
+const DefaultStratum = 2
+
+// WithDefaults returns cfg with a zero stratum set to DefaultStratum.
+func (cfg Config) WithDefaults() Config {
+	if cfg.Settings.Stratum == 0 {
+		cfg.Settings.Stratum = DefaultStratum
+	}
+	return cfg
+}
+
+// Validate checks the configuration a user gives (zero values included:
+// apply WithDefaults first to fill them); its errors are
+// *option.Error named after the options (listen, stratum, user, ...).
+func (cfg Config) Validate() error {
+	if len(cfg.Server.Listen) == 0 {
+		return option.Errorf("listen", nil, "give at least one address to serve, such as 127.0.0.1:123")
+	}
+	for _, l := range cfg.Server.Listen {
+		if _, err := netaddr.Listen(l); err != nil {
+			return option.Errorf("listen", l, "want host:port such as 127.0.0.1:123 or [::1]:123")
+		}
+	}
+	if cfg.Server.SocketsPerAddress < 0 || cfg.Server.SocketsPerAddress > 1024 {
+		return option.Errorf("sockets", cfg.Server.SocketsPerAddress, "want 0 (one per CPU) to 1024")
+	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return option.Errorf("policy", cfg.Policy.Name, "%v", err)
+	}
+	if err := cfg.Source.Validate(); err != nil {
+		return err
+	}
+	st := cfg.Settings
+	switch {
+	case st.Stratum < 1 || st.Stratum > 15:
+		return option.Errorf("stratum", st.Stratum, "want 1 to 15")
+	case st.RootDelay < 0 || st.RootDelay > ntp.MaxShort:
+		return option.Errorf("root-delay", st.RootDelay, "want 0 to %v", ntp.MaxShort)
+	case st.RootDispersion < 0 || st.RootDispersion > ntp.MaxShort:
+		return option.Errorf("root-dispersion", st.RootDispersion, "want 0 to %v", ntp.MaxShort)
+	}
+	if cfg.User != "" {
+		if _, err := LookupUser(cfg.User); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Daemon is a running server.
 type Daemon struct {
@@ -71,25 +155,41 @@ type Daemon struct {
 	src     timescale.Source
 	resp    *server.Responder
 	srv     *server.Server
+	svcs    []Service
 	reloads atomic.Uint64
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[string]
 
+	reloadReq chan struct{}
 	watch     watchState
 	stop      chan struct{}
 	stopOnce  sync.Once
 	watchDone chan struct{}
 }
 
-// Start loads the table, builds the smear and the source, and binds the
-// sockets. Any failure is returned as one line naming its cause.
+// Start validates cfg, loads the table, builds the smear and the source,
+// binds the sockets, creates the services and, with cfg.User, drops
+// privileges. Run then serves. Any failure is returned as one line naming
+// its cause.
 func Start(ctx context.Context, cfg Config) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), watchDone: make(chan struct{})}
-	d.started = d.now()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var drop User
+	if cfg.User != "" {
+		var err error
+		if drop, err = LookupUser(cfg.User); err != nil {
+			return nil, err
+		}
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), watchDone: make(chan struct{}),
+		reloadReq: make(chan struct{}, 1)}
+	d.started = d.hostNow()
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	table, rep, err := leapfile.Load(cfg.LeapFiles, cfg.Parse, d.now())
+	table, rep, err := leapfile.Load(cfg.LeapFiles, cfg.Parse, d.started)
 	if err != nil {
 		return nil, err
 	}
@@ -116,19 +216,45 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		src.Close()
 		return nil, err
 	}
+	for _, newSvc := range cfg.Services {
+		svc, err := newSvc(d)
+		if err != nil {
+			d.closeAll()
+			return nil, err
+		}
+		d.svcs = append(d.svcs, svc)
+	}
+	// Every socket is bound: now the privileges can go, before any request
+	// is read.
+	if cfg.User != "" {
+		if err := drop.Drop(); err != nil {
+			d.closeAll()
+			return nil, err
+		}
+		d.log.Info("dropped privileges", "user", drop.Name, "uid", drop.UID, "gid", drop.GID)
+	}
 	d.logStart(rep)
 	d.startChecks()
 	return d, nil
 }
 
-// now reads the host's wall clock: the source's Clock when the configuration
-// gives one (tests), else time.Now.
-func (d *Daemon) now() time.Time {
+// hostNow reads the host's wall clock: the source's Clock when the
+// configuration gives one (tests), else time.Now. It dates the daemon's
+// start and the files it loads; everything judged against the leap table
+// uses the served clock instead (servedNow).
+func (d *Daemon) hostNow() time.Time {
 	if c := d.cfg.Source.Clock; c != nil {
 		real, _ := c.Now()
-		return time.Unix(0, real)
+		return time.Unix(0, int64(real))
 	}
 	return time.Now()
+}
+
+// servedNow returns true UTC on the served clock: the host's while serving
+// the present, the replayed instant while replaying. A table's expiry is
+// judged on it, like the smear windows.
+func (d *Daemon) servedNow() time.Time {
+	return d.Table().UnixFromTAI(d.src.Now().TAI).Time()
 }
 
 // buildSmear applies the policy to table, plus the rehearsal leap if any.
@@ -152,14 +278,91 @@ func ClockPrecision() int8 {
 	return ntp.Precision(time.Duration(ts.Nano()))
 }
 
-// Serve answers requests until Close.
-func (d *Daemon) Serve() error { return d.srv.Serve() }
+// Run serves NTP and the services, and runs the reloads asked for with
+// RequestReload, until ctx is done, Close is called or serving fails; it
+// then closes everything (waiting at most StopTimeout) and returns the
+// first serving error, nil for a clean stop. A reload still running (a leap
+// file on a hung mount) does not hold it up.
+func (d *Daemon) Run(ctx context.Context) error {
+	errc := make(chan error, 1+len(d.svcs))
+	go func() { errc <- d.srv.Serve() }()
+	for _, svc := range d.svcs {
+		go func() { errc <- svc.Serve() }()
+	}
+	reloads := make(chan struct{})
+	go d.reloadLoop(reloads)
+	defer close(reloads)
+	var first error
+	select {
+	case <-ctx.Done():
+	case <-d.stop:
+	case first = <-errc:
+	}
+	closed := make(chan struct{})
+	go func() { d.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(StopTimeout):
+		d.log.Warn("stopping took longer than a second; exiting anyway", "timeout", StopTimeout)
+	}
+	if errors.Is(first, context.Canceled) {
+		first = nil
+	}
+	return first
+}
 
-// Close stops serving and the background checks. It may be called more
-// than once.
+// RequestReload asks Run to reload the leap files (SIGHUP). It never blocks:
+// requests made while a reload runs are folded into one more reload.
+func (d *Daemon) RequestReload() {
+	select {
+	case d.reloadReq <- struct{}{}:
+	default:
+	}
+}
+
+// reloadLoop runs the reloads asked for until done is closed; a reload that
+// takes longer than the reload timeout is reported as stuck.
+func (d *Daemon) reloadLoop(done <-chan struct{}) {
+	timeout := d.cfg.ReloadTimeout
+	if timeout <= 0 {
+		timeout = DefaultReloadTimeout
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case <-d.reloadReq:
+		}
+		finished := make(chan struct{})
+		go func() { _ = d.Reload(); close(finished) }() // logged and counted
+		select {
+		case <-finished:
+		case <-time.After(timeout):
+			d.log.Error("leap table reload still running: a leap file may be on a hung mount; serving the last good table",
+				"timeout", timeout, "table", d.Table().Source)
+			select {
+			case <-finished:
+			case <-done:
+				return
+			}
+		case <-done:
+			return
+		}
+	}
+}
+
+// Close stops serving, the services and the background checks. It may be
+// called more than once.
 func (d *Daemon) Close() {
 	d.stopOnce.Do(func() { close(d.stop) })
 	<-d.watchDone
+	d.closeAll()
+}
+
+func (d *Daemon) closeAll() {
+	for _, svc := range d.svcs {
+		svc.Close()
+	}
 	d.srv.Close()
 	d.src.Close()
 }
@@ -175,13 +378,13 @@ func (d *Daemon) Addrs() []string {
 
 // Reload reads the leap files again. A file that cannot be read, parsed,
 // verified or agreed on is logged and counted, and the last good table stays
-// in use; the error is returned.
+// in use; the error is returned. Reloads are serialised.
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.reloads.Add(1)
-	now := d.now()
-	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, now)
+	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
+	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
 	var s *smear.Smear
 	if err == nil {
 		s, err = d.buildSmear(table)
@@ -190,15 +393,15 @@ func (d *Daemon) Reload() error {
 		d.failed.Add(1)
 		msg := err.Error()
 		d.lastErr.Store(&msg)
-		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.table.Load().Source)
+		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.Table().Source)
 		return err
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
 	d.src.SetTable(table)
 	d.resp.SetSmear(s)
-	d.log.Info("leap table reloaded", tableAttrs(table, now)...)
-	d.warnTable(table)
+	d.log.Info("leap table reloaded", tableAttrs(table, d.servedNow())...)
+	d.warnUnverified(table)
 	d.Check()
 	return nil
 }
@@ -231,14 +434,17 @@ func (d *Daemon) Config() Config { return d.cfg }
 func (d *Daemon) Started() time.Time { return d.started }
 
 func (d *Daemon) logStart(rep leapfile.Report) {
-	now := d.now()
 	table := d.Table()
+	stratum := d.cfg.Settings.Stratum
+	if !d.src.Synced() {
+		stratum = ntp.StratumUnsynchronised
+	}
 	attrs := []any{"listen", d.Addrs(), "policy", d.cfg.Policy.Name, "source", d.src.Name(),
-		"stratum", d.cfg.Settings.Stratum, "refid", ntp.FormatRefID(d.cfg.Settings.RefID, d.cfg.Settings.Stratum),
+		"stratum", stratum, "refid", ntp.FormatRefID(d.cfg.Settings.RefID, d.cfg.Settings.Stratum),
 		"precision", d.cfg.Settings.Precision}
-	attrs = append(attrs, tableAttrs(table, now)...)
+	attrs = append(attrs, tableAttrs(table, d.servedNow())...)
 	if d.cfg.Rehearse != nil {
-		attrs = append(attrs, "rehearsal", fmt.Sprintf("%s %+d", d.cfg.Rehearse.At.UTC().Format(time.RFC3339), d.cfg.Rehearse.Delta))
+		attrs = append(attrs, "rehearsal", d.cfg.Rehearse.String())
 	}
 	s := d.Smear()
 	x := d.src.Now().TAI
@@ -255,13 +461,17 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 		attrs = append(attrs, "next_leap", "none scheduled before the table expires")
 	}
 	d.log.Info("serving", attrs...)
+	if st := d.src.Stats(); st.KernelErr != "" || !st.Kernel.Synced() {
+		if d.cfg.Source.AssumeSynced {
+			d.log.Info(timescale.AssumedSyncMessage, "source", d.src.Name())
+		} else {
+			d.log.Warn(timescale.UnsyncedMessage, "source", d.src.Name())
+		}
+	}
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
 	}
-	d.warnTable(table)
-	if !d.src.Synced() {
-		d.log.Warn("host clock is not synchronised (adjtimex): answering with LI=3 and stratum 16 until it is; --assume-synced serves anyway")
-	}
+	d.warnUnverified(table)
 }
 
 func tableAttrs(t *leap.Table, now time.Time) []any {
@@ -272,10 +482,12 @@ func tableAttrs(t *leap.Table, now time.Time) []any {
 	return []any{"table", t.Source, "verified", t.Verified, "expires", expires, "expired", t.Expired(now), "leaps", len(t.Events)}
 }
 
-// warnTable warns of a table that is not verified; expiry is watched by
+// warnUnverified warns of a table that is not verified; expiry is watched by
 // Check.
-func (d *Daemon) warnTable(t *leap.Table) {
-	if !t.Verified {
-		d.log.Warn("leap table not verified", "table", t.Source, "verification", t.Verification)
+func (d *Daemon) warnUnverified(t *leap.Table) {
+	for _, p := range t.Problems(d.servedNow()) {
+		if p.Kind == leap.Unverified {
+			d.log.Warn(p.String(), "table", t.Source, "verification", t.Verification)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/testenv"
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
@@ -84,7 +85,7 @@ func start(t *testing.T, cfg Config) *Daemon {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- d.Serve() }()
+	go func() { done <- d.Run(context.Background()) }()
 	t.Cleanup(func() {
 		d.Close()
 		select {
@@ -291,7 +292,7 @@ func TestReload(t *testing.T) {
 func TestReloadKeepsRehearsal(t *testing.T) {
 	cfg, _ := config(t, currentList)
 	at := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-	cfg.Rehearse = &Rehearsal{At: at, Delta: -1}
+	cfg.Rehearse = &leap.Rehearsal{At: at, Delta: -1}
 	d := start(t, cfg)
 	check := func(when string) {
 		t.Helper()
@@ -318,7 +319,7 @@ func TestExpiredTable(t *testing.T) {
 	if !d.Table().Expired(time.Now()) || !d.Table().Expires.Equal(time.Date(2026, 6, 28, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("table expires %v", d.Table().Expires)
 	}
-	warn := l.records(t, "leap table expired")
+	warn := l.records(t, " expired on 2026-06-28")
 	if len(warn) != 1 || warn[0]["level"] != "WARN" || warn[0]["expires"] != "2026-06-28T00:00:00Z" || warn[0]["table"] != expiredList {
 		t.Errorf("expiry warnings %v\n%s", warn, l)
 	}
@@ -332,7 +333,7 @@ func TestExpiredTable(t *testing.T) {
 	if err := d.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(l.records(t, "leap table expired")); n != 2 {
+	if n := len(l.records(t, " expired on 2026-06-28")); n != 2 {
 		t.Errorf("%d expiry warnings after a reload, want 2", n)
 	}
 }
@@ -361,7 +362,7 @@ func TestUnsynchronisedHost(t *testing.T) {
 			if h.Leap != c.li || h.Stratum != c.stratum {
 				t.Errorf("LI %d stratum %d, want %d %d", h.Leap, h.Stratum, c.li, c.stratum)
 			}
-			if warned := len(l.records(t, "--assume-synced serves anyway")) > 0; warned != c.warned {
+			if warned := len(l.records(t, "assume-synced serves anyway")) > 0; warned != c.warned {
 				t.Errorf("warned %v, want %v:\n%s", warned, c.warned, l)
 			}
 		})
@@ -382,7 +383,7 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("busy port: %v", err)
 	}
 	cfg, _ = config(t)
-	cfg.Rehearse = &Rehearsal{At: time.Date(2016, 12, 31, 12, 0, 0, 0, time.UTC), Delta: 1}
+	cfg.Rehearse = &leap.Rehearsal{At: time.Date(2016, 12, 31, 12, 0, 0, 0, time.UTC), Delta: 1}
 	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "rehearsal") {
 		t.Errorf("rehearsal at a leap of the table: %v", err)
 	}

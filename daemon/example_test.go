@@ -34,8 +34,8 @@ func ExampleDaemon_Status() {
 	clock.Advance(60500 * time.Millisecond)
 	st := d.Status()
 	fmt.Println("UTC:   ", st.Label)
-	fmt.Println("served:", time.Unix(0, st.Served).UTC().Format(time.RFC3339Nano))
-	fmt.Printf("offset: %+d ns, rate %.3f ppm\n", st.OffsetNs, st.RatePPM)
+	fmt.Println("served:", st.Served.Time().Format(time.RFC3339Nano))
+	fmt.Printf("offset: %+d ns, rate %.3f ppm\n", st.Offset.Nanoseconds(), st.RatePPM)
 	fmt.Println("next:  ", st.Next.Event, "in window:", st.InWindow)
 	// Output:
 	// UTC:    2016-12-31T23:59:60.5Z

@@ -6,6 +6,8 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 // User is an unprivileged account the server can switch to after binding.
@@ -21,21 +23,21 @@ type User struct {
 func LookupUser(name string) (User, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return User{}, fmt.Errorf("--user %s: %w", name, err)
+		return User{}, option.Errorf("user", name, "%v", err)
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
-		return User{}, fmt.Errorf("--user %s: uid %q: %w", name, u.Uid, err)
+		return User{}, option.Errorf("user", name, "uid %q is not a number", u.Uid)
 	}
 	gid, err := strconv.Atoi(u.Gid)
 	if err != nil {
-		return User{}, fmt.Errorf("--user %s: gid %q: %w", name, u.Gid, err)
+		return User{}, option.Errorf("user", name, "gid %q is not a number", u.Gid)
 	}
 	if uid == 0 {
-		return User{}, fmt.Errorf("--user %s: that is root; name an unprivileged user", name)
+		return User{}, option.Errorf("user", name, "that is root; name an unprivileged user")
 	}
 	if os.Geteuid() != 0 {
-		return User{}, fmt.Errorf("--user %s: only root can switch users (running as uid %d); under systemd use DynamicUser= and CAP_NET_BIND_SERVICE instead", name, os.Geteuid())
+		return User{}, option.Errorf("user", name, "only root can switch users (running as uid %d); under systemd use DynamicUser= and CAP_NET_BIND_SERVICE instead", os.Geteuid())
 	}
 	return User{Name: name, UID: uid, GID: gid}, nil
 }
@@ -48,26 +50,17 @@ func LookupUser(name string) (User, error) {
 func (u User) Drop() error {
 	// Go applies these to every thread of the process (Linux, Go 1.16+).
 	if err := syscall.Setgroups(nil); err != nil {
-		return fmt.Errorf("--user %s: setgroups: %w", u.Name, err)
+		return fmt.Errorf("switching to user %s: setgroups: %w", u.Name, err)
 	}
 	if err := syscall.Setgid(u.GID); err != nil {
-		return fmt.Errorf("--user %s: setgid %d: %w", u.Name, u.GID, err)
+		return fmt.Errorf("switching to user %s: setgid %d: %w", u.Name, u.GID, err)
 	}
 	if err := syscall.Setuid(u.UID); err != nil {
-		return fmt.Errorf("--user %s: setuid %d: %w", u.Name, u.UID, err)
+		return fmt.Errorf("switching to user %s: setuid %d: %w", u.Name, u.UID, err)
 	}
 	// Make sure there is no way back.
 	if err := syscall.Setuid(0); err == nil {
-		return fmt.Errorf("--user %s: could regain root after dropping privileges", u.Name)
+		return fmt.Errorf("switching to user %s: could regain root after dropping privileges", u.Name)
 	}
 	return nil
-}
-
-// DropPrivileges is LookupUser followed by Drop.
-func DropPrivileges(name string) error {
-	u, err := LookupUser(name)
-	if err != nil {
-		return err
-	}
-	return u.Drop()
 }

@@ -12,17 +12,16 @@ import (
 // Status is a snapshot of a running daemon, for metrics, health checks and
 // the status page.
 type Status struct {
-	// Host is the host's wall clock when the snapshot was taken; table
-	// expiry is judged against it.
+	// Host is the host's wall clock when the snapshot was taken.
 	Host time.Time
 	// TAI is the source's reading on the continuous scale (shifted when
 	// replaying), and Label names it in UTC by the smear's table.
 	TAI   leap.TAI
 	Label leap.Label
-	// Served is the time served at TAI (POSIX nanoseconds).
-	Served int64
-	// OffsetNs is the served time minus true UTC, in nanoseconds.
-	OffsetNs int64
+	// Served is the time served at TAI.
+	Served smear.Time
+	// Offset is the served time minus true UTC.
+	Offset time.Duration
 	// RatePPM is the frequency offset of the served clock.
 	RatePPM float64
 	// Smear is the smear in use; its table carries the rehearsal leap, if
@@ -39,9 +38,12 @@ type Status struct {
 	// Last is the latest window that has ended, when HasLast.
 	Last    smear.Window
 	HasLast bool
-	// Synced is the source's sync status; Clock its counters.
-	Synced bool
-	Clock  timescale.Stats
+	// Synced is the source's sync status; SyncAssumed says it is only
+	// assumed (assume-synced) while adjtimex says the host clock is not
+	// synchronised. Clock holds the source's counters.
+	Synced      bool
+	SyncAssumed bool
+	Clock       timescale.Stats
 	// Packets are the server's counters, summed over sockets.
 	Packets server.Stats
 	// Reloads and ReloadFailures count SIGHUP reloads; ReloadError is the
@@ -52,7 +54,7 @@ type Status struct {
 	Listen  []string
 	Started time.Time
 	// Rehearsal is the synthetic leap added to the smear's table, if any.
-	Rehearsal *Rehearsal
+	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
 }
@@ -63,11 +65,11 @@ func (d *Daemon) Status() Status {
 	s := d.Smear()
 	x := d.src.Now().TAI
 	st := Status{
-		Host:     d.now(),
+		Host:     d.hostNow(),
 		TAI:      x,
 		Label:    s.Table().LabelFromTAI(x),
 		Served:   s.Served(x),
-		OffsetNs: s.Offset(x),
+		Offset:   s.Offset(x),
 		RatePPM:  s.RatePPM(x),
 		Smear:    s,
 		Table:    d.Table(),
@@ -79,6 +81,7 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r
 		st.Rehearsal = &rc
@@ -94,14 +97,18 @@ func (d *Daemon) Status() Status {
 	return st
 }
 
-// Expired reports whether the leap table had expired when the snapshot was
-// taken.
-func (st Status) Expired() bool { return st.Table.Expired(st.Host) }
+// Expired reports whether the leap table had expired at the snapshot, on
+// the served clock (a replay past the table's expiry reports it expired).
+func (st Status) Expired() bool { return st.Table.Expired(st.UTC()) }
+
+// TableProblems returns what is wrong with the leap table at the snapshot,
+// on the served clock, worst first.
+func (st Status) TableProblems() []leap.Problem { return st.Table.Problems(st.UTC()) }
 
 // UTC returns true UTC at the snapshot (POSIX, repeating 23:59:59 during an
 // inserted second).
 func (st Status) UTC() time.Time {
-	return time.Unix(0, st.Smear.Table().UnixFromTAI(st.TAI)).UTC()
+	return st.Smear.Table().UnixFromTAI(st.TAI).Time()
 }
 
 // Until returns how long after the snapshot the TAI instant x comes (negative

@@ -25,6 +25,7 @@ import (
 	"github.com/leapsmear/leapsmear/admin"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/internal/testenv"
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -49,7 +50,7 @@ func exportedMetrics(t *testing.T) []string {
 	d, err := daemon.Start(context.Background(), daemon.Config{
 		Server:   server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
 		Policy:   p,
-		Rehearse: &daemon.Rehearsal{At: time.Now().Add(48 * time.Hour).Truncate(time.Second), Delta: 1},
+		Rehearse: &leap.Rehearsal{At: time.Now().Add(48 * time.Hour).Truncate(time.Second), Delta: 1},
 		Source:   timescale.Config{AssumeSynced: true},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -102,8 +102,13 @@ func metrics(t *testing.T, s *server) map[string]float64 {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %s %v", resp.Status, err)
 	}
+	return parseMetrics(string(body))
+}
+
+// parseMetrics reads Prometheus text: each sample by its name with labels.
+func parseMetrics(body string) map[string]float64 {
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(body, "\n") {
 		name, value, ok := strings.Cut(line, " ")
 		if i := strings.LastIndex(line, "} "); i > 0 {
 			name, value, ok = line[:i+1], line[i+2:], true
@@ -209,7 +214,8 @@ func TestBadTableAtStart(t *testing.T) {
 
 // TestExpiredTableServed: an expired table is served, never refused: the
 // start-up summary says it expired, a warning names it, the metric
-// leapsmear_leap_table_expired is 1, and the replayed
+// leapsmear_leap_table_expired is 1. Expiry is judged on the served clock:
+// replaying 2016 with the same table, it has not expired, and the replayed
 // 2016 smear is served on the policy's curve (the table still holds that
 // leap).
 func TestExpiredTableServed(t *testing.T) {
@@ -218,21 +224,27 @@ func TestExpiredTableServed(t *testing.T) {
 	if !time.Now().After(expires) {
 		t.Fatalf("this test needs the host clock after %v, when %s expired", expires, expiredFile)
 	}
-	s := startServer(t, "--leap-file", expiredFile, "--policy", "noon-to-noon", "--time-offset-to", "2016-12-31T18:00:00Z",
-		"--admin", "127.0.0.1:0")
-	checkMetrics(t, "expired table", metrics(t, s), map[string]float64{
+	now := startServer(t, "--leap-file", expiredFile, "--policy", "noon-to-noon", "--admin", "127.0.0.1:0")
+	checkMetrics(t, "expired table", metrics(t, now), map[string]float64{
 		"leapsmear_leap_table_expired": 1, "leapsmear_leap_table_verified": 1, "leapsmear_synchronized": 1})
-	if s.summary["expired"] != true || s.summary["expires"] != "2026-06-28T00:00:00Z" || s.summary["table"] != expiredFile || s.summary["verified"] != true {
-		t.Errorf("summary %v", s.summary)
+	if now.summary["expired"] != true || now.summary["expires"] != "2026-06-28T00:00:00Z" || now.summary["table"] != expiredFile || now.summary["verified"] != true {
+		t.Errorf("summary %v", now.summary)
 	}
-	warn := s.waitLog(t, "leap table expired", 1)
+	warn := now.waitLog(t, " expired on 2026-06-28", 1)
 	if len(warn) != 1 || warn[0]["level"] != "WARN" || warn[0]["table"] != expiredFile {
 		t.Errorf("expiry warnings %v", warn)
 	}
-	for _, r := range records(t, s.logs.String(), "") {
+	for _, r := range records(t, now.logs.String(), "") {
 		if r["level"] == "ERROR" {
 			t.Errorf("logged an error: %v", r)
 		}
+	}
+
+	s := startServer(t, "--leap-file", expiredFile, "--policy", "noon-to-noon", "--time-offset-to", "2016-12-31T18:00:00Z",
+		"--admin", "127.0.0.1:0")
+	checkMetrics(t, "expired table replaying 2016", metrics(t, s), map[string]float64{"leapsmear_leap_table_expired": 0})
+	if s.summary["expired"] != false {
+		t.Errorf("replaying 2016: summary %v", s.summary)
 	}
 	b := best(context.Background(), t, s.addr, 3)
 	p := predict(t, "noon-to-noon", shiftOf(t, s.summary), b.at)

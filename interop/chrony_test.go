@@ -83,7 +83,7 @@ func TestChronydReplay2016(t *testing.T) {
 	before := time.Date(2016, 12, 31, 18, 0, 0, 0, time.UTC)
 	now := time.Now()
 	d := before.Sub(now).Round(time.Second)
-	dShift := tbl.TAIFromUnix(now.UnixNano()+int64(d)) - tbl.TAIFromUnix(now.UnixNano())
+	dShift := tbl.TAIFromTime(now.Add(d)) - tbl.TAIFromTime(now)
 	for _, c := range []struct {
 		name   string
 		args   []string

@@ -3,6 +3,8 @@ package interop
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,15 @@ import (
 // binDir holds the leapsmear binary, built once for the whole package.
 var binDir string
 
+// helperVar, when set in the environment, makes the test binary a small
+// tool instead of running tests (see runHelper), so that a test can run it
+// inside a network namespace of its own.
+const helperVar = "LEAPSMEAR_INTEROP_HELPER"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(helperVar) != "" {
+		os.Exit(runHelper(os.Getenv(helperVar), os.Args[len(os.Args)-1]))
+	}
 	dir, err := os.MkdirTemp("", "leapsmear-interop-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -32,6 +42,45 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// runHelper does one job of the test binary run as a tool: "get" prints
+// the body of an HTTP GET of arg (within 5 s) and returns 0 on status 200.
+func runHelper(job, arg string) int {
+	if job != "get" {
+		fmt.Fprintf(os.Stderr, "unknown helper job %q\n", job)
+		return 2
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(arg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(os.Stdout, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status, err)
+		return 1
+	}
+	return 0
+}
+
+// helperIn runs the test binary's helper job with arg through wrap (such
+// as ip netns exec NS) and returns its output.
+func helperIn(t *testing.T, wrap []string, job, arg string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(slices.Clone(wrap), self, arg)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), helperVar+"="+job)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", job, arg, err)
+	}
+	return string(out)
 }
 
 var build struct {
@@ -224,8 +273,8 @@ func predict(t *testing.T, policy string, shift leap.TAI, at time.Time) predicti
 	}
 	x := tbl.TAIFromTime(at) + shift
 	return prediction{
-		offset: time.Duration(s.Served(x) - at.UnixNano()),
-		policy: time.Duration(s.Offset(x)),
+		offset: s.Served(x).Time().Sub(at),
+		policy: s.Offset(x),
 		rate:   s.RatePPM(x),
 		li:     s.LI(x),
 	}

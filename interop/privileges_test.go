@@ -95,8 +95,15 @@ func runFailing(t *testing.T, wrap []string, args ...string) (code int, stdout s
 // "leapsmear: ..." containing every one of want, and exited 1.
 func oneLineError(t *testing.T, code int, stdout string, stderr []string, want ...string) {
 	t.Helper()
-	if code != 1 || stdout != "" || len(stderr) != 1 || !strings.HasPrefix(stderr[0], "leapsmear: ") {
-		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1 and one line", code, stdout, stderr)
+	exitLine(t, 1, code, stdout, stderr, want...)
+}
+
+// exitLine checks that a failed run printed nothing but the one line
+// "leapsmear: ..." containing every one of want, and exited wantCode.
+func exitLine(t *testing.T, wantCode, code int, stdout string, stderr []string, want ...string) {
+	t.Helper()
+	if code != wantCode || stdout != "" || len(stderr) != 1 || !strings.HasPrefix(stderr[0], "leapsmear: ") {
+		t.Errorf("exit %d, stdout %q, stderr %q: want exit %d and one line", code, stdout, stderr, wantCode)
 		return
 	}
 	for _, w := range want {
@@ -179,8 +186,8 @@ func TestUserDropsPrivileges(t *testing.T) {
 }
 
 // TestUserErrors: --user naming root, a user that does not exist, or asked
-// of a process that is not root is one line of error, before anything is
-// bound or logged.
+// of a process that is not root is one line of error, a mistake on the
+// command line (exit 2), before anything is bound or logged.
 func TestUserErrors(t *testing.T) {
 	t.Parallel()
 	serve := []string{"serve", "--listen", "127.0.0.1:0"}
@@ -200,7 +207,7 @@ func TestUserErrors(t *testing.T) {
 				wrap = asNobody(t, false)
 			}
 			code, stdout, stderr := runFailing(t, wrap, append(serve, "--user", c.user)...)
-			oneLineError(t, code, stdout, stderr, c.want...)
+			exitLine(t, 2, code, stdout, stderr, c.want...)
 		})
 	}
 }

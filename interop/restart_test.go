@@ -82,8 +82,8 @@ func TestRestartTimeOffset(t *testing.T) {
 	// The shift on TAI: D less the leap second the host's clock has seen
 	// since the replayed instant.
 	tbl := leap.Default()
-	now := time.Now().UnixNano()
-	shift := tbl.TAIFromUnix(now+int64(d)) - tbl.TAIFromUnix(now)
+	now := time.Now()
+	shift := tbl.TAIFromTime(now.Add(d)) - tbl.TAIFromTime(now)
 
 	var got [2]sample
 	var want [2]prediction
@@ -157,7 +157,7 @@ func TestRestartTimeOffsetTo(t *testing.T) {
 		// The instant replayed at the query, on UTC, minus X: the time since
 		// the server read its clock at start, which lies between before
 		// and after.
-		served := time.Duration(tbl.UnixFromTAI(tbl.TAIFromTime(b.at)+shift) - x.UnixNano())
+		served := tbl.UnixFromTAI(tbl.TAIFromTime(b.at) + shift).Time().Sub(x)
 		sinceMax, sinceMin := b.at.Sub(before), b.at.Sub(after)
 		t.Logf("side %d: replaying X+%v (started %v..%v before the query); measured offset %v, predicted %v (policy %v), error %v",
 			side, served.Round(time.Microsecond), sinceMin.Round(time.Microsecond), sinceMax.Round(time.Microsecond),

@@ -67,3 +67,33 @@ func ExampleTable_LabelFromTAI() {
 	// 2016-12-31T23:59:60.5Z
 	// 2017-01-01T00:00:00Z
 }
+
+func ExampleParseRehearsal() {
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	for _, v := range []string{"2026-11-23T15:00:00Z,+1", "now+90s,-1", "2026-11-23T15:00:00Z,+2"} {
+		r, err := leap.ParseRehearsal(v, now)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Printf("%s %+d\n", r.At.Format(time.RFC3339), r.Delta)
+	}
+	// Output:
+	// 2026-11-23T15:00:00Z +1
+	// 2026-05-01T10:01:30Z -1
+	// rehearsal "2026-11-23T15:00:00Z,+2": leap "+2" must be +1 or -1
+}
+
+// Servers whose tables list the same leaps have the same fingerprint, however
+// far their expiries differ; a rehearsal leap changes it.
+func ExampleTable_Fingerprint() {
+	t := leap.Default()
+	later := t.Clone()
+	later.Expires = later.Expires.AddDate(1, 0, 0)
+	fmt.Println(t.Fingerprint() == later.Fingerprint())
+	rehearsal, _ := t.WithRehearsal(t.Expires.AddDate(0, -1, 0), 1)
+	fmt.Println(t.Fingerprint() == rehearsal.Fingerprint())
+	// Output:
+	// true
+	// false
+}

@@ -89,6 +89,16 @@ func Parse(data []byte, source string, opt ParseOptions) (*Table, error) {
 	}
 }
 
+// Read reads a leap-second file from r (at most MaxFileSize bytes) and
+// parses it as Parse does; source names it in errors and in the table.
+func Read(r io.Reader, source string, opt ParseOptions) (*Table, error) {
+	data, err := readLimited(r, source)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, source, opt)
+}
+
 // DetectFormat guesses the format of a leap-second file from its content.
 func DetectFormat(data []byte) Format {
 	if bytes.HasPrefix(data, []byte(tzifMagic)) {

@@ -8,6 +8,8 @@
 package leap
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -24,6 +26,18 @@ const Second int64 = 1e9
 // CLOCK_TAI counts: POSIX time plus TAI-UTC. It never jumps at a leap second,
 // which makes it the continuous scale that smearing is computed on.
 type TAI int64
+
+// UTC is true UTC in POSIX nanoseconds since 1970-01-01 (86 400 seconds a
+// day, as time.Time.UnixNano counts): an inserted second repeats 23:59:59 and
+// a deleted one is skipped. Convert from and to TAI with a table
+// (Table.TAIFromUnix, Table.UnixFromTAI).
+type UTC int64
+
+// UTCFromTime returns t as true UTC.
+func UTCFromTime(t time.Time) UTC { return UTC(t.UnixNano()) }
+
+// Time returns u as a time.Time in UTC.
+func (u UTC) Time() time.Time { return time.Unix(0, int64(u)).UTC() }
 
 // Event is one leap second: from Effective on, TAI-UTC is TAIUTC.
 type Event struct {
@@ -159,6 +173,19 @@ func (t *Table) check() (int, error) {
 	return -1, nil
 }
 
+// Fingerprint identifies the leaps of the table: the first 12 hex digits of
+// the SHA-256 of its base offset and of each event's instant, offset and
+// sign. Two servers with the same policy and fingerprint serve the same time;
+// the expiry and provenance do not enter it.
+func (t *Table) Fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "base %d\n", t.Base)
+	for _, e := range t.Events {
+		fmt.Fprintf(h, "%d %d %+d\n", e.Unix(), e.TAIUTC, e.Delta)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
 // Clone returns a deep copy of the table.
 func (t *Table) Clone() *Table {
 	c := *t
@@ -219,13 +246,13 @@ func (t *Table) Find(day time.Time) (Event, bool) {
 // inserted second; the earlier reading (23:59:59) is taken. A POSIX reading
 // inside a deleted second, which true UTC never shows, maps to the same TAI
 // as the reading one second later.
-func (t *Table) TAIFromUnix(ns int64) TAI {
-	return TAI(ns + int64(t.offsetAtUnix(floorDiv(ns, Second)))*Second)
+func (t *Table) TAIFromUnix(u UTC) TAI {
+	return TAI(int64(u) + int64(t.offsetAtUnix(floorDiv(int64(u), Second)))*Second)
 }
 
 // TAIFromTime converts a UTC time to TAI, as TAIFromUnix.
 func (t *Table) TAIFromTime(at time.Time) TAI {
-	return t.TAIFromUnix(at.UnixNano())
+	return t.TAIFromUnix(UTCFromTime(at))
 }
 
 // OffsetAtTAI returns TAI-UTC in seconds at a TAI instant. During an inserted
@@ -251,8 +278,8 @@ func (e Event) Jump() TAI {
 // UnixFromTAI converts TAI to POSIX nanoseconds of true UTC: during an
 // inserted second the POSIX value repeats 23:59:59, and the deleted 23:59:59
 // is skipped.
-func (t *Table) UnixFromTAI(x TAI) int64 {
-	return int64(x) - int64(t.OffsetAtTAI(x))*Second
+func (t *Table) UnixFromTAI(x TAI) UTC {
+	return UTC(int64(x) - int64(t.OffsetAtTAI(x))*Second)
 }
 
 // Label is a UTC clock reading, which unlike time.Time can name the inserted
@@ -299,8 +326,7 @@ func ParseLabel(s string) (Label, error) {
 
 // LabelFromTAI names a TAI instant as a UTC clock reading.
 func (t *Table) LabelFromTAI(x TAI) Label {
-	unix := t.UnixFromTAI(x)
-	at := time.Unix(0, unix).UTC()
+	at := t.UnixFromTAI(x).Time()
 	// Inside an inserted second the new offset holds already, so x falls in
 	// [switch, event TAI) of a positive event.
 	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].TAI() > x })
@@ -334,7 +360,7 @@ func (t *Table) TAIFromLabel(l Label) (TAI, error) {
 	if atEnd && e.Delta < 0 {
 		return 0, fmt.Errorf("%s: this second was deleted by the leap %s in leap table %s", l, e, t.Source)
 	}
-	return t.TAIFromUnix(unix), nil
+	return t.TAIFromUnix(UTC(unix)), nil
 }
 
 func floorDiv(a, b int64) int64 {

@@ -10,7 +10,6 @@ package leapfile
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -79,21 +78,28 @@ func Load(paths []string, opt leap.ParseOptions, at time.Time) (*leap.Table, Rep
 	return chosen, rep, nil
 }
 
-// readFile reads and parses one file; errors name the path.
+// readFile reads and parses one file; errors name the path. Anything but a
+// regular file (a FIFO, a device) is refused before it is opened: opening
+// one could block a reload for ever.
 func readFile(path string, opt leap.ParseOptions) (*leap.Table, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, pathErr(path, err)
+	}
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		return nil, fmt.Errorf("leap file %s: is a directory", path)
+	case m&fs.ModeNamedPipe != 0:
+		return nil, fmt.Errorf("leap file %s: is a named pipe (FIFO), not a leap-second file; give the path of a regular file", path)
+	case !m.IsRegular():
+		return nil, fmt.Errorf("leap file %s: not a regular file (mode %s); give the path of a leap-second file", path, m)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, pathErr(path, err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, leap.MaxFileSize+1))
-	if err != nil {
-		return nil, pathErr(path, err)
-	}
-	if len(data) > leap.MaxFileSize {
-		return nil, fmt.Errorf("leap file %s: larger than %d bytes, which no leap-second file is", path, leap.MaxFileSize)
-	}
-	return leap.Parse(data, path, opt)
+	return leap.Read(f, path, opt)
 }
 
 // pathErr names the file once: "leap file /x: no such file or directory".

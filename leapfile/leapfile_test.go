@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,6 +150,15 @@ func TestLoadFileErrors(t *testing.T) {
 	}
 	if _, _, err := Load([]string{dir}, noOption, now); err == nil || err.Error() != "leap file "+dir+": is a directory" {
 		t.Errorf("directory: %v", err)
+	}
+	// A FIFO is refused before it is opened: opening it would wait for a
+	// writer for ever (a reload must never block on it).
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load([]string{fifo}, noOption, now); err == nil || err.Error() != "leap file "+fifo+": is a named pipe (FIFO), not a leap-second file; give the path of a regular file" {
+		t.Errorf("fifo: %v", err)
 	}
 	big := writeTemp(t, "big", bytes.Repeat([]byte("#\n"), leap.MaxFileSize))
 	if _, _, err := Load([]string{big}, noOption, now); err == nil || !strings.Contains(err.Error(), "larger than") {

@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -25,6 +26,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
+	"github.com/leapsmear/leapsmear/internal/option"
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -111,32 +114,24 @@ func (r *Result) AnsweredPerSecond() float64 {
 	return float64(r.Answered) / r.Elapsed.Seconds()
 }
 
+// MaxWorkers is the largest Config.Workers.
+const MaxWorkers = 256
+
 // CheckTarget refuses a target outside loopback (127.0.0.0/8, ::1) unless
 // allowRemote, and a zero port.
 func CheckTarget(t netip.AddrPort, allowRemote bool) error {
 	if !t.IsValid() || t.Port() == 0 {
-		return fmt.Errorf("target %s: want host:port with a port", t)
+		return option.Errorf("target", t, "want host:port with a port")
 	}
 	if !t.Addr().Unmap().IsLoopback() && !allowRemote {
-		return fmt.Errorf("target %s is not a loopback address: load tests are for your own servers; allow it explicitly to load a remote one", t.Addr())
+		return option.Errorf("target", t.Addr(), "not a loopback address: load tests are for your own servers")
 	}
 	return nil
 }
 
-func (c *Config) normalise() error {
-	if err := CheckTarget(c.Target, c.AllowRemote); err != nil {
-		return err
-	}
-	switch {
-	case c.Duration <= 0:
-		return errors.New("duration must be positive")
-	case c.Duration > MaxDuration:
-		return fmt.Errorf("duration %v: at most %v", c.Duration, MaxDuration)
-	case c.Workers < 0, c.Window < 0, c.Rate < 0, c.Timeout < 0:
-		return errors.New("workers, window, rate and timeout cannot be negative")
-	case c.Window > MaxWindow:
-		return fmt.Errorf("window %d: at most %d", c.Window, MaxWindow)
-	}
+// WithDefaults returns c with its zero Workers, Window and Timeout set to
+// the defaults.
+func (c Config) WithDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = DefaultWorkers
 	}
@@ -146,13 +141,36 @@ func (c *Config) normalise() error {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	return c
+}
+
+// Validate checks every field of c as given (zero values included: apply
+// WithDefaults first to fill them). Its errors are *option.Error, named
+// after the field in lower case.
+func (c Config) Validate() error {
+	if err := CheckTarget(c.Target, c.AllowRemote); err != nil {
+		return err
+	}
+	switch {
+	case c.Duration <= 0 || c.Duration > MaxDuration:
+		return option.Errorf("duration", c.Duration, "want more than 0 and at most %s", MaxDuration)
+	case c.Workers < 1 || c.Workers > MaxWorkers:
+		return option.Errorf("workers", c.Workers, "want 1 to %d", MaxWorkers)
+	case c.Window < 1 || c.Window > MaxWindow:
+		return option.Errorf("window", c.Window, "want 1 to %d", MaxWindow)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return option.Errorf("rate", c.Rate, "want 0 (unlimited) or a positive number")
+	case c.Timeout <= 0:
+		return option.Errorf("timeout", c.Timeout, "want a positive duration")
+	}
 	return nil
 }
 
 // Run loads cfg.Target until cfg.Duration (or cfg.Requests) is reached or
 // ctx is done, waits for the replies in flight, and returns the tallies.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if err := cfg.normalise(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
 	target := net.UDPAddrFromAddrPort(cfg.Target)
@@ -280,7 +298,7 @@ func newWorker(target *net.UDPAddr, cfg Config, i int) (*worker, error) {
 	}
 	var serr error
 	if err := mc.Raw().Control(func(fd uintptr) {
-		serr = mmsg.EnableTimestamps(fd)
+		serr = rxstamp.Enable(fd)
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
 	}); err != nil || serr != nil {

@@ -256,11 +256,11 @@ func TestConfigChecks(t *testing.T) {
 		{Config{Target: netip.MustParseAddrPort("192.0.2.1:123"), Duration: time.Second}, "not a loopback address"},
 		{Config{Target: netip.MustParseAddrPort("[2001:db8::1]:123"), Duration: time.Second}, "not a loopback address"},
 		{Config{Target: netip.MustParseAddrPort("127.0.0.1:0"), Duration: time.Second}, "port"},
-		{Config{Target: lo, Duration: 0}, "positive"},
+		{Config{Target: lo, Duration: 0}, "duration 0s: want more than 0"},
 		{Config{Target: lo, Duration: 61 * time.Second}, "at most 1m0s"},
 		{Config{Target: lo, Duration: time.Second, Window: MaxWindow + 1}, "window"},
-		{Config{Target: lo, Duration: time.Second, Workers: -1}, "negative"},
-		{Config{Target: lo, Duration: time.Second, Rate: -5}, "negative"},
+		{Config{Target: lo, Duration: time.Second, Workers: -1}, "workers -1: want 1 to 256"},
+		{Config{Target: lo, Duration: time.Second, Rate: -5}, "rate -5: want 0 (unlimited) or a positive number"},
 	}
 	for _, c := range cases {
 		_, err := Run(context.Background(), c.cfg)

@@ -14,24 +14,24 @@ func refID(a, b, c, d byte) uint32 {
 	return uint32(a)<<24 | uint32(b)<<16 | uint32(c)<<8 | uint32(d)
 }
 
-// Kiss-o'-Death codes, as reference IDs (RFC 5905 section 7.4; NTSN from
-// RFC 8915).
-var (
-	KissACST = refID('A', 'C', 'S', 'T') // the association belongs to a unicast server
-	KissAUTH = refID('A', 'U', 'T', 'H') // server authentication failed
-	KissAUTO = refID('A', 'U', 'T', 'O') // Autokey sequence failed
-	KissBCST = refID('B', 'C', 'S', 'T') // the association belongs to a broadcast server
-	KissCRYP = refID('C', 'R', 'Y', 'P') // cryptographic authentication or identification failed
-	KissDENY = refID('D', 'E', 'N', 'Y') // access denied: stop sending to this server
-	KissDROP = refID('D', 'R', 'O', 'P') // lost peer in symmetric mode
-	KissRSTR = refID('R', 'S', 'T', 'R') // access denied by local policy: stop sending
-	KissINIT = refID('I', 'N', 'I', 'T') // the association has not yet synchronised
-	KissMCST = refID('M', 'C', 'S', 'T') // the association belongs to a dynamically discovered server
-	KissNKEY = refID('N', 'K', 'E', 'Y') // no key found
-	KissRATE = refID('R', 'A', 'T', 'E') // rate exceeded: poll less often
-	KissRMOT = refID('R', 'M', 'O', 'T') // alteration of the association from a remote host
-	KissSTEP = refID('S', 'T', 'E', 'P') // a step change in system time, not yet resynchronised
-	KissNTSN = refID('N', 'T', 'S', 'N') // NTS negative acknowledgement (RFC 8915)
+// Kiss-o'-Death codes, as reference IDs: four ASCII letters, first letter in
+// the highest byte (RFC 5905 section 7.4; NTSN from RFC 8915).
+const (
+	KissACST uint32 = 0x41435354 // "ACST": the association belongs to a unicast server
+	KissAUTH uint32 = 0x41555448 // "AUTH": server authentication failed
+	KissAUTO uint32 = 0x4155544f // "AUTO": Autokey sequence failed
+	KissBCST uint32 = 0x42435354 // "BCST": the association belongs to a broadcast server
+	KissCRYP uint32 = 0x43525950 // "CRYP": cryptographic authentication or identification failed
+	KissDENY uint32 = 0x44454e59 // "DENY": access denied: stop sending to this server
+	KissDROP uint32 = 0x44524f50 // "DROP": lost peer in symmetric mode
+	KissRSTR uint32 = 0x52535452 // "RSTR": access denied by local policy: stop sending
+	KissINIT uint32 = 0x494e4954 // "INIT": the association has not yet synchronised
+	KissMCST uint32 = 0x4d435354 // "MCST": the association belongs to a dynamically discovered server
+	KissNKEY uint32 = 0x4e4b4559 // "NKEY": no key found
+	KissRATE uint32 = 0x52415445 // "RATE": rate exceeded: poll less often
+	KissRMOT uint32 = 0x524d4f54 // "RMOT": alteration of the association from a remote host
+	KissSTEP uint32 = 0x53544550 // "STEP": a step change in system time, not yet resynchronised
+	KissNTSN uint32 = 0x4e54534e // "NTSN": NTS negative acknowledgement (RFC 8915)
 )
 
 // KissCode returns the kiss code carried by a Kiss-o'-Death reference ID, such

@@ -123,9 +123,9 @@ func (ts Timestamp) Add(d time.Duration) Timestamp {
 	return ts + fromSecNsec(sec-unixToNTP, nsec)
 }
 
-// maxShort is the largest duration a Short holds, rounded down to a nanosecond:
+// MaxShort is the largest duration a Short holds, rounded down to a nanosecond:
 // (2^32-1)/2^16 s.
-const maxShort = time.Duration((math.MaxUint32 * nsPerSec) >> 16)
+const MaxShort = time.Duration((math.MaxUint32 * nsPerSec) >> 16)
 
 // ShortFromDuration returns d in NTP short format, rounded to the nearest
 // 2^-16 s. Negative durations give 0 and durations from about 65536 s up give
@@ -134,7 +134,7 @@ func ShortFromDuration(d time.Duration) Short {
 	switch {
 	case d <= 0:
 		return 0
-	case d >= maxShort:
+	case d >= MaxShort:
 		return math.MaxUint32
 	}
 	// d < 2^46 ns, so d<<16 < 2^62 does not overflow.

@@ -280,8 +280,8 @@ func TestShort(t *testing.T) {
 		{7630, 1},  // above half a unit
 		{15258, 1}, // 15258.79 ns is one unit
 		{65535 * time.Second, 65535 << 16},
-		{maxShort, math.MaxUint32},
-		{maxShort - 7629, math.MaxUint32},
+		{MaxShort, math.MaxUint32},
+		{MaxShort - 7629, math.MaxUint32},
 		{65536 * time.Second, math.MaxUint32},
 		{math.MaxInt64, math.MaxUint32},
 	} {
@@ -289,8 +289,8 @@ func TestShort(t *testing.T) {
 			t.Errorf("ShortFromDuration(%d) = %#x, want %#x", c.d, got, c.want)
 		}
 	}
-	if got := Short(math.MaxUint32).Duration(); got != maxShort {
-		t.Errorf("max Short = %d, want %d", got, maxShort)
+	if got := Short(math.MaxUint32).Duration(); got != MaxShort {
+		t.Errorf("max Short = %d, want %d", got, MaxShort)
 	}
 	r := rand.New(rand.NewPCG(11, 12))
 	for range 1_000_000 {
@@ -298,7 +298,7 @@ func TestShort(t *testing.T) {
 		if back := ShortFromDuration(s.Duration()); back != s {
 			t.Fatalf("Short %#x -> %d -> %#x", s, s.Duration(), back)
 		}
-		d := time.Duration(r.Int64N(int64(maxShort)))
+		d := time.Duration(r.Int64N(int64(MaxShort)))
 		// within half a unit: 2^-17 s = 7629.39 ns
 		if got := ShortFromDuration(d).Duration(); got-d > 7630 || d-got > 7630 {
 			t.Fatalf("%d -> %#x -> %d", d, ShortFromDuration(d), got)

@@ -63,7 +63,7 @@ func PolicyCurves(smears []*smear.Smear, day time.Time, from, to time.Time, samp
 		off := Series{Name: s.Policy().Name, Points: make([]Point, len(xs))}
 		rate := Series{Name: s.Policy().Name, Points: make([]Point, len(xs))}
 		for i, x := range xs {
-			at := time.Unix(0, table.UnixFromTAI(x)).UTC()
+			at := table.UnixFromTAI(x).Time()
 			off.Points[i] = Point{At: at, Value: float64(s.Offset(x)) / 1e6}
 			rate.Points[i] = Point{At: at, Value: s.RatePPM(x)}
 		}

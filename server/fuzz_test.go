@@ -37,7 +37,7 @@ func FuzzRespond(f *testing.F) {
 	r := NewResponder(src, s, testSettings, nil)
 	f.Fuzz(func(t *testing.T, req []byte, rxOffset int64) {
 		resp := bytes.Repeat([]byte{0xee}, ntp.HeaderLen)
-		n, v := r.Respond(req, resp, at.UnixNano()+rxOffset, 1)
+		n, v := respond(r, req, resp, at.UnixNano()+rxOffset)
 		checkReply(t, req, resp, n, v)
 		if n == 0 {
 			if !bytes.Equal(resp, bytes.Repeat([]byte{0xee}, ntp.HeaderLen)) {

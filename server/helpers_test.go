@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,13 +29,28 @@ func newFakeSource(tbl *leap.Table, at time.Time, tick time.Duration) *fakeSourc
 	return f
 }
 
+// testClient is the source address of the tests' requests.
+var testClient = netip.MustParseAddrPort("127.0.0.1:40123")
+
+// respond answers one request from testClient received at rx (host
+// realtime, 0 for none) as a socket answers a batch of one: Begin reads the
+// clock, Respond builds the reply, StampTransmit stamps it.
+func respond(r *Responder, req, resp []byte, rx int64) (int, Verdict) {
+	b := r.Begin()
+	n, v := r.Respond(&b, Request{Data: req, Rx: timescale.Realtime(rx), Source: testClient}, resp)
+	if n > 0 {
+		StampTransmit(resp, r.TransmitTime(&b))
+	}
+	return n, v
+}
+
 func (f *fakeSource) set(tai leap.TAI, real int64) {
 	f.tai.Store(int64(tai))
 	f.real.Store(real)
 }
 
 func (f *fakeSource) Now() timescale.Reading {
-	return timescale.Reading{TAI: leap.TAI(f.tai.Add(f.tick) - f.tick), Real: f.real.Add(f.tick) - f.tick}
+	return timescale.Reading{TAI: leap.TAI(f.tai.Add(f.tick) - f.tick), Real: timescale.Realtime(f.real.Add(f.tick) - f.tick)}
 }
 
 func (f *fakeSource) Name() string           { return "fake" }

@@ -5,6 +5,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +28,7 @@ const (
 	DropMode                       // not a client request (mode 3); includes modes 6 and 7
 	DropMalformed                  // extension fields or MAC with broken lengths, or truncated
 	DropRateLimited                // over the client's rate, and no KoD owed
-	DropSource                     // from a source that cannot be answered safely (port 0)
+	DropSource                     // from a source that cannot be answered safely (see Answerable)
 	numVerdicts
 )
 
@@ -62,11 +63,21 @@ type Settings struct {
 	RootDelay, RootDispersion time.Duration
 }
 
+// Clock is what the server needs of a time source (timescale.Source has
+// it): the current instant on the continuous scale, and whether the host
+// clock is synchronised.
+type Clock interface {
+	// Now reads the clock; it must not allocate or block.
+	Now() timescale.Reading
+	// Synced reports whether the time is fit to serve.
+	Synced() bool
+}
+
 // Responder builds replies. Its smear can be replaced at any time (a reloaded
 // leap table); it is safe for concurrent use by every socket.
 type Responder struct {
 	smear    atomic.Pointer[smear.Smear]
-	src      timescale.Source
+	clock    Clock
 	settings Settings
 	rootDly  ntp.Short
 	rootDsp  ntp.Short
@@ -80,10 +91,10 @@ type Limiter interface {
 	Allow(key uint64, now int64) ratelimit.Decision
 }
 
-// NewResponder returns a responder serving time from src smeared by s. A nil
-// limiter answers everyone.
-func NewResponder(src timescale.Source, s *smear.Smear, set Settings, limiter Limiter) *Responder {
-	r := &Responder{src: src, settings: set, limiter: limiter,
+// NewResponder returns a responder serving time from clock smeared by s. A
+// nil limiter answers everyone.
+func NewResponder(clock Clock, s *smear.Smear, set Settings, limiter Limiter) *Responder {
+	r := &Responder{clock: clock, settings: set, limiter: limiter,
 		rootDly: ntp.ShortFromDuration(set.RootDelay), rootDsp: ntp.ShortFromDuration(set.RootDispersion)}
 	r.smear.Store(s)
 	return r
@@ -95,46 +106,51 @@ func (r *Responder) SetSmear(s *smear.Smear) { r.smear.Store(s) }
 // Smear returns the smear in use.
 func (r *Responder) Smear() *smear.Smear { return r.smear.Load() }
 
-// Source returns the clock source.
-func (r *Responder) Source() timescale.Source { return r.src }
-
 // Settings returns the fixed reply fields.
 func (r *Responder) Settings() Settings { return r.settings }
 
-// batch is what one batch of requests shares: the smear and sync status
-// loaded once, and the time read once.
-type batch struct {
-	smear  *smear.Smear
-	synced bool
-	now    timescale.Reading
+// Batch is what the requests of one batch are answered with: the smear in
+// use and the clock, read once for the whole batch by Begin.
+type Batch struct {
+	Smear  *smear.Smear
+	Now    timescale.Reading
+	Synced bool
 }
 
-func (r *Responder) begin() batch {
-	now := r.src.Now()
-	return batch{smear: r.smear.Load(), synced: r.src.Synced(), now: now}
+// Begin reads the clock and loads the smear for a batch of requests.
+func (r *Responder) Begin() Batch {
+	return Batch{Smear: r.smear.Load(), Now: r.clock.Now(), Synced: r.clock.Synced()}
 }
 
-// Respond builds in resp the reply to req, received when the host's realtime
-// clock read rx (POSIX ns; 0 when the kernel gave no timestamp), from the
-// source identified by key. It returns the reply's length (0 when the request
-// is dropped) and the verdict. The transmit timestamp is written by
-// StampTransmit, as late as possible before sending. resp must hold at least
-// ntp.HeaderLen bytes; the reply is never longer than the request.
-func (r *Responder) Respond(req, resp []byte, rx int64, key uint64) (int, Verdict) {
-	b := r.begin()
-	n, v := r.respond(&b, req, resp, rx, key)
-	if n > 0 {
-		stampTransmit(resp, r.transmitTime(&b))
+// Request is one datagram to answer.
+type Request struct {
+	// Data is the datagram as received.
+	Data []byte
+	// Rx is the kernel's receive timestamp (SO_TIMESTAMPNS), 0 when the
+	// kernel gave none; it is mapped to the continuous scale through the
+	// batch's reading.
+	Rx timescale.Realtime
+	// Source is the client's address and port.
+	Source netip.AddrPort
+}
+
+// Respond is the reply function: it builds in resp the reply to req as of
+// the batch b, and returns the reply's length (0 when the request is
+// dropped) and the verdict. It reads no clock and touches no socket: time
+// comes from b, so that the same request and batch give the same reply. The
+// transmit timestamp is left for StampTransmit, as late as possible before
+// sending. resp must hold at least ntp.HeaderLen bytes; the reply is never
+// longer than the request. It allocates nothing.
+func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
+	if !Answerable(req.Source) {
+		return 0, DropSource
 	}
-	return n, v
-}
-
-func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (int, Verdict) {
-	if len(req) < ntp.HeaderLen {
+	data := req.Data
+	if len(data) < ntp.HeaderLen {
 		return 0, DropShort
 	}
 	var h ntp.Header
-	if err := h.Decode(req); err != nil {
+	if err := h.Decode(data); err != nil {
 		return 0, DropShort
 	}
 	if h.Version == 0 || h.Version > ntp.Version4 {
@@ -143,16 +159,16 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 	if h.Mode != ntp.ModeClient {
 		return 0, DropMode
 	}
-	if len(req) > ntp.HeaderLen {
+	if len(data) > ntp.HeaderLen {
 		// Trailer walks what follows the header of the whole packet (and
 		// reads the version from its first byte).
-		if _, _, err := ntp.Trailer(req); err != nil {
+		if _, _, err := ntp.Trailer(data); err != nil {
 			return 0, DropMalformed
 		}
 	}
 	verdict := Answered
 	if r.limiter != nil {
-		switch r.limiter.Allow(key, int64(b.now.TAI)) {
+		switch r.limiter.Allow(ratelimit.AddrKey(req.Source.Addr()), int64(b.Now.TAI)) {
 		case ratelimit.Kiss:
 			verdict = Kissed
 		case ratelimit.Drop:
@@ -168,13 +184,13 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 		_ = h.Encode(resp)
 		return ntp.HeaderLen, Kissed
 	}
-	rxTAI := b.now.TAI
-	if rx != 0 {
-		rxTAI = b.now.FromRealtime(rx)
+	rxTAI := b.Now.TAI
+	if req.Rx != 0 {
+		rxTAI = b.Now.FromRealtime(req.Rx)
 	}
-	received := b.smear.Served(rxTAI)
-	li, stratum := uint8(b.smear.LI(rxTAI)), r.settings.Stratum
-	if !b.synced {
+	received := b.Smear.Served(rxTAI)
+	li, stratum := uint8(b.Smear.LI(rxTAI)), r.settings.Stratum
+	if !b.Synced {
 		li, stratum = ntp.LeapUnsynchronised, ntp.StratumUnsynchronised
 	}
 	h = ntp.Header{Leap: li, Version: h.Version, Mode: ntp.ModeServer, Stratum: stratum,
@@ -182,22 +198,34 @@ func (r *Responder) respond(b *batch, req, resp []byte, rx int64, key uint64) (i
 		ReferenceID: r.settings.RefID,
 		// The clock is disciplined continuously; name the start of the
 		// current 16 s as the last update, never later than the receive time.
-		Reference: ntp.TimestampFromUnixNano(received - received%(16*leap.Second)),
+		Reference: ntp.TimestampFromUnixNano(int64(received - received%smear.Time(16*leap.Second))),
 		Origin:    origin,
-		Receive:   ntp.TimestampFromUnixNano(received)}
+		Receive:   ntp.TimestampFromUnixNano(int64(received))}
 	_ = h.Encode(resp)
 	return ntp.HeaderLen, Answered
 }
 
-// transmitTime reads the clock again for the transmit timestamps of a batch,
-// as late as possible before the replies are sent.
-func (r *Responder) transmitTime(b *batch) ntp.Timestamp {
-	return ntp.TimestampFromUnixNano(b.smear.Served(r.src.Now().TAI))
+// limitedBroadcast is 255.255.255.255, the IPv4 limited broadcast address.
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// Answerable reports whether a request from src may be answered: never from
+// port 0, an unspecified address (0.0.0.0, ::), a multicast or the limited
+// broadcast address. No host sends from those; a request that claims to is
+// forged, and a reply could only feed a reflection attack or a loop.
+func Answerable(src netip.AddrPort) bool {
+	a := src.Addr()
+	return src.IsValid() && src.Port() != 0 && !a.IsUnspecified() && !a.IsMulticast() && a != limitedBroadcast
 }
 
-// stampTransmit writes the transmit timestamp into a reply built by respond.
+// TransmitTime reads the clock again for the transmit timestamps of a batch,
+// as late as possible before the replies are sent.
+func (r *Responder) TransmitTime(b *Batch) ntp.Timestamp {
+	return ntp.TimestampFromUnixNano(int64(b.Smear.Served(r.clock.Now().TAI)))
+}
+
+// StampTransmit writes the transmit timestamp into a reply built by Respond.
 // Kiss-o'-Death replies (stratum 0) keep the client's timestamp.
-func stampTransmit(resp []byte, ts ntp.Timestamp) {
+func StampTransmit(resp []byte, ts ntp.Timestamp) {
 	if resp[1] != 0 {
 		binary.BigEndian.PutUint64(resp[40:ntp.HeaderLen], uint64(ts))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -20,7 +21,9 @@ var testSettings = Settings{Stratum: 3, RefID: 0x4c534d52, Precision: -23,
 	RootDelay: 1500 * time.Microsecond, RootDispersion: 2 * time.Millisecond}
 
 // served is the NTP timestamp of the time served at x.
-func served(s *smear.Smear, x leap.TAI) ntp.Timestamp { return ntp.TimestampFromUnixNano(s.Served(x)) }
+func served(s *smear.Smear, x leap.TAI) ntp.Timestamp {
+	return ntp.TimestampFromUnixNano(s.Served(x).UnixNano())
+}
 
 // TestRespondFields checks every field of replies to NTP versions 1 to 4 at
 // instants outside and inside a smear window and across the NTP era
@@ -53,10 +56,10 @@ func TestRespondFields(t *testing.T) {
 				}
 				req[0] |= 0xc0 // and a leap indicator of 3
 				x := src.Now().TAI
-				src.set(x, tbl.UnixFromTAI(x)) // undo the tick of the reading above
-				rx := tbl.UnixFromTAI(x) - int64(rxAge)
+				src.set(x, int64(tbl.UnixFromTAI(x))) // undo the tick of the reading above
+				rx := int64(tbl.UnixFromTAI(x)) - int64(rxAge)
 				resp := make([]byte, ntp.HeaderLen)
-				n, v := r.Respond(req, resp, rx, 42)
+				n, v := respond(r, req, resp, rx)
 				if n != ntp.HeaderLen || v != Answered {
 					t.Fatalf("%s v%d: length %d verdict %v", at, version, n, v)
 				}
@@ -102,7 +105,7 @@ func TestRespondServesTheSmear(t *testing.T) {
 		at := mustTime(t, c.at)
 		r := NewResponder(newFakeSource(tbl, at, 0), s, testSettings, nil)
 		resp := make([]byte, ntp.HeaderLen)
-		if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 0); n != ntp.HeaderLen {
+		if n, _ := respond(r, request(t, 4, 3, 0, 1, nil), resp, 0); n != ntp.HeaderLen {
 			t.Fatal("not answered")
 		}
 		h := decode(t, resp)
@@ -139,7 +142,7 @@ func TestRespondReceiveTimestamp(t *testing.T) {
 		{"too old", real - int64(timescale.MaxRxAge) - 1, x},
 	} {
 		resp := make([]byte, ntp.HeaderLen)
-		r.Respond(request(t, 4, 3, 0, 1, nil), resp, c.rx, 0)
+		respond(r, request(t, 4, 3, 0, 1, nil), resp, c.rx)
 		if got, want := decode(t, resp).Receive, served(s, c.want); got != want {
 			t.Errorf("%s: receive %v, want %v (off by %v)", c.name, got, want, got.Sub(want))
 		}
@@ -183,7 +186,7 @@ func TestRespondLeapIndicator(t *testing.T) {
 				t.Fatal(err)
 			}
 			src := newFakeSource(c.tbl, time.Time{}, 0)
-			src.set(x, c.tbl.UnixFromTAI(x))
+			src.set(x, int64(c.tbl.UnixFromTAI(x)))
 			r := NewResponder(src, mustSmear(t, c.tbl, policy), testSettings, nil)
 			want := ntp.LeapNone
 			if policy == "step" {
@@ -192,7 +195,7 @@ func TestRespondLeapIndicator(t *testing.T) {
 			for _, synced := range []bool{true, false} {
 				src.synced.Store(synced)
 				resp := make([]byte, ntp.HeaderLen)
-				if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 0); n != ntp.HeaderLen {
+				if n, _ := respond(r, request(t, 4, 3, 0, 1, nil), resp, 0); n != ntp.HeaderLen {
 					t.Fatal("not answered")
 				}
 				h := decode(t, resp)
@@ -257,7 +260,7 @@ func TestRespondDrops(t *testing.T) {
 	}
 	for _, c := range cases {
 		resp := bytes.Repeat([]byte{0xee}, ntp.HeaderLen)
-		n, v := r.Respond(c.req, resp, 0, 0)
+		n, v := respond(r, c.req, resp, 0)
 		if n != 0 || v != c.want {
 			t.Errorf("%s: length %d verdict %v, want 0 %v", c.name, n, v, c.want)
 		}
@@ -297,7 +300,7 @@ func TestRespondTrailers(t *testing.T) {
 	for _, c := range cases {
 		req := request(t, c.version, ntp.ModeClient, 4, 0x0123456789abcdef, c.trailer)
 		resp := make([]byte, ntp.HeaderLen)
-		n, v := r.Respond(req, resp, 0, 0)
+		n, v := respond(r, req, resp, 0)
 		if n != ntp.HeaderLen || v != Answered {
 			t.Errorf("%s (%d bytes): length %d verdict %v, want an answer", c.name, len(req), n, v)
 			continue
@@ -330,7 +333,7 @@ func TestRespondProperty(t *testing.T) {
 			}
 		}
 		resp := make([]byte, ntp.HeaderLen)
-		n, v := r.Respond(req, resp, 0, 0)
+		n, v := respond(r, req, resp, 0)
 		checkReply(t, req, resp, n, v)
 		if n > 0 {
 			answered++
@@ -402,12 +405,12 @@ func TestRespondLimiter(t *testing.T) {
 
 	kiss := &countingLimiter{decision: ratelimit.Kiss}
 	r := NewResponder(src, s, testSettings, kiss)
-	if n, v := r.Respond(request(t, 4, 6, 0, 5, nil), make([]byte, 48), 0, 7); n != 0 || v != DropMode || len(kiss.keys) != 0 {
+	if n, v := respond(r, request(t, 4, 6, 0, 5, nil), make([]byte, 48), 0); n != 0 || v != DropMode || len(kiss.keys) != 0 {
 		t.Fatalf("mode 6: %d %v, limiter asked %d times", n, v, len(kiss.keys))
 	}
 	for _, poll := range []int8{3, 10} {
 		resp := make([]byte, ntp.HeaderLen)
-		n, v := r.Respond(request(t, 3, 3, poll, 0xfeedface, nil), resp, 0, 7)
+		n, v := respond(r, request(t, 3, 3, poll, 0xfeedface, nil), resp, 0)
 		if n != ntp.HeaderLen || v != Kissed {
 			t.Fatalf("kiss: %d %v", n, v)
 		}
@@ -419,17 +422,17 @@ func TestRespondLimiter(t *testing.T) {
 			t.Errorf("kiss:\n got %+v\nwant %+v", h, want)
 		}
 	}
-	if !slices.Equal(kiss.keys, []uint64{7, 7}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
+	if key := ratelimit.AddrKey(testClient.Addr()); !slices.Equal(kiss.keys, []uint64{key, key}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
 		t.Errorf("limiter called with keys %v at %v", kiss.keys, kiss.monos)
 	}
 
 	r = NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Drop})
 	resp := bytes.Repeat([]byte{0xee}, ntp.HeaderLen)
-	if n, v := r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 7); n != 0 || v != DropRateLimited || resp[0] != 0xee {
+	if n, v := respond(r, request(t, 4, 3, 0, 1, nil), resp, 0); n != 0 || v != DropRateLimited || resp[0] != 0xee {
 		t.Errorf("rate limited: %d %v % x", n, v, resp[:4])
 	}
 	r = NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer})
-	if n, v := r.Respond(request(t, 4, 3, 0, 1, nil), make([]byte, 48), 0, 7); n != 48 || v != Answered {
+	if n, v := respond(r, request(t, 4, 3, 0, 1, nil), make([]byte, 48), 0); n != 48 || v != Answered {
 		t.Errorf("allowed: %d %v", n, v)
 	}
 }
@@ -443,7 +446,7 @@ func TestSetSmear(t *testing.T) {
 	r := NewResponder(newFakeSource(tbl, at, 0), step, testSettings, nil)
 	receive := func() ntp.Header {
 		resp := make([]byte, ntp.HeaderLen)
-		r.Respond(request(t, 4, 3, 0, 1, nil), resp, 0, 0)
+		respond(r, request(t, 4, 3, 0, 1, nil), resp, 0)
 		return decode(t, resp)
 	}
 	if h := receive(); h.Receive != ntp.TimestampFromTime(at) || h.Leap != ntp.LeapInsert || r.Smear() != step {
@@ -453,8 +456,8 @@ func TestSetSmear(t *testing.T) {
 	if h := receive(); h.Receive != served(noon, tbl.TAIFromTime(at)) || h.Leap != ntp.LeapNone || r.Smear() != noon {
 		t.Fatalf("after SetSmear: %+v", h)
 	}
-	if r.Settings() != testSettings || r.Source().Name() != "fake" {
-		t.Errorf("settings %+v source %s", r.Settings(), r.Source().Name())
+	if r.Settings() != testSettings {
+		t.Errorf("settings %+v", r.Settings())
 	}
 }
 
@@ -486,14 +489,14 @@ func TestRespondStepImmunity(t *testing.T) {
 			backwards, stepped := 0, false
 			for i := 1; i <= 1200; i++ {
 				clk.Advance(100 * time.Millisecond)
-				if real, _ := clk.Now(); real == event.UnixNano() && !stepped {
+				if real, _ := clk.Now(); real == timescale.Realtime(event.UnixNano()) && !stepped {
 					clk.Step(-time.Second) // the kernel inserts 23:59:60
 					stepped = true
 				}
 				src.Check()
 				real, _ := clk.Now()
 				resp := make([]byte, ntp.HeaderLen)
-				if n, _ := r.Respond(request(t, 4, 3, 0, 1, nil), resp, real-int64(rxAge), 0); n != ntp.HeaderLen {
+				if n, _ := respond(r, request(t, 4, 3, 0, 1, nil), resp, int64(real)-int64(rxAge)); n != ntp.HeaderLen {
 					t.Fatal("not answered")
 				}
 				h := decode(t, resp)
@@ -544,10 +547,10 @@ func TestRespondAllocatesNothing(t *testing.T) {
 	for _, src := range []timescale.Source{newFakeSource(tbl, mustTime(t, "2016-12-31T18:00:00Z"), time.Microsecond), sys} {
 		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]uint64, 0, 4096), monos: make([]int64, 0, 4096)})
 		rx := time.Now().UnixNano()
-		if a := testing.AllocsPerRun(1000, func() { r.Respond(req, resp, rx, 1) }); a != 0 {
+		if a := testing.AllocsPerRun(1000, func() { respond(r, req, resp, rx) }); a != 0 {
 			t.Errorf("%s: %v allocations per reply", src.Name(), a)
 		}
-		if a := testing.AllocsPerRun(1000, func() { r.Respond(req[:47], resp, rx, 1) }); a != 0 {
+		if a := testing.AllocsPerRun(1000, func() { respond(r, req[:47], resp, rx) }); a != 0 {
 			t.Errorf("%s: %v allocations per drop", src.Name(), a)
 		}
 	}
@@ -572,5 +575,41 @@ func TestVerdicts(t *testing.T) {
 	st.Verdicts[Answered], st.Verdicts[Kissed], st.Verdicts[DropMode], st.Verdicts[DropShort] = 5, 2, 3, 4
 	if st.Answered() != 5 || st.Dropped() != 7 {
 		t.Errorf("answered %d dropped %d", st.Answered(), st.Dropped())
+	}
+}
+
+// TestRespondImpossibleSources: requests that claim a source no host sends
+// from (port 0, an unspecified, multicast or broadcast address) are dropped
+// as bad_source, whatever they hold; real sources of every kind are answered.
+func TestRespondImpossibleSources(t *testing.T) {
+	tbl := leap.Default()
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	req := request(t, 4, ntp.ModeClient, 6, 99, nil)
+	for _, c := range []struct {
+		src  string
+		want Verdict
+	}{
+		{"127.0.0.1:0", DropSource},
+		{"0.0.0.0:123", DropSource},
+		{"[::]:123", DropSource},
+		{"255.255.255.255:123", DropSource},
+		{"224.0.1.1:123", DropSource},
+		{"239.255.255.250:40000", DropSource},
+		{"[ff02::101]:123", DropSource},
+		{"[ff05::1:3]:40000", DropSource},
+		{"127.0.0.1:123", Answered},
+		{"127.0.0.5:40000", Answered},
+		{"[::1]:40000", Answered},
+	} {
+		b := r.Begin()
+		src := netip.MustParseAddrPort(c.src)
+		if n, v := r.Respond(&b, Request{Data: req, Source: src}, make([]byte, ntp.HeaderLen)); v != c.want || (v == Answered) != (n == ntp.HeaderLen) {
+			t.Errorf("from %s: %d bytes, %v; want %v", c.src, n, v, c.want)
+		}
+	}
+	if b := r.Begin(); true {
+		if _, v := r.Respond(&b, Request{Data: req}, make([]byte, ntp.HeaderLen)); v != DropSource {
+			t.Errorf("no source: %v", v)
+		}
 	}
 }

@@ -133,7 +133,7 @@ func TestHandleBatch(t *testing.T) {
 		t.Errorf("tallies: received %d answered %d source %d malformed %d mode %d", st.received.Load(),
 			st.verdicts[Answered].Load(), st.verdicts[DropSource].Load(), st.verdicts[DropMalformed].Load(), st.verdicts[DropMode].Load())
 	}
-	served := r.Smear().Served(r.Source().Now().TAI)
+	served := r.Smear().Served(r.clock.Now().TAI).UnixNano()
 	for k := 0; k < s.nwrite; k++ {
 		w := &s.wmsgs[k]
 		i := int((uintptr(unsafe.Pointer(w.Hdr.Iov.Base)) - uintptr(unsafe.Pointer(&s.slots[0].reply[0]))) / unsafe.Sizeof(s.slots[0]))
@@ -188,7 +188,7 @@ func TestRespondAllocs(t *testing.T) {
 	var resp [ntp.HeaderLen]byte
 	rx := time.Now().UnixNano()
 	if a := testing.AllocsPerRun(1000, func() {
-		if n, v := r.Respond(req[:], resp[:], rx, 1); n != ntp.HeaderLen || v != Answered {
+		if n, v := respond(r, req[:], resp[:], rx); n != ntp.HeaderLen || v != Answered {
 			t.Fatalf("Respond: %d %v", n, v)
 		}
 	}); a != 0 {
@@ -258,7 +258,7 @@ func BenchmarkRespond(b *testing.B) {
 	rx := time.Now().UnixNano()
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Respond(req[:], resp[:], rx, 1)
+		respond(r, req[:], resp[:], rx)
 	}
 }
 

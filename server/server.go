@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"runtime"
-	"strings"
 	"sync"
+
+	"github.com/leapsmear/leapsmear/internal/netaddr"
 )
 
 // Config says where to listen.
@@ -29,25 +29,6 @@ type Server struct {
 	once    sync.Once
 }
 
-// ParseListen resolves a listen address: host:port, [v6]:port or :port.
-func ParseListen(s string) (netip.AddrPort, error) {
-	if strings.HasPrefix(s, ":") {
-		s = "0.0.0.0" + s
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-	}
-	ua, err := net.ResolveUDPAddr("udp", s)
-	if err == nil && !ua.AddrPort().IsValid() {
-		err = errors.New("no address") // "" would bind a random port on [::]
-	}
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("listen address %q: want host:port such as 127.0.0.1:123 or [::1]:123: %w", s, err)
-	}
-	ap := ua.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-}
-
 // New binds every listen address (closing what it opened if one fails) and
 // returns a server ready to Serve.
 func New(ctx context.Context, cfg Config, r *Responder) (*Server, error) {
@@ -60,7 +41,7 @@ func New(ctx context.Context, cfg Config, r *Responder) (*Server, error) {
 	}
 	s := &Server{r: r}
 	for _, l := range cfg.Listen {
-		addr, err := ParseListen(l)
+		addr, err := netaddr.Listen(l)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -125,6 +106,9 @@ type Stats struct {
 	Verdicts [numVerdicts]uint64
 	// SendErrors counts replies the kernel refused to send and read errors.
 	SendErrors uint64
+	// SendDropped counts replies dropped because the socket's send buffer
+	// was full (a path out slower than the requests coming in).
+	SendDropped uint64
 }
 
 // Answered returns the replies sent with time.
@@ -145,6 +129,7 @@ func (s *Server) Stats() Stats {
 	for _, sock := range s.sockets {
 		st.Received += sock.stats.received.Load()
 		st.SendErrors += sock.stats.errors.Load()
+		st.SendDropped += sock.stats.sendDropped.Load()
 		for v := range st.Verdicts {
 			st.Verdicts[v] += sock.stats.verdicts[v].Load()
 		}

@@ -408,30 +408,6 @@ func TestServeManyClients(t *testing.T) {
 	}
 }
 
-func TestParseListen(t *testing.T) {
-	for in, want := range map[string]string{
-		":123":                 "0.0.0.0:123",
-		"127.0.0.1:11123":      "127.0.0.1:11123",
-		"[::1]:123":            "[::1]:123",
-		"[::]:123":             "[::]:123",
-		"[::ffff:10.0.0.1]:12": "10.0.0.1:12",
-		"localhost:123":        "127.0.0.1:123",
-	} {
-		got, err := ParseListen(in)
-		if err != nil || got.String() != want {
-			if in == "localhost:123" && err == nil && got.Addr().IsLoopback() {
-				continue
-			}
-			t.Errorf("%q: %v %v, want %s", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "127.0.0.1", "127.0.0.1:x", "[::1]", "1.2.3.4:70000"} {
-		if got, err := ParseListen(in); err == nil || !strings.Contains(err.Error(), "want host:port") {
-			t.Errorf("%q: %v %v", in, got, err)
-		}
-	}
-}
-
 // TestServeIgnoresSourcePortZero: a request from port 0 (which only a raw
 // socket can forge) is counted and never answered: a reply to it could only
 // be part of a reflection attack. (The kernel would refuse to send it, which

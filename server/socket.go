@@ -14,7 +14,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
 	"github.com/leapsmear/leapsmear/ntp"
-	"github.com/leapsmear/leapsmear/ratelimit"
+	"github.com/leapsmear/leapsmear/timescale"
 )
 
 const (
@@ -46,7 +46,9 @@ type counters struct {
 	received atomic.Uint64
 	verdicts [numVerdicts]atomic.Uint64
 	errors   atomic.Uint64
-	_        [64]byte // keep sockets' counters on separate cache lines
+	// sendDropped counts replies dropped because the send buffer was full.
+	sendDropped atomic.Uint64
+	_           [64]byte // keep sockets' counters on separate cache lines
 }
 
 // socket is one UDP socket with its batch buffers. Everything a packet needs
@@ -109,11 +111,17 @@ func (s *socket) serve() error {
 		}
 		s.handle(n)
 		if s.nwrite > 0 {
-			failed, err := s.mc.Send(s.wmsgs[:s.nwrite])
+			// Never wait for room in the send buffer: a flood whose replies
+			// overrun one slow path out would stop this socket reading, for
+			// clients on every interface. What does not fit is dropped.
+			failed, dropped, err := s.mc.TrySend(s.wmsgs[:s.nwrite])
 			if failed > 0 {
 				// A reply that cannot be sent (an unreachable client, say)
 				// is skipped; the rest of the batch still went.
 				s.stats.errors.Add(uint64(failed))
+			}
+			if dropped > 0 {
+				s.stats.sendDropped.Add(uint64(dropped))
 			}
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
@@ -127,28 +135,19 @@ func (s *socket) serve() error {
 
 // handle builds the replies to the n datagrams just read into s.wmsgs.
 func (s *socket) handle(n int) {
-	b := s.r.begin()
+	b := s.r.Begin()
 	s.nwrite = 0
 	var tally [numVerdicts]uint32
-	limited := s.r.limiter != nil
 	for i := 0; i < n; i++ {
 		sl := &s.slots[i]
 		rm := &s.rmsgs[i]
-		addr, port, ok := mmsg.Source(&sl.name, rm.Hdr.Namelen)
-		if !ok || port == 0 {
-			tally[DropSource]++
-			continue
-		}
 		if rm.Truncated() {
 			tally[DropMalformed]++
 			continue
 		}
-		var key uint64
-		if limited {
-			key = ratelimit.AddrKey(addrOf(addr))
-		}
 		ctl := mmsg.ParseControl(rm.Control(sl.oob[:]))
-		size, v := s.r.respond(&b, sl.req[:rm.Len], sl.reply[:], ctl.Rx, key)
+		req := Request{Data: sl.req[:rm.Len], Rx: timescale.Realtime(ctl.Rx), Source: mmsg.Source(&sl.name, rm.Hdr.Namelen)}
+		size, v := s.r.Respond(&b, req, sl.reply[:])
 		tally[v]++
 		if size == 0 {
 			continue
@@ -163,9 +162,9 @@ func (s *socket) handle(n int) {
 		s.nwrite++
 	}
 	if s.nwrite > 0 {
-		ts := s.r.transmitTime(&b)
+		ts := s.r.TransmitTime(&b)
 		for i := 0; i < s.nwrite; i++ {
-			stampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
+			StampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
 		}
 	}
 	s.stats.received.Add(uint64(n))
@@ -174,14 +173,6 @@ func (s *socket) handle(n int) {
 			s.stats.verdicts[v].Add(uint64(c))
 		}
 	}
-}
-
-// addrOf turns the 4 or 16 address bytes of mmsg.Source into an address.
-func addrOf(b []byte) netip.Addr {
-	if len(b) == 4 {
-		return netip.AddrFrom4([4]byte(b))
-	}
-	return netip.AddrFrom16([16]byte(b))
 }
 
 // listen opens n sockets sharing addr with SO_REUSEPORT, each with kernel

@@ -16,7 +16,7 @@ func benchServed(b *testing.B, policy, from string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		sink += s.Served(x + leap.TAI(i&1023)*leap.TAI(1e9))
+		sink += int64(s.Served(x + leap.TAI(i&1023)*leap.TAI(1e9)))
 	}
 }
 

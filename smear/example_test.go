@@ -25,8 +25,8 @@ func Example() {
 	for _, at := range []string{"2016-12-31T12:00:00Z", "2016-12-31T18:00:00Z", "2016-12-31T23:59:60Z", "2017-01-01T12:00:00Z"} {
 		label, _ := leap.ParseLabel(at)
 		x, _ := table.TAIFromLabel(label)
-		served := time.Unix(0, s.Served(x)).UTC()
-		fmt.Printf("%s served as %s (offset %d ns)\n", at, served.Format(time.RFC3339Nano), s.Offset(x))
+		served := s.Served(x).Time()
+		fmt.Printf("%s served as %s (offset %d ns)\n", at, served.Format(time.RFC3339Nano), int64(s.Offset(x)))
 	}
 	// Output:
 	// 2016-12-31T12:00:00Z served as 2016-12-31T12:00:00Z (offset 0 ns)
@@ -53,7 +53,7 @@ func ExampleSmear_Unsmear() {
 	// A log line stamped by a smeared clock at 2017-01-01T06:00:00Z happened
 	// at 05:59:59.75 true UTC. Unsmear is exact to 1 ns: the slowed clock
 	// serves some nanoseconds twice, and the first instant is returned.
-	stamp := time.Date(2017, 1, 1, 6, 0, 0, 0, time.UTC).UnixNano()
+	stamp := smear.Time(time.Date(2017, 1, 1, 6, 0, 0, 0, time.UTC).UnixNano())
 	fmt.Println(table.LabelFromTAI(s.Unsmear(stamp)))
 	// Output:
 	// 2017-01-01T05:59:59.749999999Z

@@ -44,13 +44,13 @@ func TestProperties(t *testing.T) {
 			e := w.Event
 			before, after := int64(e.Before())*sec, int64(e.TAIUTC)*sec
 			// f(start) = 0, f(end) = 1, exactly.
-			if got := int64(w.Start) - s.Served(w.Start); got != before {
+			if got := int64(w.Start) - int64(s.Served(w.Start)); got != before {
 				t.Errorf("%s sign %+d: TAI-served at window start %d, want %d", name, sign, got, before)
 			}
-			if got := int64(w.End) - s.Served(w.End); got != after {
+			if got := int64(w.End) - int64(s.Served(w.End)); got != after {
 				t.Errorf("%s sign %+d: TAI-served at window end %d, want %d", name, sign, got, after)
 			}
-			if got := int64(w.Start-1) - s.Served(w.Start-1); got != before {
+			if got := int64(w.Start-1) - int64(s.Served(w.Start-1)); got != before {
 				t.Errorf("%s sign %+d: smear begun before the window", name, sign)
 			}
 			lo, hi := span(w)
@@ -60,7 +60,7 @@ func TestProperties(t *testing.T) {
 				if i%2 == 1 {
 					x = hi + leap.TAI(r.Int64N(40*86400*sec))
 				}
-				if got, want := s.Served(x), table.UnixFromTAI(x); got != want {
+				if got, want := s.Served(x), table.UnixFromTAI(x); int64(got) != int64(want) {
 					t.Fatalf("%s sign %+d: served %d outside the smear at %d, true UTC %d", name, sign, got, x, want)
 				}
 			}
@@ -199,7 +199,7 @@ func TestWholeTable(t *testing.T) {
 		for _, w := range s.Windows() {
 			lo, hi := span(w)
 			a, b := lo-leap.TAI(sec), hi+leap.TAI(sec)
-			served := s.Served(b) - s.Served(a)
+			served := int64(s.Served(b) - s.Served(a))
 			if elapsed := int64(b - a); elapsed-served != int64(w.Event.Delta)*sec {
 				t.Errorf("%s over %s: %d ns served in %d ns, want one second %s", p.Name, w.Event, served, elapsed, map[bool]string{true: "less", false: "more"}[w.Event.Delta > 0])
 			}

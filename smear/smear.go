@@ -14,6 +14,18 @@ const (
 	LIDelete = 2 // the last minute of the day has 59 seconds
 )
 
+// Time is served (smeared) time in POSIX nanoseconds since 1970-01-01: what
+// the server puts on the wire. It equals true UTC (leap.UTC) outside every
+// window and differs from it by up to a second inside one; Smear.Unsmear
+// maps it back to the continuous scale.
+type Time int64
+
+// Time returns t as a time.Time in UTC.
+func (t Time) Time() time.Time { return time.Unix(0, int64(t)).UTC() }
+
+// UnixNano returns t as plain POSIX nanoseconds.
+func (t Time) UnixNano() int64 { return int64(t) }
+
 // Window is where a policy smears one event of the table, on the TAI scale.
 // For the step policy Start and End are both the instant the served time
 // jumps back (inserted second) or forward (deleted second).
@@ -33,7 +45,7 @@ type window struct {
 	before, after int64 // TAI-UTC before and after the event, in ns
 	length        uint64
 	// Served-time bounds of the window, for Unsmear.
-	servedStart, servedEnd int64
+	servedStart, servedEnd Time
 	// The step policy announces the leap over [liStart, liEnd).
 	liStart, liEnd leap.TAI
 }
@@ -71,8 +83,8 @@ func New(t *leap.Table, p Policy) (*Smear, error) {
 			w.End = w.Start + leap.TAI(p.WindowLength(e.Delta))
 			w.length = uint64(w.End - w.Start)
 		}
-		w.servedStart = int64(w.Start) - w.before
-		w.servedEnd = int64(w.End) - w.after
+		w.servedStart = Time(int64(w.Start) - w.before)
+		w.servedEnd = Time(int64(w.End) - w.after)
 		if n := len(s.w); n > 0 && s.w[n-1].End > w.Start {
 			return nil, fmt.Errorf("policy %s on leap table %s: the window for %s (%s to %s) overlaps the window for %s (%s to %s)",
 				p.Name, t.Source, s.w[n-1].Event, t.LabelFromTAI(s.w[n-1].Start), t.LabelFromTAI(s.w[n-1].End),
@@ -89,19 +101,27 @@ func (s *Smear) Policy() Policy { return s.policy }
 // Table returns the leap table the smear applies to.
 func (s *Smear) Table() *leap.Table { return s.table }
 
-// firstEndingAfter returns the index of the first window with End > x, or
-// len(s.w) if none.
-func (s *Smear) firstEndingAfter(x leap.TAI) int {
+// search returns the index of the first window for which beyond holds, or
+// len(s.w) if none; beyond must be false for a prefix of the windows and
+// true for the rest. It is the one binary search of the package (the
+// closures inline, so the served path makes no call through a pointer).
+func (s *Smear) search(beyond func(w *window) bool) int {
 	lo, hi := 0, len(s.w)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if s.w[m].End > x {
+		if beyond(&s.w[m]) {
 			hi = m
 		} else {
 			lo = m + 1
 		}
 	}
 	return lo
+}
+
+// firstEndingAfter returns the index of the first window with End > x, or
+// len(s.w) if none.
+func (s *Smear) firstEndingAfter(x leap.TAI) int {
+	return s.search(func(w *window) bool { return w.End > x })
 }
 
 // taiMinusServed returns TAI minus the served time at x, in ns: TAI-UTC
@@ -121,18 +141,17 @@ func (s *Smear) taiMinusServed(x leap.TAI) int64 {
 	return w.before + w.sign*int64(fractionNs(s.policy.Shape, uint64(x-w.Start), w.length))
 }
 
-// Served returns the time served at the TAI instant x, in POSIX nanoseconds.
-// It is true UTC outside every window, never decreases, and (for every
-// smearing policy) never repeats or skips a second.
-func (s *Smear) Served(x leap.TAI) int64 {
-	return int64(x) - s.taiMinusServed(x)
+// Served returns the time served at the TAI instant x. It is true UTC
+// outside every window, never decreases, and (for every smearing policy)
+// never repeats or skips a second.
+func (s *Smear) Served(x leap.TAI) Time {
+	return Time(int64(x) - s.taiMinusServed(x))
 }
 
-// Offset returns the served time minus true UTC at x, in nanoseconds, true
-// UTC being counted in POSIX seconds (which repeat 23:59:59 during an
-// inserted second).
-func (s *Smear) Offset(x leap.TAI) int64 {
-	return s.Served(x) - s.table.UnixFromTAI(x)
+// Offset returns the served time minus true UTC at x, true UTC being counted
+// in POSIX seconds (which repeat 23:59:59 during an inserted second).
+func (s *Smear) Offset(x leap.TAI) time.Duration {
+	return time.Duration(int64(s.Served(x)) - int64(s.table.UnixFromTAI(x)))
 }
 
 // RatePPM returns the frequency offset of the served clock at x in parts per
@@ -156,15 +175,7 @@ func (s *Smear) LI(x leap.TAI) int {
 	if s.policy.Shape != Step {
 		return LINone
 	}
-	lo, hi := 0, len(s.w)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if s.w[m].liEnd > x {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
+	lo := s.search(func(w *window) bool { return w.liEnd > x })
 	if lo == len(s.w) || x < s.w[lo].liStart {
 		return LINone
 	}
@@ -199,27 +210,19 @@ func (s *Smear) Next(x leap.TAI) (Window, bool) {
 // Unsmear(Served(x)) is within 1 ns of x. For step, a served value in the
 // repeated second maps to its first occurrence, and a value in the deleted
 // second to the instant of the jump.
-func (s *Smear) Unsmear(served int64) leap.TAI {
+func (s *Smear) Unsmear(served Time) leap.TAI {
 	// The first window whose served range reaches beyond served. For a step
 	// over an inserted second the range is empty (servedEnd < servedStart).
-	lo, hi := 0, len(s.w)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if max(s.w[m].servedStart, s.w[m].servedEnd) > served {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
+	lo := s.search(func(w *window) bool { return max(w.servedStart, w.servedEnd) > served })
 	if lo == len(s.w) {
 		if lo == 0 {
-			return leap.TAI(served + s.base)
+			return leap.TAI(int64(served) + s.base)
 		}
-		return leap.TAI(served + s.w[lo-1].after)
+		return leap.TAI(int64(served) + s.w[lo-1].after)
 	}
 	w := &s.w[lo]
 	if served < w.servedStart {
-		return leap.TAI(served + w.before)
+		return leap.TAI(int64(served) + w.before)
 	}
 	if s.policy.Shape == Step {
 		return w.Start // inside a deleted second: it was never served
@@ -230,7 +233,7 @@ func (s *Smear) Unsmear(served int64) leap.TAI {
 	for dlo < dhi {
 		d := dlo + (dhi-dlo)/2
 		at := int64(w.Start) + int64(d) - w.before - w.sign*int64(fractionNs(s.policy.Shape, d, w.length))
-		if at >= served {
+		if Time(at) >= served {
 			dhi = d
 		} else {
 			dlo = d + 1

@@ -13,9 +13,9 @@ import (
 // anchor ties a monotonic reading to an instant on the continuous scale. It
 // is immutable; a re-anchoring stores a new one.
 type anchor struct {
-	mono int64
+	mono Monotonic
 	tai  leap.TAI
-	real int64 // host realtime when the anchor was taken
+	real Realtime // host realtime when the anchor was taken
 }
 
 // core is what the anchored sources share: the served path (Now), the table,
@@ -140,16 +140,16 @@ func (c *core) start(check func()) {
 }
 
 // predict returns the instant the anchor gives for a monotonic reading.
-func (c *core) predict(mono int64) leap.TAI {
+func (c *core) predict(mono Monotonic) leap.TAI {
 	a := c.anchor.Load()
 	return a.tai + leap.TAI(mono-a.mono)
 }
 
 // setAnchor stores a new anchor. Called with mu held (or before the source
 // is shared).
-func (c *core) setAnchor(real, mono int64, tai leap.TAI) {
+func (c *core) setAnchor(real Realtime, mono Monotonic, tai leap.TAI) {
 	c.anchor.Store(&anchor{mono: mono, tai: tai, real: real})
-	c.st.Anchored = time.Unix(0, real).UTC()
+	c.st.Anchored = time.Unix(0, int64(real)).UTC()
 }
 
 // refreshKernel reads the host clock state and updates the sync status.
@@ -178,14 +178,17 @@ func (c *core) applyKernel(k KernelState, err error) {
 	c.setHostSynced(k.Synced())
 }
 
+// setHostSynced records the host's sync status, logging changes. The first
+// reading is not logged: the source is not serving yet, and whoever starts
+// it says where it stands once it does (UnsyncedMessage).
 func (c *core) setHostSynced(ok bool) {
-	if !c.hostKnown || ok != c.hostSynced {
+	if c.hostKnown && ok != c.hostSynced {
 		switch {
 		case !ok && c.assume:
-			c.log.Info("host clock not synchronised; serving anyway, as synchronisation is assumed", "source", c.name)
+			c.log.Info(AssumedSyncMessage, "source", c.name)
 		case !ok:
-			c.log.Warn("host clock not synchronised: clients get LI=3 and stratum 16", "source", c.name)
-		case c.hostKnown:
+			c.log.Warn(UnsyncedMessage, "source", c.name)
+		default:
 			c.log.Info("host clock synchronised", "source", c.name)
 		}
 	}
@@ -193,13 +196,20 @@ func (c *core) setHostSynced(ok bool) {
 	c.synced.Store(c.assume || ok)
 }
 
+// Messages of the sync status, logged by the source when it changes and by
+// the daemon once it serves.
+const (
+	UnsyncedMessage    = "host clock not synchronised (adjtimex): clients get LI=3 and stratum 16, which they reject; assume-synced serves anyway"
+	AssumedSyncMessage = "host clock not synchronised; serving anyway, as synchronisation is assumed"
+)
+
 // settle ends a check that compared a host reading with the anchor's
 // prediction p. raw is the host reading minus the monotonic reading and last
 // holds its value at the previous check; a jump of it by half a second or
 // more that the table explains (accepted) is the host's own leap handling,
 // counted and ignored. A reading the table does not explain is a step of the
 // host clock: the source re-anchors on retarget(). Called with mu held.
-func (c *core) settle(real, mono, raw int64, last *int64, p leap.TAI, accepted bool, retarget func() leap.TAI) {
+func (c *core) settle(real Realtime, mono Monotonic, raw int64, last *int64, p leap.TAI, accepted bool, retarget func() leap.TAI) {
 	jump := raw - *last
 	*last = raw
 	if accepted {
@@ -221,10 +231,11 @@ func (c *core) settle(real, mono, raw int64, last *int64, p leap.TAI, accepted b
 // realExplained reports whether the table explains the host realtime real
 // at the anchored instant p: real is true UTC, or, within the leap window of
 // an event, UTC as it reads without that leap or with it.
-func (c *core) realExplained(t *leap.Table, p leap.TAI, real int64) bool {
-	return c.near(real, t.UnixFromTAI(p)) || nearLeap(t, p, c.window, func(e leap.Event) bool {
-		return c.near(real, int64(p)-int64(e.Before())*leap.Second) ||
-			c.near(real, int64(p)-int64(e.TAIUTC)*leap.Second)
+func (c *core) realExplained(t *leap.Table, p leap.TAI, real Realtime) bool {
+	r := int64(real)
+	return c.near(r, int64(t.UnixFromTAI(p))) || nearLeap(t, p, c.window, func(e leap.Event) bool {
+		return c.near(r, int64(p)-int64(e.Before())*leap.Second) ||
+			c.near(r, int64(p)-int64(e.TAIUTC)*leap.Second)
 	})
 }
 
@@ -242,12 +253,14 @@ func nearLeap(t *leap.Table, p leap.TAI, window int64, ok func(leap.Event) bool)
 	return false
 }
 
-// taiFromReal maps a host realtime reading to TAI. Inside an inserted second
-// POSIX time repeats, so two instants share the reading; the one nearer hint
-// is taken.
-func taiFromReal(t *leap.Table, real int64, hint leap.TAI) leap.TAI {
-	x := t.TAIFromUnix(real)
-	if alt := x + leap.TAI(leap.Second); t.UnixFromTAI(alt) == real && abs(int64(alt-hint)) < abs(int64(x-hint)) {
+// taiFromReal maps a host realtime reading to TAI, taking it for true UTC
+// (as it is when the host is synchronised and has applied every leap of the
+// table). Inside an inserted second POSIX time repeats, so two instants share
+// the reading; the one nearer hint is taken.
+func taiFromReal(t *leap.Table, real Realtime, hint leap.TAI) leap.TAI {
+	u := leap.UTC(real)
+	x := t.TAIFromUnix(u)
+	if alt := x + leap.TAI(leap.Second); t.UnixFromTAI(alt) == u && abs(int64(alt-hint)) < abs(int64(x-hint)) {
 		return alt
 	}
 	return x
@@ -260,4 +273,5 @@ func abs(x int64) int64 {
 	return x
 }
 
-func fmtNs(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+// fmtNs renders POSIX nanoseconds of any scale (host realtime, UTC) for logs.
+func fmtNs[T ~int64](ns T) string { return time.Unix(0, int64(ns)).UTC().Format(time.RFC3339Nano) }

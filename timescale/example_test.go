@@ -38,7 +38,7 @@ func ExampleNewSystem() {
 	defer src.Close()
 	for i := range 3 {
 		r := src.Now()
-		fmt.Println(tbl.LabelFromTAI(r.TAI), "host", time.Unix(0, r.Real).UTC().Format(time.TimeOnly))
+		fmt.Println(tbl.LabelFromTAI(r.TAI), "host", time.Unix(0, int64(r.Real)).UTC().Format(time.TimeOnly))
 		clk.Advance(time.Second)
 		if i == 0 {
 			clk.Step(-time.Second) // at midnight the kernel inserts its leap
@@ -73,30 +73,14 @@ func ExampleShiftTo() {
 	// shifted(system) 2016-12-31T23:59:60Z
 }
 
-func ExampleParseRehearsal() {
-	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	for _, v := range []string{"2026-11-23T15:00:00Z,+1", "now+90s,-1", "2026-11-23T15:00:00Z,+2"} {
-		at, delta, err := timescale.ParseRehearsal(v, now)
-		if err != nil {
-			fmt.Println(err)
-			continue
-		}
-		fmt.Printf("%s %+d\n", at.Format(time.RFC3339), delta)
-	}
-	// Output:
-	// 2026-11-23T15:00:00Z +1
-	// 2026-05-01T10:01:30Z -1
-	// rehearsal "2026-11-23T15:00:00Z,+2": leap "+2" must be +1 or -1
-}
-
 // The kernel's receive timestamp of a packet maps to the continuous scale
 // through the reading taken when the packet is handled.
 func ExampleReading_FromRealtime() {
 	r := timescale.Reading{
 		TAI:  leap.TAI(time.Date(2020, 1, 1, 0, 0, 37, 0, time.UTC).UnixNano()),
-		Real: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(),
+		Real: timescale.Realtime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()),
 	}
-	rx := r.Real - int64(250*time.Microsecond)
+	rx := r.Real - timescale.Realtime(250*time.Microsecond)
 	fmt.Println(time.Duration(r.TAI - r.FromRealtime(rx)))
 	// Output:
 	// 250µs

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/leapsmear/leapsmear/leap"
 )
 
 // Clock states returned by adjtimex (linux/timex.h).
@@ -72,11 +74,12 @@ func ReadKernel() (KernelState, error) {
 	}, nil
 }
 
-// ReadClockTAI reads CLOCK_TAI in nanoseconds (a system call).
-func ReadClockTAI() (int64, error) {
+// ReadClockTAI reads the host's CLOCK_TAI (a system call). It is TAI only
+// as far as the host's time daemon set the kernel's TAI offset right.
+func ReadClockTAI() (leap.TAI, error) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_TAI, &ts); err != nil {
 		return 0, fmt.Errorf("clock_gettime(CLOCK_TAI): %w", err)
 	}
-	return ts.Nano(), nil
+	return leap.TAI(ts.Nano()), nil
 }

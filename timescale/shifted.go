@@ -25,7 +25,7 @@ type Shifted struct {
 // (--time-offset). t maps the inner source's instant to UTC and back.
 func Shift(inner Source, t *leap.Table, d time.Duration) *Shifted {
 	r := inner.Now()
-	target := t.TAIFromUnix(t.UnixFromTAI(r.TAI) + int64(d))
+	target := t.TAIFromUnix(t.UnixFromTAI(r.TAI) + leap.UTC(d))
 	return shiftBy(inner, target-r.TAI)
 }
 

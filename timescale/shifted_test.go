@@ -16,10 +16,10 @@ func TestShiftToReplays2016(t *testing.T) {
 	s := ShiftTo(inner, tbl, target)
 
 	r := s.Now()
-	if got := tbl.UnixFromTAI(r.TAI); got != target.UnixNano() {
+	if got := tbl.UnixFromTAI(r.TAI); got != leap.UTCFromTime(target) {
 		t.Fatalf("served %s, want %s", fmtNs(got), target.Format(time.RFC3339))
 	}
-	if r.Real != now.UnixNano() {
+	if r.Real != Realtime(now.UnixNano()) {
 		t.Errorf("Real %s, want the unshifted host time %s", fmtNs(r.Real), now.Format(time.RFC3339Nano))
 	}
 	if tbl.OffsetAtTAI(r.TAI) != 36 {
@@ -61,7 +61,7 @@ func TestShiftByDurationMatchesShiftTo(t *testing.T) {
 	for _, target := range []string{"2016-12-31T18:00:00Z", "2015-06-30T23:59:00.5Z", "2026-05-01T10:11:12.345Z", "2030-01-01T00:00:00Z"} {
 		at := mustTime(t, target)
 		a, b := Shift(inner, tbl, at.Sub(now)).Now(), ShiftTo(inner, tbl, at).Now()
-		if a != b || tbl.UnixFromTAI(a.TAI) != at.UnixNano() {
+		if a != b || tbl.UnixFromTAI(a.TAI) != leap.UTCFromTime(at) {
 			t.Errorf("%s: Shift %s, ShiftTo %s", target, tbl.LabelFromTAI(a.TAI), tbl.LabelFromTAI(b.TAI))
 		}
 	}
@@ -76,7 +76,7 @@ func TestShiftedFromRealtime(t *testing.T) {
 	now := mustTime(t, "2026-05-01T10:11:12Z")
 	s := ShiftTo(manualSystem(t, NewManualClock(now), tbl, nil), tbl, mustTime(t, "2016-12-31T23:59:59.9Z"))
 	r := s.Now()
-	rx := now.Add(-300 * time.Millisecond).UnixNano()
+	rx := Realtime(now.Add(-300 * time.Millisecond).UnixNano())
 	if got := tbl.LabelFromTAI(r.FromRealtime(rx)).String(); got != "2016-12-31T23:59:59.6Z" {
 		t.Errorf("receive timestamp 300ms before maps to %s", got)
 	}

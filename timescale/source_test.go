@@ -55,7 +55,7 @@ func TestReadClockTAI(t *testing.T) {
 	if kerr != nil {
 		t.Skip(kerr)
 	}
-	d := x - time.Now().UnixNano() - int64(k.TAIOffset)*leap.Second
+	d := int64(x) - time.Now().UnixNano() - int64(k.TAIOffset)*leap.Second
 	if abs(d) > int64(time.Second) {
 		t.Errorf("CLOCK_TAI - realtime - kernel offset = %v", time.Duration(d))
 	}
@@ -74,14 +74,23 @@ func TestSyncStatus(t *testing.T) {
 	if s.Synced() {
 		t.Fatal("unsynchronised host reported synced")
 	}
-	if !strings.Contains(logs.String(), "LI=3 and stratum 16") {
-		t.Errorf("not logged:\n%s", logs)
+	// The state at start is the starter's to log, once it serves; changes
+	// are the source's.
+	if strings.Contains(logs.String(), "LI=3 and stratum 16") {
+		t.Errorf("the state at start logged by the source:\n%s", logs)
 	}
 	kern.set(KernelState{State: TimeOK, MaxError: time.Millisecond, Status: StatusIns}, nil)
 	s.Check()
-	if !s.Synced() {
-		t.Fatal("synchronised host reported unsynced")
+	if !s.Synced() || !strings.Contains(logs.String(), "host clock synchronised") {
+		t.Fatalf("synchronised host reported unsynced, or not logged:\n%s", logs)
 	}
+	kern.set(KernelState{State: TimeError, Status: StatusUnsync}, nil)
+	s.Check()
+	if s.Synced() || !strings.Contains(logs.String(), "LI=3 and stratum 16") {
+		t.Errorf("loss of sync not logged:\n%s", logs)
+	}
+	kern.set(KernelState{State: TimeOK, MaxError: time.Millisecond, Status: StatusIns}, nil)
+	s.Check()
 	if st := s.Stats(); st.Kernel.MaxError != time.Millisecond || st.Kernel.Leap() != 1 || st.KernelErr != "" {
 		t.Errorf("kernel state in stats: %+v", st)
 	}
@@ -94,7 +103,7 @@ func TestSyncStatus(t *testing.T) {
 		t.Errorf("KernelErr %q", st.KernelErr)
 	}
 	// Serving goes on meanwhile.
-	if r := s.Now(); tbl.UnixFromTAI(r.TAI) != r.Real {
+	if r := s.Now(); int64(tbl.UnixFromTAI(r.TAI)) != int64(r.Real) {
 		t.Errorf("served time off")
 	}
 }
@@ -122,7 +131,7 @@ func TestNew(t *testing.T) {
 	tbl := realTable(t)
 	now := mustTime(t, "2026-05-01T10:00:00Z")
 	base := Config{Table: tbl, Clock: NewManualClock(now), Kernel: syncedKernel(37).read, Logger: (&logBuf{}).logger(), CheckInterval: -1}
-	base.ClockTAI = func() (int64, error) { r, _ := base.Clock.Now(); return r + 37*leap.Second, nil }
+	base.ClockTAI = func() (leap.TAI, error) { r, _ := base.Clock.Now(); return leap.TAI(int64(r) + 37*leap.Second), nil }
 	for _, tc := range []struct {
 		name   string
 		modify func(*Config)
@@ -136,7 +145,7 @@ func TestNew(t *testing.T) {
 		{"offset", func(c *Config) { c.TimeOffset = -time.Hour }, "shifted(system)", now.Add(-time.Hour), ""},
 		{"offset-to", func(c *Config) { c.Kind = "tai"; c.TimeOffsetTo = mustTime(t, "2016-12-31T18:00:00Z") }, "shifted(tai)", mustTime(t, "2016-12-31T18:00:00Z"), ""},
 		{"both", func(c *Config) { c.TimeOffset = time.Hour; c.TimeOffsetTo = now }, "", now, "not both"},
-		{"unknown", func(c *Config) { c.Kind = "gps" }, "", now, `"gps": want system or tai`},
+		{"unknown", func(c *Config) { c.Kind = "gps" }, "", now, "clock gps: want system or tai"},
 		{"no table", func(c *Config) { c.Table = nil }, "", now, "no leap table"},
 		{"tai refused", func(c *Config) { c.Kind = "tai"; c.Kernel = syncedKernel(0).read }, "", now, "offset is 0 s"},
 	} {
@@ -157,7 +166,7 @@ func TestNew(t *testing.T) {
 			if s.Name() != tc.source || s.Stats().Source != tc.source {
 				t.Errorf("source %q, want %q", s.Name(), tc.source)
 			}
-			if got := tbl.UnixFromTAI(s.Now().TAI); got != tc.utc.UnixNano() {
+			if got := tbl.UnixFromTAI(s.Now().TAI); got != leap.UTCFromTime(tc.utc) {
 				t.Errorf("serves %s, want %s", fmtNs(got), tc.utc.Format(time.RFC3339))
 			}
 		})
@@ -190,10 +199,10 @@ func TestHostClock(t *testing.T) {
 	r1, m1 := c.Now()
 	time.Sleep(2 * time.Millisecond)
 	r2, m2 := c.Now()
-	if m2-m1 < int64(2*time.Millisecond) || m2-m1 > int64(time.Second) {
+	if m2-m1 < Monotonic(2*time.Millisecond) || m2-m1 > Monotonic(time.Second) {
 		t.Errorf("monotonic moved %v over a 2ms sleep", time.Duration(m2-m1))
 	}
-	if d := time.Now().UnixNano() - r2; d < 0 || d > int64(time.Second) || r2 < r1 {
+	if d := time.Now().UnixNano() - int64(r2); d < 0 || d > int64(time.Second) || r2 < r1 {
 		t.Errorf("realtime readings %d, %d", r1, r2)
 	}
 }

@@ -33,12 +33,12 @@ func NewSystem(cfg Config) (*System, error) {
 	real, mono := s.clock.Now()
 	// Inside an inserted second the realtime reading repeats; a kernel
 	// that is inserting it says so (TIME_OOP) and the reading is 23:59:60.
-	hint := cfg.Table.TAIFromUnix(real)
+	hint := cfg.Table.TAIFromUnix(leap.UTC(real))
 	if kerr == nil && k.State == TimeOOP {
 		hint += leap.TAI(leap.Second)
 	}
 	s.setAnchor(real, mono, taiFromReal(cfg.Table, real, hint))
-	s.lastRaw = real - mono
+	s.lastRaw = int64(real) - int64(mono)
 	s.applyKernel(k, kerr)
 	s.start(s.Check)
 	return s, nil
@@ -55,7 +55,7 @@ func (s *System) Check() {
 	t := s.table.Load()
 	p := s.predict(mono)
 	s.st.Checks++
-	s.st.Offset = time.Duration(real - t.UnixFromTAI(p))
-	s.settle(real, mono, real-mono, &s.lastRaw, p, s.realExplained(t, p, real),
+	s.st.Offset = time.Duration(int64(real) - int64(t.UnixFromTAI(p)))
+	s.settle(real, mono, int64(real)-int64(mono), &s.lastRaw, p, s.realExplained(t, p, real),
 		func() leap.TAI { return taiFromReal(t, real, p) })
 }

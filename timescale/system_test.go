@@ -18,7 +18,7 @@ func TestSystemAnchorExact(t *testing.T) {
 	s := manualSystem(t, clk, tbl, nil)
 
 	r := s.Now()
-	if want := leap.TAI(start.UnixNano() + 37*leap.Second); r.TAI != want || r.Real != start.UnixNano() {
+	if want := leap.TAI(start.UnixNano() + 37*leap.Second); r.TAI != want || r.Real != Realtime(start.UnixNano()) {
 		t.Fatalf("at anchor: %+v, want TAI %d Real %d", r, want, start.UnixNano())
 	}
 	for _, d := range []time.Duration{1, 999, 1500*time.Millisecond + 7, 36 * time.Hour} {
@@ -29,10 +29,10 @@ func TestSystemAnchorExact(t *testing.T) {
 		if got := after.TAI - before.TAI; got != leap.TAI(d) {
 			t.Errorf("advance %v: TAI moved %d ns", d, got)
 		}
-		if got := after.Real - before.Real; got != int64(d) {
+		if got := after.Real - before.Real; got != Realtime(d) {
 			t.Errorf("advance %v: Real moved %d ns", d, got)
 		}
-		if tbl.UnixFromTAI(after.TAI) != after.Real {
+		if int64(tbl.UnixFromTAI(after.TAI)) != int64(after.Real) {
 			t.Errorf("advance %v: UTC of TAI %d != realtime %d", d, tbl.UnixFromTAI(after.TAI), after.Real)
 		}
 	}
@@ -49,7 +49,7 @@ func TestSystemAnchorExact(t *testing.T) {
 // after, applying kernelStep to the realtime when it reaches stepAt (a
 // kernel's own leap), checking after every tick that the served TAI moved by
 // exactly the tick and maps back to the host realtime.
-func walkLeap(t *testing.T, s *System, clk *ManualClock, tbl *leap.Table, stepAt int64, kernelStep time.Duration) {
+func walkLeap(t *testing.T, s *System, clk *ManualClock, tbl *leap.Table, stepAt Realtime, kernelStep time.Duration) {
 	t.Helper()
 	stepped := false
 	prev := s.Now()
@@ -64,7 +64,7 @@ func walkLeap(t *testing.T, s *System, clk *ManualClock, tbl *leap.Table, stepAt
 		if r.TAI-prev.TAI != leap.TAI(100*time.Millisecond) {
 			t.Fatalf("tick %d: served TAI moved %v, want 100ms", i, time.Duration(r.TAI-prev.TAI))
 		}
-		if u := tbl.UnixFromTAI(r.TAI); u != r.Real {
+		if u := tbl.UnixFromTAI(r.TAI); int64(u) != int64(r.Real) {
 			t.Fatalf("tick %d (%s): true UTC %s but the leaping host reads %s", i,
 				tbl.LabelFromTAI(r.TAI), fmtNs(u), fmtNs(r.Real))
 		}
@@ -83,7 +83,7 @@ func TestSystemIgnoresKernelInsertedLeap(t *testing.T) {
 	s := manualSystem(t, clk, tbl, logs)
 	// The kernel inserts 23:59:60 by setting the clock back one second when it
 	// reaches midnight.
-	walkLeap(t, s, clk, tbl, event.UnixNano(), -time.Second)
+	walkLeap(t, s, clk, tbl, Realtime(event.UnixNano()), -time.Second)
 	st := s.Stats()
 	if st.KernelLeaps != 1 || st.Steps != 0 {
 		t.Fatalf("kernel leaps %d, steps %d; want 1, 0", st.KernelLeaps, st.Steps)
@@ -100,7 +100,7 @@ func TestSystemIgnoresKernelDeletedLeap(t *testing.T) {
 	s := manualSystem(t, clk, tbl, nil)
 	// The kernel deletes 23:59:59 by jumping forward one second when it
 	// reaches it.
-	walkLeap(t, s, clk, tbl, event.UnixNano()-leap.Second, time.Second)
+	walkLeap(t, s, clk, tbl, Realtime(event.UnixNano()-leap.Second), time.Second)
 	if st := s.Stats(); st.KernelLeaps != 1 || st.Steps != 0 {
 		t.Fatalf("kernel leaps %d, steps %d; want 1, 0", st.KernelLeaps, st.Steps)
 	}
@@ -161,8 +161,8 @@ func TestSystemFollowsHostOffByLeapAfterWindow(t *testing.T) {
 	if st.Steps != 1 || st.LastStep != time.Second {
 		t.Fatalf("after the window: %+v, want one step of 1s", st)
 	}
-	if r := s.Now(); r.TAI != tbl.TAIFromUnix(r.Real) {
-		t.Errorf("not re-anchored on the host: TAI %d, host maps to %d", r.TAI, tbl.TAIFromUnix(r.Real))
+	if r := s.Now(); r.TAI != tbl.TAIFromUnix(leap.UTC(r.Real)) {
+		t.Errorf("not re-anchored on the host: TAI %d, host maps to %d", r.TAI, tbl.TAIFromUnix(leap.UTC(r.Real)))
 	}
 }
 
@@ -197,7 +197,7 @@ func TestSystemFollowsSteps(t *testing.T) {
 			if got := r.TAI - before.TAI; got != leap.TAI(tc.step) {
 				t.Errorf("served time moved %v, want %v", time.Duration(got), tc.step)
 			}
-			if tbl.UnixFromTAI(r.TAI) != r.Real {
+			if int64(tbl.UnixFromTAI(r.TAI)) != int64(r.Real) {
 				t.Errorf("not re-anchored on the host realtime")
 			}
 			if !strings.Contains(logs.String(), "re-anchored") || !strings.Contains(logs.String(), "step="+tc.step.String()) {
@@ -261,13 +261,13 @@ func TestFromRealtimeAfterKernelLeap(t *testing.T) {
 	if want := tbl.TAIFromTime(event.Add(200 * time.Millisecond)); r.TAI != want {
 		t.Fatalf("served %s, want %s", tbl.LabelFromTAI(r.TAI), tbl.LabelFromTAI(want))
 	}
-	rx := r.Real - int64(120*time.Microsecond)
-	if got := r.FromRealtime(rx); got != r.TAI-leap.TAI(120*time.Microsecond) || tbl.UnixFromTAI(got) != rx {
+	rx := r.Real - Realtime(120*time.Microsecond)
+	if got := r.FromRealtime(rx); got != r.TAI-leap.TAI(120*time.Microsecond) || int64(tbl.UnixFromTAI(got)) != int64(rx) {
 		t.Errorf("FromRealtime(%s) = %s", fmtNs(rx), tbl.LabelFromTAI(got))
 	}
 	// A receive timestamp taken during 23:59:60 (the host read 23:59:59.8 for
 	// the second time) maps to 23:59:60.8, not to the first 23:59:59.8.
-	rx = r.Real - int64(400*time.Millisecond)
+	rx = r.Real - Realtime(400*time.Millisecond)
 	if got := tbl.LabelFromTAI(r.FromRealtime(rx)).String(); got != "2016-12-31T23:59:60.8Z" {
 		t.Errorf("FromRealtime(%s) = %s, want 2016-12-31T23:59:60.8Z", fmtNs(rx), got)
 	}
@@ -277,16 +277,16 @@ func TestFromRealtimeAfterKernelLeap(t *testing.T) {
 }
 
 func TestFromRealtimeBounds(t *testing.T) {
-	r := Reading{TAI: 1_000 * leap.TAI(leap.Second), Real: 963 * leap.Second}
+	r := Reading{TAI: 1_000 * leap.TAI(leap.Second), Real: Realtime(963 * leap.Second)}
 	for _, tc := range []struct {
-		rx   int64
+		rx   Realtime
 		want leap.TAI
 	}{
 		{r.Real, r.TAI},
 		{r.Real - 1, r.TAI - 1},
-		{r.Real - int64(MaxRxAge), r.TAI - leap.TAI(MaxRxAge)},
-		{r.Real - int64(MaxRxAge) - 1, r.TAI}, // stale or across a step
-		{r.Real + 1, r.TAI},                   // after the reading: clock stepped back
+		{r.Real - Realtime(MaxRxAge), r.TAI - leap.TAI(MaxRxAge)},
+		{r.Real - Realtime(MaxRxAge) - 1, r.TAI}, // stale or across a step
+		{r.Real + 1, r.TAI},                      // after the reading: clock stepped back
 	} {
 		if got := r.FromRealtime(tc.rx); got != tc.want {
 			t.Errorf("FromRealtime(Real%+d) = %d, want %d", tc.rx-r.Real, got, tc.want)
@@ -302,9 +302,9 @@ type leapingHost struct {
 	clk  *ManualClock // its monotonic reading drives the host
 }
 
-func (h leapingHost) Now() (int64, int64) {
+func (h leapingHost) Now() (Realtime, Monotonic) {
 	_, mono := h.clk.Now()
-	return h.tbl.UnixFromTAI(h.tai0 + leap.TAI(mono)), mono
+	return Realtime(h.tbl.UnixFromTAI(h.tai0 + leap.TAI(mono))), mono
 }
 
 // Property: on a host whose kernel applies every leap (inserted or deleted),
@@ -351,16 +351,16 @@ func TestSystemPropertyLeapingHost(t *testing.T) {
 func TestTAIFromRealInsideInsertedSecond(t *testing.T) {
 	tbl := realTable(t)
 	event := date(2017, 1, 1)
-	real := event.UnixNano() - leap.Second/2 // 23:59:59.5, read twice
-	first, second := tbl.TAIFromUnix(real), tbl.TAIFromUnix(real)+leap.TAI(leap.Second)
+	real := Realtime(event.UnixNano() - leap.Second/2) // 23:59:59.5, read twice
+	first, second := tbl.TAIFromUnix(leap.UTC(real)), tbl.TAIFromUnix(leap.UTC(real))+leap.TAI(leap.Second)
 	if got := taiFromReal(tbl, real, first+3); got != first {
 		t.Errorf("hint near the first 23:59:59.5: got %s", tbl.LabelFromTAI(got))
 	}
 	if got := taiFromReal(tbl, real, second-3); got != second || !tbl.LabelFromTAI(got).Leap {
 		t.Errorf("hint near 23:59:60.5: got %s", tbl.LabelFromTAI(got))
 	}
-	other := event.UnixNano() + leap.Second/2
-	if got := taiFromReal(tbl, other, tbl.TAIFromUnix(other)+leap.TAI(leap.Second)); got != tbl.TAIFromUnix(other) {
+	other := Realtime(event.UnixNano() + leap.Second/2)
+	if got := taiFromReal(tbl, other, tbl.TAIFromUnix(leap.UTC(other))+leap.TAI(leap.Second)); got != tbl.TAIFromUnix(leap.UTC(other)) {
 		t.Errorf("outside the repeated second the hint must not matter: got %s", tbl.LabelFromTAI(got))
 	}
 }

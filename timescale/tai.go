@@ -22,7 +22,7 @@ import (
 // the system source does.
 type KernelTAI struct {
 	core
-	readTAI  func() (int64, error)
+	readTAI  func() (leap.TAI, error)
 	lastTAI  int64 // CLOCK_TAI minus monotonic reading at the last check
 	taiErr   bool  // the last CLOCK_TAI read failed
 	mismatch bool  // the kernel's TAI offset disagreed with the table (logged)
@@ -49,7 +49,7 @@ func NewKernelTAI(cfg Config) (*KernelTAI, error) {
 		return nil, fmt.Errorf("tai clock source: %w", err)
 	}
 	t := cfg.Table
-	if want := t.OffsetAtTAI(leap.TAI(x)); ks.TAIOffset != want {
+	if want := t.OffsetAtTAI(x); ks.TAIOffset != want {
 		off := fmt.Sprintf("%d s behind", want-ks.TAIOffset)
 		if ks.TAIOffset > want {
 			off = fmt.Sprintf("%d s ahead of", ks.TAIOffset-want)
@@ -58,12 +58,12 @@ func NewKernelTAI(cfg Config) (*KernelTAI, error) {
 			"let the time daemon set it (chrony: leapsectz right/UTC; ntpd: leapfile) or use the system source",
 			ks.TAIOffset, t.Source, want, off)
 	}
-	if d := x - real - int64(ks.TAIOffset)*leap.Second; abs(d) > k.tol {
+	if d := int64(x) - int64(real) - int64(ks.TAIOffset)*leap.Second; abs(d) > k.tol {
 		return nil, fmt.Errorf("tai clock source: CLOCK_TAI minus CLOCK_REALTIME is %v, not the kernel's TAI offset of %d s",
-			time.Duration(x-real), ks.TAIOffset)
+			time.Duration(int64(x)-int64(real)), ks.TAIOffset)
 	}
-	k.setAnchor(real, mono, leap.TAI(x))
-	k.lastTAI, k.lastRaw, k.trusted = x-mono, real-mono, true
+	k.setAnchor(real, mono, x)
+	k.lastTAI, k.lastRaw, k.trusted = int64(x)-int64(mono), int64(real)-int64(mono), true
 	k.applyKernel(ks, nil)
 	k.start(k.Check)
 	return k, nil
@@ -71,7 +71,7 @@ func NewKernelTAI(cfg Config) (*KernelTAI, error) {
 
 // sample reads CLOCK_TAI between two readings of the clock and returns it
 // with the midpoints of those.
-func (k *KernelTAI) sample() (real, mono, tai int64, err error) {
+func (k *KernelTAI) sample() (real Realtime, mono Monotonic, tai leap.TAI, err error) {
 	r1, m1 := k.clock.Now()
 	tai, err = k.readTAI()
 	r2, m2 := k.clock.Now()
@@ -113,17 +113,17 @@ func (k *KernelTAI) Check() {
 	if trusted != k.trusted {
 		// Switching between CLOCK_TAI and the realtime: the jump of the
 		// other reading since the last check is not known.
-		k.lastTAI, k.lastRaw, k.trusted = x-mono, real-mono, trusted
+		k.lastTAI, k.lastRaw, k.trusted = int64(x)-int64(mono), int64(real)-int64(mono), trusted
 	}
 	if !trusted {
-		k.st.Offset = time.Duration(real - t.UnixFromTAI(p))
-		k.settle(real, mono, real-mono, &k.lastRaw, p, k.realExplained(t, p, real),
+		k.st.Offset = time.Duration(int64(real) - int64(t.UnixFromTAI(p)))
+		k.settle(real, mono, int64(real)-int64(mono), &k.lastRaw, p, k.realExplained(t, p, real),
 			func() leap.TAI { return taiFromReal(t, real, p) })
 		return
 	}
-	k.st.Offset = time.Duration(x - int64(p))
-	accepted := k.near(x, int64(p)) || nearLeap(t, p, k.window, func(leap.Event) bool {
-		return k.near(x, int64(p)+leap.Second) || k.near(x, int64(p)-leap.Second)
+	k.st.Offset = time.Duration(x - p)
+	accepted := k.near(int64(x), int64(p)) || nearLeap(t, p, k.window, func(leap.Event) bool {
+		return k.near(int64(x), int64(p)+leap.Second) || k.near(int64(x), int64(p)-leap.Second)
 	})
-	k.settle(real, mono, x-mono, &k.lastTAI, p, accepted, func() leap.TAI { return leap.TAI(x) })
+	k.settle(real, mono, int64(x)-int64(mono), &k.lastTAI, p, accepted, func() leap.TAI { return x })
 }

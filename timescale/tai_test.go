@@ -51,10 +51,10 @@ type fakeTAIHost struct {
 	kern *fakeKernel
 }
 
-func (h fakeTAIHost) clockTAI() (int64, error) {
+func (h fakeTAIHost) clockTAI() (leap.TAI, error) {
 	real, _ := h.clk.Now()
 	k, _ := h.kern.read()
-	return real + int64(k.TAIOffset)*leap.Second, nil
+	return leap.TAI(int64(real) + int64(k.TAIOffset)*leap.Second), nil
 }
 
 func (h fakeTAIHost) source(t *testing.T, tbl *leap.Table, logs *logBuf) *KernelTAI {
@@ -87,7 +87,7 @@ func TestKernelTAIRefusesWrongOffset(t *testing.T) {
 	}
 	// The offset is right but CLOCK_TAI does not follow it.
 	_, err := NewKernelTAI(Config{Table: tbl, Clock: clk, Kernel: syncedKernel(37).read, CheckInterval: -1,
-		ClockTAI: func() (int64, error) { r, _ := clk.Now(); return r + 36*leap.Second, nil }})
+		ClockTAI: func() (leap.TAI, error) { r, _ := clk.Now(); return leap.TAI(int64(r) + 36*leap.Second), nil }})
 	if err == nil || !strings.Contains(err.Error(), "CLOCK_TAI minus CLOCK_REALTIME is 36s") {
 		t.Errorf("inconsistent CLOCK_TAI: error %v", err)
 	}
@@ -109,7 +109,7 @@ func TestKernelTAIThroughKernelLeap(t *testing.T) {
 	stepped := false
 	for i := range 1200 {
 		h.clk.Advance(100 * time.Millisecond)
-		if real, _ := h.clk.Now(); real == event.UnixNano() && !stepped {
+		if real, _ := h.clk.Now(); real == Realtime(event.UnixNano()) && !stepped {
 			stepped = true
 			// Linux inserts 23:59:60 and raises its TAI offset together.
 			h.clk.Step(-time.Second)
@@ -117,7 +117,7 @@ func TestKernelTAIThroughKernelLeap(t *testing.T) {
 		}
 		src.Check()
 		r := src.Now()
-		if r.TAI-prev.TAI != leap.TAI(100*time.Millisecond) || tbl.UnixFromTAI(r.TAI) != r.Real {
+		if r.TAI-prev.TAI != leap.TAI(100*time.Millisecond) || int64(tbl.UnixFromTAI(r.TAI)) != int64(r.Real) {
 			t.Fatalf("tick %d: served %s after %s, host %s", i, tbl.LabelFromTAI(r.TAI), tbl.LabelFromTAI(prev.TAI), fmtNs(r.Real))
 		}
 		prev = r
@@ -191,7 +191,7 @@ func TestKernelTAIDistrustsWrongOffset(t *testing.T) {
 	if st := src.Stats(); st.Steps != 1 || st.LastStep != -5*time.Second {
 		t.Fatalf("after a -5s step: %+v", st)
 	}
-	if r := src.Now(); r.TAI != tbl.TAIFromUnix(r.Real) {
+	if r := src.Now(); r.TAI != tbl.TAIFromUnix(leap.UTC(r.Real)) {
 		t.Errorf("not re-anchored on the realtime")
 	}
 }
@@ -204,7 +204,7 @@ func TestKernelTAIUnreadable(t *testing.T) {
 	var broken atomic.Bool
 	logs := &logBuf{}
 	src, err := NewKernelTAI(Config{Table: tbl, Clock: clk, Kernel: h.kern.read, Logger: logs.logger(), CheckInterval: -1,
-		ClockTAI: func() (int64, error) {
+		ClockTAI: func() (leap.TAI, error) {
 			if broken.Load() {
 				return 0, errors.New("EINVAL")
 			}

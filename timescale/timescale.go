@@ -12,7 +12,7 @@
 //   - Shifted wraps a source to serve time as if now were shifted, to replay
 //     a historic leap.
 //
-// A rehearsal (ParseRehearsal) does not need a source of its own: the source
+// A rehearsal (leap.ParseRehearsal) does not need a source of its own: the source
 // keeps mapping the host clock with the real table, and only the smear uses
 // the table with the synthetic leap (see docs/timescale.md).
 //
@@ -23,27 +23,40 @@
 package timescale
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/option"
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/leap"
 )
+
+// Realtime is a reading of the host's CLOCK_REALTIME in POSIX nanoseconds,
+// as the host kernel keeps it: it may be stepped, slewed, or leap by itself.
+// Kernel receive timestamps (SO_TIMESTAMPNS) are on this scale. Map it to
+// the continuous scale through a Reading (FromRealtime), never by taking it
+// for true UTC.
+type Realtime int64
+
+// Monotonic is a reading of the host's CLOCK_MONOTONIC in nanoseconds, from
+// an arbitrary origin: it never jumps, and only differences of two readings
+// mean anything.
+type Monotonic int64
 
 // Reading is one reading of a source.
 type Reading struct {
 	// TAI is the instant on the continuous scale.
 	TAI leap.TAI
-	// Real is the host's CLOCK_REALTIME at the same moment, in POSIX
-	// nanoseconds, unshifted. It maps kernel timestamps (FromRealtime).
-	Real int64
+	// Real is the host's CLOCK_REALTIME at the same moment, unshifted. It
+	// maps kernel timestamps (FromRealtime).
+	Real Realtime
 }
 
 // MaxRxAge bounds how long before a reading a receive timestamp may have been
-// taken for FromRealtime to use it.
-const MaxRxAge = 500 * time.Millisecond
+// taken for FromRealtime to use it: the one limit of the project
+// (rxstamp.MaxAge).
+const MaxRxAge = rxstamp.MaxAge
 
 // FromRealtime maps a host CLOCK_REALTIME timestamp rx (POSIX nanoseconds),
 // such as the kernel receive timestamp (SO_TIMESTAMPNS) of a packet taken
@@ -51,9 +64,9 @@ const MaxRxAge = 500 * time.Millisecond
 // r.TAI - (r.Real - rx). A timestamp after r, or more than MaxRxAge before it
 // (the host clock was stepped or leapt in between, or the packet is stale),
 // maps to r.TAI.
-func (r Reading) FromRealtime(rx int64) leap.TAI {
-	d := r.Real - rx
-	if d < 0 || d > int64(MaxRxAge) {
+func (r Reading) FromRealtime(rx Realtime) leap.TAI {
+	d, ok := rxstamp.Age(int64(rx), int64(r.Real))
+	if !ok {
 		return r.TAI
 	}
 	return r.TAI - leap.TAI(d)
@@ -110,19 +123,19 @@ type Stats struct {
 	KernelErr string
 }
 
-// Clock reads the host clock: realtime in POSIX nanoseconds and a monotonic
-// reading in nanoseconds (any origin) taken at the same moment.
+// Clock reads the host clock: realtime and monotonic readings taken at the
+// same moment.
 type Clock interface {
-	Now() (real, mono int64)
+	Now() (Realtime, Monotonic)
 }
 
 var processStart = time.Now()
 
 type hostClock struct{}
 
-func (hostClock) Now() (int64, int64) {
+func (hostClock) Now() (Realtime, Monotonic) {
 	t := time.Now()
-	return t.UnixNano(), int64(t.Sub(processStart))
+	return Realtime(t.UnixNano()), Monotonic(t.Sub(processStart))
 }
 
 // HostClock returns the host's clock: one time.Now call, whose wall reading
@@ -132,18 +145,19 @@ func HostClock() Clock { return hostClock{} }
 // ManualClock is a Clock moved by hand, for tests and simulations. Its zero
 // value reads (0, 0).
 type ManualClock struct {
-	mu         sync.Mutex
-	real, mono int64
+	mu   sync.Mutex
+	real Realtime
+	mono Monotonic
 }
 
 // NewManualClock returns a clock whose realtime reads at and whose monotonic
 // reading is zero.
 func NewManualClock(at time.Time) *ManualClock {
-	return &ManualClock{real: at.UnixNano()}
+	return &ManualClock{real: Realtime(at.UnixNano())}
 }
 
 // Now returns the current readings.
-func (c *ManualClock) Now() (real, mono int64) {
+func (c *ManualClock) Now() (Realtime, Monotonic) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.real, c.mono
@@ -153,8 +167,8 @@ func (c *ManualClock) Now() (real, mono int64) {
 func (c *ManualClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.real += int64(d)
-	c.mono += int64(d)
+	c.real += Realtime(d)
+	c.mono += Monotonic(d)
 }
 
 // Step steps the realtime reading alone by d, as settimeofday or a kernel
@@ -162,7 +176,7 @@ func (c *ManualClock) Advance(d time.Duration) {
 func (c *ManualClock) Step(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.real += int64(d)
+	c.real += Realtime(d)
 }
 
 // Config selects and configures a source; see New.
@@ -188,9 +202,8 @@ type Config struct {
 	// Kernel reads the host clock state; nil means ReadKernel (adjtimex,
 	// read-only).
 	Kernel func() (KernelState, error)
-	// ClockTAI reads CLOCK_TAI in nanoseconds for the tai source; nil means
-	// ReadClockTAI.
-	ClockTAI func() (int64, error)
+	// ClockTAI reads CLOCK_TAI for the tai source; nil means ReadClockTAI.
+	ClockTAI func() (leap.TAI, error)
 	// Tolerance is how far the host clock may drift from the anchor's
 	// prediction before it counts as stepped; 0 means 5 ms.
 	Tolerance time.Duration
@@ -210,11 +223,40 @@ const (
 	DefaultCheckInterval = 250 * time.Millisecond
 )
 
+// MaxShift bounds a replay's shift (TimeOffset, or TimeOffsetTo from now):
+// an NTP client takes the served time within 68 years of its own clock
+// (RFC 5905 eras), so a larger shift could not be served meaningfully, and
+// the arithmetic stays far from overflowing.
+const MaxShift = 68 * 365 * 24 * time.Hour
+
+// Validate checks the options of cfg that a user sets; its errors are
+// *option.Error named after them (clock, time-offset, time-offset-to).
+func (cfg Config) Validate() error {
+	switch {
+	case cfg.Kind != "" && cfg.Kind != "system" && cfg.Kind != "tai":
+		return option.Errorf("clock", cfg.Kind, "want system or tai")
+	case cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero():
+		return option.Errorf("time-offset", cfg.TimeOffset, "give either a duration (time-offset) or a target instant (time-offset-to), not both")
+	case cfg.TimeOffset > MaxShift || cfg.TimeOffset < -MaxShift:
+		return option.Errorf("time-offset", cfg.TimeOffset, "want at most %v either way: NTP clients take served time within 68 years of their own clock", MaxShift)
+	}
+	return nil
+}
+
+// checkShiftTo refuses a replay target more than MaxShift from now.
+func checkShiftTo(to, now time.Time) error {
+	if d := to.Sub(now); d > MaxShift || d < -MaxShift {
+		return option.Errorf("time-offset-to", to.UTC().Format(time.RFC3339), "want an instant within 68 years of now (%s): NTP clients take served time within 68 years of their own clock",
+			now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // New builds the source that cfg describes: system or tai, shifted when
 // TimeOffset or TimeOffsetTo is set.
 func New(cfg Config) (Source, error) {
-	if cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero() {
-		return nil, errors.New("time offset: give either a duration or a target instant, not both")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	var src Source
 	var err error
@@ -223,8 +265,6 @@ func New(cfg Config) (Source, error) {
 		src, err = NewSystem(cfg)
 	case "tai":
 		src, err = NewKernelTAI(cfg)
-	default:
-		return nil, fmt.Errorf("clock source %q: want system or tai", cfg.Kind)
 	}
 	if err != nil {
 		return nil, err
@@ -233,6 +273,10 @@ func New(cfg Config) (Source, error) {
 	case cfg.TimeOffset != 0:
 		return Shift(src, cfg.Table, cfg.TimeOffset), nil
 	case !cfg.TimeOffsetTo.IsZero():
+		if err := checkShiftTo(cfg.TimeOffsetTo, cfg.Table.UnixFromTAI(src.Now().TAI).Time()); err != nil {
+			src.Close()
+			return nil, err
+		}
 		return ShiftTo(src, cfg.Table, cfg.TimeOffsetTo), nil
 	}
 	return src, nil

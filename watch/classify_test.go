@@ -52,7 +52,7 @@ func (w watcher) watch(s *smear.Smear, from, to time.Time) []Point {
 	var pts []Point
 	for at := from.Add(w.phase); !at.After(to); at = at.Add(w.every) {
 		x := leap.TAI(at.UnixNano() + 37*leap.Second)
-		off := time.Duration(s.Served(x) - at.UnixNano())
+		off := s.Served(x).Time().Sub(at)
 		if w.noise > 0 {
 			off += time.Duration(w.rng.NormFloat64() * float64(w.noise))
 		}
@@ -73,13 +73,13 @@ func window(s *smear.Smear) (start, end time.Time) {
 // exactMaxOffset is the offset from true UTC of largest magnitude, sampled
 // like pts.
 func exactMaxOffset(s *smear.Smear, pts []Point) time.Duration {
-	var m int64
+	var m time.Duration
 	for _, p := range pts {
 		if o := s.Offset(leap.TAI(p.At.UnixNano() + 37*leap.Second)); max(o, -o) > max(m, -m) {
 			m = o
 		}
 	}
-	return time.Duration(m)
+	return m
 }
 
 func within(got, want, tol time.Duration) bool { return abs(got-want) <= tol }
@@ -93,7 +93,7 @@ func TestFractionMatchesSmear(t *testing.T) {
 		for d := time.Duration(0); d <= length; d += 1700 * time.Millisecond {
 			at := leapAt.Add(d)
 			x := leap.TAI(at.UnixNano() + 37*leap.Second)
-			exact := float64(at.UnixNano()-s.Served(x)) / 1e9
+			exact := at.Sub(s.Served(x).Time()).Seconds()
 			if got := fraction(shape, d.Seconds()/length.Seconds()); math.Abs(got-exact) > 2e-9 {
 				t.Fatalf("%s at %v: fraction %.12f, smear %.12f", shape, d, got, exact)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/internal/ntptest"
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
@@ -30,7 +31,7 @@ func startDaemon(t *testing.T, policy string, at time.Time, sign int) string {
 	d, err := daemon.Start(context.Background(), daemon.Config{
 		Server:   server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
 		Policy:   p,
-		Rehearse: &daemon.Rehearsal{At: at, Delta: sign},
+		Rehearse: &leap.Rehearsal{At: at, Delta: sign},
 		Source:   timescale.Config{AssumeSynced: true},
 		Settings: server.Settings{Stratum: 2, RefID: ntp.RefIDFromAddr(netip.MustParseAddr("127.0.0.1"))},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -39,7 +40,7 @@ func startDaemon(t *testing.T, policy string, at time.Time, sign int) string {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { _ = d.Serve(); close(done) }()
+	go func() { _ = d.Run(context.Background()); close(done) }()
 	t.Cleanup(func() { d.Close(); <-done })
 	return d.Addrs()[0]
 }

@@ -32,7 +32,7 @@ func (f fleet) record(from, to time.Time) *Record {
 		for i, s := range f.smears {
 			t := at.Add(time.Duration(i) * f.jitter)
 			x := leap.TAI(t.UnixNano() + 37*leap.Second)
-			smp := Sample{At: t, Offset: time.Duration(s.Served(x)-t.UnixNano()) + f.offsets[i], Delay: 20 * time.Microsecond, Answered: true}
+			smp := Sample{At: t, Offset: s.Served(x).Time().Sub(t) + f.offsets[i], Delay: 20 * time.Microsecond, Answered: true}
 			if f.excess != nil {
 				e := f.excess(k, i)
 				smp.Delay += e

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leapsmear/leapsmear/internal/netaddr"
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/loadgen"
 )
 
@@ -108,48 +108,22 @@ answered.`,
 
 // config checks the flags and turns them into a load run.
 func (f *benchFlags) config() (loadgen.Config, error) {
-	cfg := loadgen.Config{Duration: f.duration, Workers: f.workers, Window: f.window, Rate: f.rate,
+	if f.target == "" {
+		return loadgen.Config{}, usagef("bench: --target HOST:PORT is required")
+	}
+	target, err := netaddr.Resolve(context.Background(), f.target, 0)
+	if err != nil {
+		return loadgen.Config{}, usagef("bench: --target: %v", err)
+	}
+	cfg := loadgen.Config{Target: target, Duration: f.duration, Workers: f.workers, Window: f.window, Rate: f.rate,
 		Timeout: f.timeout, AllowRemote: f.allowRemote}
-	switch {
-	case f.target == "":
-		return cfg, usagef("bench: --target HOST:PORT is required")
-	case f.duration <= 0 || f.duration > loadgen.MaxDuration:
-		return cfg, usagef("bench: --duration %s: want more than 0 and at most %s", f.duration, loadgen.MaxDuration)
-	case f.workers < 1 || f.workers > 256:
-		return cfg, usagef("bench: --workers %d: want 1 to 256", f.workers)
-	case f.window < 1 || f.window > loadgen.MaxWindow:
-		return cfg, usagef("bench: --window %d: want 1 to %d", f.window, loadgen.MaxWindow)
-	case f.rate < 0 || math.IsNaN(f.rate) || math.IsInf(f.rate, 0):
-		return cfg, usagef("bench: --rate %v: want 0 (unlimited) or a positive number", f.rate)
-	case f.timeout <= 0:
-		return cfg, usagef("bench: --timeout %s: want a positive duration", f.timeout)
+	if err := cfg.Validate(); err != nil {
+		if oe, ok := option.As(err); ok && oe.Name == "target" && target.Port() != 0 {
+			return cfg, usagef("bench: %s; --allow-remote loads it anyway", oe.Flag())
+		}
+		return cfg, optionError("bench", err)
 	}
-	target, err := resolveTarget(f.target)
-	if err != nil {
-		return cfg, usagef("bench: --target: %v", err)
-	}
-	if err := loadgen.CheckTarget(target, f.allowRemote); err != nil {
-		return cfg, usagef("bench: --target: %v (--allow-remote)", err)
-	}
-	cfg.Target = target
 	return cfg, nil
-}
-
-// resolveTarget reads HOST:PORT, a name resolved to its first address.
-func resolveTarget(s string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
-		return netip.AddrPort{}, fmt.Errorf("%q: want HOST:PORT such as 127.0.0.1:11123 or [::1]:11123", s)
-	}
-	ua, err := net.ResolveUDPAddr("udp", s)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%q: %w", s, err)
-	}
-	ap := ua.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 // benchJSON is the --json output; its keys are a contract with scripts

@@ -45,18 +45,11 @@ func checksumHint(err error) error {
 }
 
 // tableWarnings lists what an operator must hear about a table in use at
-// instant at: that it has expired, or is not verified.
+// instant at (leap.Table.Problems), with where to read more.
 func tableWarnings(t *leap.Table, at time.Time) []string {
 	var w []string
-	if t.Expired(at) {
-		if t.Expires.IsZero() {
-			w = append(w, fmt.Sprintf("leap table %s states no expiry: it is treated as expired and may miss leap seconds announced after it was made; refresh it (see docs/leap-tables.md)", t.Source))
-		} else {
-			w = append(w, fmt.Sprintf("leap table %s EXPIRED on %s: leap seconds announced since may be missing; refresh it (see docs/leap-tables.md)", t.Source, t.Expires.UTC().Format(time.RFC3339)))
-		}
-	}
-	if !t.Verified {
-		w = append(w, fmt.Sprintf("leap table %s is not verified: %s", t.Source, t.Verification))
+	for _, p := range t.Problems(at) {
+		w = append(w, p.String()+" (see docs/leap-tables.md)")
 	}
 	return w
 }

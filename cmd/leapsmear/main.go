@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 // commands holds the constructors of every subcommand; each file adds its own
@@ -26,6 +28,15 @@ func (e usageError) Unwrap() error { return e.err }
 // usagef returns a usage error: a wrong flag value or argument.
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
+}
+
+// optionError turns a library's validation error into a usage error naming
+// the flag ("serve: --rate-limit NaN: ..."); other errors pass unchanged.
+func optionError(command string, err error) error {
+	if oe, ok := option.As(err); ok {
+		return usagef("%s: %s", command, oe.Flag())
+	}
+	return err
 }
 
 func newRootCmd() *cobra.Command {

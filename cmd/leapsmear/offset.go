@@ -123,8 +123,8 @@ that day instead (for a deleted second, 23:59:59 does not exist).`,
 				if err != nil {
 					return usagef("--at: %v", err)
 				}
-				rows = append(rows, offsetRow{At: l.String(), Served: time.Unix(0, s.Served(x)).UTC().Format(time.RFC3339Nano),
-					OffsetNs: s.Offset(x), RatePPM: s.RatePPM(x), LI: s.LI(x)})
+				rows = append(rows, offsetRow{At: l.String(), Served: s.Served(x).Time().Format(time.RFC3339Nano),
+					OffsetNs: s.Offset(x).Nanoseconds(), RatePPM: s.RatePPM(x), LI: s.LI(x)})
 			}
 			return writeOffsets(cmd.OutOrStdout(), rows, jsonOut)
 		},

@@ -2,8 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
+	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -135,95 +136,79 @@ on the command line win over the file.`,
 	return cmd
 }
 
-// daemonConfig checks the flags and turns them into a daemon configuration.
-func (f *serveFlags) daemonConfig(now time.Time) (daemon.Config, error) {
+// daemonConfig turns the flags into a daemon configuration, which the daemon
+// validates; its complaints become usage errors naming the flag.
+func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Config, error) {
 	cfg := daemon.Config{
 		Server:    server.Config{Listen: f.listen, SocketsPerAddress: f.sockets},
 		LeapFiles: f.leap.files,
 		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
 		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
+		User:      f.user,
+		Logger:    log,
 	}
 	var err error
 	if cfg.Policy, err = smear.Parse(f.policy); err != nil {
 		return cfg, usagef("--policy: %v", err)
 	}
-	if f.clock != "system" && f.clock != "tai" {
-		return cfg, usagef("--clock %q: want system or tai", f.clock)
-	}
 	if f.timeOffsetTo != "" {
-		if f.timeOffset != 0 {
-			return cfg, usagef("--time-offset and --time-offset-to exclude each other")
-		}
 		if cfg.Source.TimeOffsetTo, err = time.Parse(time.RFC3339Nano, f.timeOffsetTo); err != nil {
 			return cfg, usagef("--time-offset-to %q: want RFC 3339 such as 2016-12-31T18:00:00Z", f.timeOffsetTo)
 		}
 	}
 	if f.rehearse != "" {
-		at, delta, err := timescale.ParseRehearsal(f.rehearse, now)
+		r, err := leap.ParseRehearsal(f.rehearse, now)
 		if err != nil {
 			return cfg, usagef("--rehearse: %v", err)
 		}
-		cfg.Rehearse = &daemon.Rehearsal{At: at, Delta: delta}
-	}
-	if f.stratum < 1 || f.stratum > 15 {
-		return cfg, usagef("--stratum %d: want 1 to 15", f.stratum)
+		cfg.Rehearse = &r
 	}
 	refid, err := parseRefID(f.refid)
 	if err != nil {
 		return cfg, usagef("--refid %q: %v", f.refid, err)
 	}
-	if f.rootDelay < 0 || f.rootDispersion < 0 {
-		return cfg, usagef("--root-delay and --root-dispersion cannot be negative")
-	}
-	if f.rateLimit < 0 {
-		return cfg, usagef("--rate-limit %v: cannot be negative", f.rateLimit)
-	}
-	if f.rateLimit > 0 {
+	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion}
+	if f.rateLimit != 0 {
 		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval, Entries: f.rateEntries})
 		if err != nil {
-			return cfg, usagef("rate limit: %v", err)
+			return cfg, usagef("%v", err)
 		}
 		cfg.Limiter = l
 	}
-	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion}
-	for _, l := range f.listen {
-		if _, err := server.ParseListen(l); err != nil {
-			return cfg, usagef("--listen: %v", err)
-		}
+	if err := cfg.Validate(); err != nil {
+		return cfg, optionError("serve", err)
 	}
 	if f.admin != "" {
 		if err := admin.CheckAddress(f.admin, f.listen); err != nil {
 			return cfg, usagef("--admin: %v", err)
 		}
+		addr := f.admin
+		cfg.Services = append(cfg.Services, func(d *daemon.Daemon) (daemon.Service, error) {
+			return admin.Listen(addr, d.Addrs(), d, admin.Options{Logger: log})
+		})
 	}
 	return cfg, nil
 }
 
 // parseRefID reads an IPv4 address or up to four ASCII characters.
 func parseRefID(s string) (uint32, error) {
-	if ap, err := server.ParseListen(s + ":0"); err == nil && ap.Addr().Is4() && strings.Count(s, ".") == 3 {
-		return ntp.RefIDFromAddr(ap.Addr()), nil
+	if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
+		return ntp.RefIDFromAddr(a), nil
 	}
 	return ntp.RefIDFromString(s)
 }
 
 // runServe serves until ctx ends or a signal stops it, logging to logw.
+// SIGHUP asks the daemon to reload its leap files; SIGTERM and SIGINT stop
+// it.
 func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	log, err := f.log.logger(logw)
 	if err != nil {
 		return err
 	}
-	cfg, err := f.daemonConfig(time.Now())
+	cfg, err := f.daemonConfig(time.Now(), log)
 	if err != nil {
 		return err
-	}
-	cfg.Logger = log
-	// A wrong --user fails before anything is bound, served or logged.
-	var drop daemon.User
-	if f.user != "" {
-		if drop, err = daemon.LookupUser(f.user); err != nil {
-			return err
-		}
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -235,59 +220,28 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	defer signal.Stop(signals)
 	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
-		return checksumHint(err)
+		return optionError("serve", checksumHint(err))
 	}
-	var adm *admin.Server
-	if f.admin != "" {
-		if adm, err = admin.Listen(f.admin, d.Addrs(), d, admin.Options{Logger: log}); err != nil {
-			d.Close()
-			return err
-		}
-		defer adm.Close()
-	}
-	// Every socket is bound: now the privileges can go, before any request
-	// is read.
-	if f.user != "" {
-		if err := drop.Drop(); err != nil {
-			d.Close()
-			return err
-		}
-		log.Info("dropped privileges", "user", f.user, "uid", os.Getuid(), "gid", os.Getgid())
-	}
-	if adm != nil {
-		go func() {
-			if err := adm.Serve(); err != nil {
-				log.Error("admin endpoints stopped", "error", err)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-signals:
+				if sig == syscall.SIGHUP {
+					log.Info("SIGHUP: reloading the leap table")
+					d.RequestReload()
+					continue
+				}
+				log.Info("stopping", "signal", sig.String())
+				stop()
+				return
 			}
-		}()
-		log.Info("admin endpoints listening", "admin", adm.Addr(),
-			"urls", []string{"http://" + adm.Addr() + "/", "http://" + adm.Addr() + "/metrics", "http://" + adm.Addr() + "/healthz"})
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Serve() }()
-	for {
-		select {
-		case err := <-done:
-			d.Close()
-			return err
-		case <-ctx.Done():
-			d.Close()
-			<-done
-			return nil
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				log.Info("SIGHUP: reloading the leap table")
-				_ = d.Reload() // logged and counted; the last good table stays
-				continue
-			}
-			log.Info("stopping", "signal", sig.String())
-			d.Close()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			return nil
 		}
-	}
+	}()
+	return d.Run(ctx)
 }
 
 // noArgs rejects positional arguments as a usage error.

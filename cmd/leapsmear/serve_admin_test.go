@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -87,7 +88,7 @@ func startServe(t *testing.T, args ...string) *serveProc {
 		}
 	})
 	deadline := time.After(30 * time.Second)
-	for p.admin == "" {
+	for p.admin == "" || p.ntp == "" {
 		select {
 		case m, ok := <-p.logs:
 			if !ok {
@@ -299,7 +300,7 @@ func TestKubernetesConfigParses(t *testing.T) {
 	sf.listen, _ = cmd.Flags().GetStringArray("listen")
 	sf.policy, _ = cmd.Flags().GetString("policy")
 	sf.clock, sf.stratum, sf.refid, sf.admin = "system", 2, "LSMR", "10.1.2.3:9123"
-	if _, err := sf.daemonConfig(time.Now()); err != nil {
+	if _, err := sf.daemonConfig(time.Now(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Errorf("daemon config: %v", err)
 	}
 }
@@ -315,7 +316,7 @@ func TestServeHealthzFollowsSIGHUP(t *testing.T) {
 	p := startServe(t, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--leap-file", leapFile, "--assume-synced")
 
 	code, body := httpGet(t, p.admin+"/healthz")
-	if code != http.StatusServiceUnavailable || body != "leap table "+leapFile+" expired on 2026-06-28T00:00:00Z; refresh it and send SIGHUP (or ?strict=0)\n" {
+	if code != http.StatusServiceUnavailable || body != "leap table "+leapFile+" expired on 2026-06-28T00:00:00Z: it is still used, but leap seconds announced since may be missing; refresh it and send SIGHUP (or ?strict=0)\n" {
 		t.Fatalf("expired table: %d %q", code, body)
 	}
 	if code, _ := httpGet(t, p.admin+"/healthz?strict=0"); code != http.StatusOK {

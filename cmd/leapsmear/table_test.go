@@ -259,7 +259,7 @@ func TestTableText(t *testing.T) {
 		"Leap-second table embedded leap-seconds.list (leap-seconds.list)",
 		"verified: yes, SHA-1 checksum matched",
 		"expires:  2027-06-28T00:00:00Z",
-		"WARNING: leap table embedded leap-seconds.list EXPIRED on 2027-06-28T00:00:00Z",
+		"WARNING: leap table embedded leap-seconds.list expired on 2027-06-28T00:00:00Z",
 		"TAI-UTC 10 s from 1972-01-01, then 27 leap seconds:",
 		"  1972-06-30 23:59:60 +1 TAI-UTC 11\n",
 		"  2016-12-31 23:59:60 +1 TAI-UTC 37\n",

@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 )
 
 // Msg is one datagram of a batch: struct mmsghdr of recvmmsg(2) and
@@ -93,9 +95,11 @@ type Conn struct {
 	rerr  unix.Errno
 	rflag uintptr
 
-	wmsgs   []Msg
-	wdone   int
-	wfailed int
+	wmsgs    []Msg
+	wdone    int
+	wfailed  int
+	wnowait  bool
+	wdropped int
 
 	readFn, writeFn func(fd uintptr) bool
 }
@@ -186,13 +190,26 @@ func (c *Conn) doRead(fd uintptr) bool {
 // and counted in failed; the rest of the batch still goes. err is only for
 // the socket itself: closed, or past its write deadline.
 func (c *Conn) Send(msgs []Msg) (failed int, err error) {
+	failed, _, err = c.send(msgs, false)
+	return failed, err
+}
+
+// TrySend is Send without waiting: what the socket's full buffer cannot
+// take now is dropped and counted in dropped, so that a slow path out never
+// holds up the caller (a server goes on reading, and a reply sent late
+// would carry a stale transmit time anyway).
+func (c *Conn) TrySend(msgs []Msg) (failed, dropped int, err error) {
+	return c.send(msgs, true)
+}
+
+func (c *Conn) send(msgs []Msg, nowait bool) (failed, dropped int, err error) {
 	if len(msgs) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
-	c.wmsgs, c.wdone, c.wfailed = msgs, 0, 0
+	c.wmsgs, c.wdone, c.wfailed, c.wnowait, c.wdropped = msgs, 0, 0, nowait, 0
 	err = c.raw.Write(c.writeFn)
 	c.wmsgs = nil
-	return c.wfailed, err
+	return c.wfailed, c.wdropped, err
 }
 
 // doWrite is the sendmmsg callback for c.wmsgs[c.wdone:]; raw like doRead.
@@ -204,6 +221,11 @@ func (c *Conn) doWrite(fd uintptr) bool {
 			c.wdone += int(n)
 		case unix.EINTR:
 		case unix.EAGAIN:
+			if c.wnowait {
+				c.wdropped = len(c.wmsgs) - c.wdone
+				c.wdone = len(c.wmsgs)
+				return true
+			}
 			return false
 		default:
 			// sendmmsg reports the error of the first datagram when it
@@ -247,9 +269,10 @@ func ParseControl(oob []byte) (c Control) {
 		}
 		data := oob[unix.CmsgLen(0):l]
 		switch {
-		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
-			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
-			c.Rx = ts.Sec*1e9 + ts.Nsec
+		case h.Level == unix.SOL_SOCKET:
+			if rx, ok := rxstamp.Decode(h.Level, h.Type, data); ok {
+				c.Rx = rx
+			}
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
 			c.Dst = Pktinfo{Ifindex: uint32(info.Ifindex)}
@@ -292,33 +315,21 @@ func PutPktinfo(b []byte, p Pktinfo, v6 bool) int {
 // PktinfoSpace is the room PutPktinfo needs.
 var PktinfoSpace = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 
-// Source returns the address bytes (4 for IPv4, 16 for IPv6; an IPv4
-// client of a dual-stack socket gives its 4 bytes) and port of a source
-// address the kernel wrote into sa with length namelen. ok is false for any
-// other address family. The bytes alias sa.
-func Source(sa *unix.RawSockaddrInet6, namelen uint32) (addr []byte, port uint16, ok bool) {
+// Source returns the source address the kernel wrote into sa with length
+// namelen: an IPv4 address for an IPv4 client, also of a dual-stack socket
+// (v4-mapped addresses are unmapped). It is the zero AddrPort, which is not
+// valid, for any other address family. It does not allocate (the IPv6 zone
+// is not kept).
+func Source(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPort {
 	raw := (*[unix.SizeofSockaddrInet6]byte)(unsafe.Pointer(sa))
-	port = binary.BigEndian.Uint16(raw[2:4])
+	port := binary.BigEndian.Uint16(raw[2:4])
 	switch {
 	case namelen >= unix.SizeofSockaddrInet4 && sa.Family == unix.AF_INET:
-		return raw[4:8], port, true
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[4:8])), port)
 	case namelen >= unix.SizeofSockaddrInet6 && sa.Family == unix.AF_INET6:
-		a := raw[8:24]
-		if isV4Mapped(a) {
-			return a[12:16], port, true
-		}
-		return a, port, true
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[8:24])).Unmap(), port)
 	}
-	return nil, 0, false
-}
-
-func isV4Mapped(a []byte) bool {
-	for _, b := range a[:10] {
-		if b != 0 {
-			return false
-		}
-	}
-	return a[10] == 0xff && a[11] == 0xff
+	return netip.AddrPort{}
 }
 
 // PutSockaddr writes ap into sa as the kernel wants it (sockaddr_in for an
@@ -337,10 +348,4 @@ func PutSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
 	sa.Family = unix.AF_INET6
 	sa.Addr = a.As16()
 	return unix.SizeofSockaddrInet6
-}
-
-// EnableTimestamps asks the kernel for a receive timestamp
-// (SO_TIMESTAMPNS) on every datagram of the socket.
-func EnableTimestamps(fd uintptr) error {
-	return unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 }

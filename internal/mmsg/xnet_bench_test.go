@@ -62,7 +62,7 @@ func BenchmarkRecvMmsg(b *testing.B) {
 				b.Fatal(err)
 			}
 			for j := range n {
-				if _, _, ok := Source(&in.names[j], in.msgs[j].Hdr.Namelen); !ok {
+				if !Source(&in.names[j], in.msgs[j].Hdr.Namelen).IsValid() {
 					b.Fatal("no source")
 				}
 				_ = ParseControl(in.msgs[j].Control(in.oob[j][:]))

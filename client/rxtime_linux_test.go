@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 )
 
 // timestampCmsg builds the control message the kernel sends with
@@ -34,7 +36,7 @@ func TestRxAge(t *testing.T) {
 		{"fresh", timestampCmsg(now.Add(-137 * time.Microsecond)), 137 * time.Microsecond},
 		{"now", timestampCmsg(now), 0},
 		{"in the future", timestampCmsg(now.Add(time.Millisecond)), 0},
-		{"too old", timestampCmsg(now.Add(-maxRxAge - time.Nanosecond)), 0},
+		{"too old", timestampCmsg(now.Add(-rxstamp.MaxAge - time.Nanosecond)), 0},
 		{"none", nil, 0},
 		{"truncated", timestampCmsg(now.Add(-time.Millisecond))[:unix.CmsgLen(8)], 0},
 	} {

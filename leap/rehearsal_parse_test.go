@@ -1,4 +1,4 @@
-package timescale
+package leap
 
 import (
 	"strings"
@@ -23,7 +23,8 @@ func TestParseRehearsal(t *testing.T) {
 		{"now,+1", "2026-05-01T10:00:01Z", 1},
 		{"now+750ms,+1", "2026-05-01T10:00:01Z", 1},
 	} {
-		at, delta, err := ParseRehearsal(tc.in, now)
+		r, err := ParseRehearsal(tc.in, now)
+		at, delta := r.At, r.Delta
 		if err != nil {
 			t.Errorf("%q: %v", tc.in, err)
 			continue
@@ -34,8 +35,8 @@ func TestParseRehearsal(t *testing.T) {
 	}
 	// A whole-second now is not rounded.
 	whole := mustTime(t, "2026-05-01T10:00:00Z")
-	if at, _, err := ParseRehearsal("now+90s,+1", whole); err != nil || !at.Equal(whole.Add(90*time.Second)) {
-		t.Errorf("now+90s from a whole second: %v %v", at, err)
+	if r, err := ParseRehearsal("now+90s,+1", whole); err != nil || !r.At.Equal(whole.Add(90*time.Second)) {
+		t.Errorf("now+90s from a whole second: %v %v", r.At, err)
 	}
 }
 
@@ -61,7 +62,8 @@ func TestParseRehearsalErrors(t *testing.T) {
 		{"nowish,+1", "want now or now+DURATION"},
 		{"tomorrow,+1", "RFC 3339"},
 	} {
-		at, delta, err := ParseRehearsal(tc.in, now)
+		r, err := ParseRehearsal(tc.in, now)
+		at, delta := r.At, r.Delta
 		if err == nil {
 			t.Errorf("%q: accepted as %v %+d", tc.in, at, delta)
 			continue
@@ -78,10 +80,11 @@ func FuzzParseRehearsal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string, nowNs int64) {
 		now := time.Unix(0, nowNs)
-		at, delta, err := ParseRehearsal(s, now)
+		r, err := ParseRehearsal(s, now)
 		if err != nil {
 			return
 		}
+		at, delta := r.At, r.Delta
 		if delta != 1 && delta != -1 {
 			t.Fatalf("%q: delta %d", s, delta)
 		}
@@ -89,4 +92,13 @@ func FuzzParseRehearsal(f *testing.F) {
 			t.Fatalf("%q at %v: %v", s, now, at)
 		}
 	})
+}
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }

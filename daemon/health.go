@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/leapsmear/leapsmear/leap"
+)
+
+// Severity says how bad a Problem is.
+type Severity int
+
+// Severities, worst first.
+const (
+	// Failing: clients get no usable time, or time that cannot be trusted.
+	Failing Severity = iota
+	// Stale: the leap table may miss a leap; the server fails a strict
+	// health check.
+	Stale
+	// Warning: worth an operator's attention; the server is healthy.
+	Warning
+)
+
+// Problem is one thing wrong with a running server, worded for an operator.
+type Problem struct {
+	Severity Severity
+	Text     string
+}
+
+// Problems lists what is wrong at the snapshot, worst first: a host clock
+// that is not synchronised (every client rejects LI=3), a table that is not
+// verified, a table that has expired or states no expiry (judged on the
+// served clock), a failed reload, a table expiring soon.
+func (st Status) Problems() []Problem {
+	var ps []Problem
+	if !st.Synced {
+		ps = append(ps, Problem{Failing, "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16, which every client rejects"})
+	}
+	var stale, warn []Problem
+	for _, p := range st.TableProblems() {
+		switch p.Kind {
+		case leap.Unverified:
+			ps = append(ps, Problem{Failing, p.String()})
+		case leap.Expired, leap.NoExpiry:
+			stale = append(stale, Problem{Stale, p.String() + " and send SIGHUP"})
+		default:
+			warn = append(warn, Problem{Warning, p.String()})
+		}
+	}
+	ps = append(ps, stale...)
+	if st.ReloadError != "" {
+		ps = append(ps, Problem{Warning, "the last leap table reload failed, the previous table is served: " + st.ReloadError})
+	}
+	return append(ps, warn...)
+}
+
+// Health says whether the server is fit to serve: not while any Failing
+// problem stands, nor a Stale one unless strict is false. The reason is
+// every problem, worst first, one per line; when there is none it sums up
+// what is served.
+func (st Status) Health(strict bool) (ok bool, reason string) {
+	ok = true
+	var lines []string
+	for _, p := range st.Problems() {
+		if p.Severity == Failing || strict && p.Severity == Stale {
+			ok = false
+		}
+		lines = append(lines, p.Text)
+	}
+	if !ok {
+		if strict {
+			for i, l := range lines {
+				if strings.Contains(l, "expired on") || strings.Contains(l, "states no expiry") {
+					lines[i] = l + " (or ?strict=0)"
+				}
+			}
+		}
+		return false, strings.Join(lines, "\n")
+	}
+	t := st.Table
+	expiry := "expires " + rfc3339OrNone(t.Expires)
+	if st.Expired() {
+		expiry = "EXPIRED, ignored by ?strict=0"
+	}
+	sync := "a synchronised clock"
+	if st.SyncAssumed {
+		sync = "a clock assumed synchronised (adjtimex says it is not)"
+	}
+	summary := fmt.Sprintf("ok: serving %s with leap table %s (%s) on %s", st.Smear.Policy().Name, t.Source, expiry, sync)
+	return true, strings.Join(append([]string{summary}, lines...), "\n")
+}
+
+func rfc3339OrNone(t time.Time) string {
+	if t.IsZero() {
+		return "not stated"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,53 @@
+// Package option names the option a configuration error is about, so that
+// a library can validate its own configuration and the command line can
+// report the mistake in the words the user typed: the library says which
+// option (by the long name that is both the flag and the config-file key)
+// and why; the command turns that into "--name value: why", exit status 2.
+package option
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is a wrong value of one option.
+type Error struct {
+	// Name is the option's long name: "duration", "time-offset", ...
+	Name string
+	// Value is the value given, as the user wrote it or as Go prints it;
+	// empty when the mistake is the option's absence or a combination.
+	Value string
+	// Reason says what is wrong and what is wanted, in words.
+	Reason string
+}
+
+// Errorf returns an *Error for the option name with the given value (any
+// value; nil for none) and reason.
+func Errorf(name string, value any, format string, args ...any) *Error {
+	e := &Error{Name: name, Reason: fmt.Sprintf(format, args...)}
+	if value != nil {
+		e.Value = fmt.Sprint(value)
+	}
+	return e
+}
+
+// Error renders "name value: reason", as a library reports it.
+func (e *Error) Error() string { return e.render("") }
+
+// Flag renders "--name value: reason", as the command line reports it.
+func (e *Error) Flag() string { return e.render("--") }
+
+func (e *Error) render(prefix string) string {
+	s := prefix + e.Name
+	if e.Value != "" {
+		s += " " + e.Value
+	}
+	return s + ": " + e.Reason
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

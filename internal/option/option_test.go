@@ -1,0 +1,24 @@
+package option
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestError(t *testing.T) {
+	e := Errorf("rate-limit", 0.5, "want %s", "more")
+	if e.Error() != "rate-limit 0.5: want more" || e.Flag() != "--rate-limit 0.5: want more" {
+		t.Errorf("%q %q", e.Error(), e.Flag())
+	}
+	if e := Errorf("listen", nil, "give one"); e.Flag() != "--listen: give one" {
+		t.Errorf("%q", e.Flag())
+	}
+	wrapped := fmt.Errorf("start: %w", Errorf("time-offset", time.Hour, "x"))
+	if got, ok := As(wrapped); !ok || got.Name != "time-offset" || got.Value != "1h0m0s" {
+		t.Errorf("As(%v) = %+v, %v", wrapped, got, ok)
+	}
+	if _, ok := As(fmt.Errorf("plain")); ok {
+		t.Error("a plain error taken for an option error")
+	}
+}
