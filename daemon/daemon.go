@@ -67,6 +67,9 @@ type Config struct {
 	// ReloadTimeout is how long a reload may run before it is logged as
 	// stuck; 0 means DefaultReloadTimeout.
 	ReloadTimeout time.Duration
+	// LeapSources configures the periodic comparison of the leap seconds
+	// announced by the kernel, upstream servers and chronyd with the table.
+	LeapSources LeapSources
 }
 
 // A Service runs beside the NTP sockets for the daemon's lifetime. It is
@@ -136,6 +139,9 @@ func (cfg Config) Validate() error {
 	case st.RootDispersion < 0 || st.RootDispersion > ntp.MaxShort:
 		return option.Errorf("root-dispersion", st.RootDispersion, "want 0 to %v", ntp.MaxShort)
 	}
+	if err := cfg.LeapSources.Validate(); err != nil {
+		return err
+	}
 	if cfg.User != "" {
 		if _, err := LookupUser(cfg.User); err != nil {
 			return err
@@ -162,6 +168,7 @@ type Daemon struct {
 
 	reloadReq chan struct{}
 	watch     watchState
+	leaps     leapState
 	stop      chan struct{}
 	stopOnce  sync.Once
 	watchDone chan struct{}
@@ -210,6 +217,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.src = src
 	d.table.Store(table)
+	d.leaps.files.Store(table)
+	d.newLeapState()
 	d.resp = server.NewResponder(src, s, cfg.Settings, cfg.Limiter)
 	d.srv, err = server.New(ctx, cfg.Server, d.resp)
 	if err != nil {
@@ -235,6 +244,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.logStart(rep)
 	d.startChecks()
+	d.startLeapChecks()
 	return d, nil
 }
 
@@ -356,6 +366,7 @@ func (d *Daemon) reloadLoop(done <-chan struct{}) {
 func (d *Daemon) Close() {
 	d.stopOnce.Do(func() { close(d.stop) })
 	<-d.watchDone
+	<-d.leaps.done
 	d.closeAll()
 }
 
@@ -384,9 +395,13 @@ func (d *Daemon) Reload() error {
 	defer d.mu.Unlock()
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
-	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
-	var s *smear.Smear
+	files, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
+	var (
+		s     *smear.Smear
+		table *leap.Table
+	)
 	if err == nil {
+		table = d.readopt(files)
 		s, err = d.buildSmear(table)
 	}
 	if err != nil {
@@ -398,6 +413,7 @@ func (d *Daemon) Reload() error {
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
+	d.leaps.files.Store(files)
 	d.src.SetTable(table)
 	d.resp.SetSmear(s)
 	d.log.Info("leap table reloaded", tableAttrs(table, d.servedNow())...)

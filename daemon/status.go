@@ -57,6 +57,9 @@ type Status struct {
 	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
+	// LeapSources is the state of the comparison of leap announcements
+	// with the table.
+	LeapSources LeapSourcesStatus
 }
 
 // Status takes a snapshot of the daemon. It reads the clock once and sums
@@ -81,6 +84,7 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.LeapSources = d.LeapSourcesStatus()
 	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r

@@ -52,6 +52,10 @@ type Event struct {
 	// Synthetic marks a rehearsal leap (see Table.WithRehearsal): it may take
 	// effect at any whole second, not only at the start of a month.
 	Synthetic bool
+	// Adopted marks a leap second that the table's publisher did not list
+	// but that sources announced and the server adopted (see
+	// Table.WithAdopted): the table's expiry does not vouch for it.
+	Adopted bool
 }
 
 // Unix returns the POSIX seconds of the instant the event takes effect.
@@ -69,7 +73,8 @@ func (e Event) TAI() TAI { return TAI((e.Unix() + int64(e.TAIUTC)) * Second) }
 
 // String renders the event as "2016-12-31 23:59:60 +1 (TAI-UTC 37)", or
 // "2029-06-30 23:59:59 deleted -1 (TAI-UTC 36)" for a deleted second, or
-// "rehearsal leap at 2026-11-23T12:00:00Z +1 (TAI-UTC 38)" for a synthetic one.
+// "rehearsal leap at 2026-11-23T12:00:00Z +1 (TAI-UTC 38)" for a synthetic one;
+// an adopted one says so: "2027-12-31 23:59:60 +1 (TAI-UTC 38, adopted)".
 func (e Event) String() string {
 	if e.Synthetic {
 		return fmt.Sprintf("rehearsal leap at %s %+d (TAI-UTC %d)", e.Effective.UTC().Format(time.RFC3339), e.Delta, e.TAIUTC)
@@ -78,7 +83,11 @@ func (e Event) String() string {
 	if e.Delta < 0 {
 		clock = "23:59:59 deleted"
 	}
-	return fmt.Sprintf("%s %s %+d (TAI-UTC %d)", e.Day().Format("2006-01-02"), clock, e.Delta, e.TAIUTC)
+	adopted := ""
+	if e.Adopted {
+		adopted = ", adopted"
+	}
+	return fmt.Sprintf("%s %s %+d (TAI-UTC %d%s)", e.Day().Format("2006-01-02"), clock, e.Delta, e.TAIUTC, adopted)
 }
 
 // equal reports whether two events describe the same leap: same instant,
@@ -158,7 +167,7 @@ func (t *Table) check() (int, error) {
 			return i, fmt.Errorf("event %d (%s) changes TAI-UTC from %d to %d, not by its delta %+d", i+1, at.Format(time.RFC3339), prev, e.TAIUTC, e.Delta)
 		}
 		prev, prevAt = e.TAIUTC, at
-		if !e.Synthetic {
+		if !e.Synthetic && !e.Adopted {
 			lastReal = at
 		}
 	}

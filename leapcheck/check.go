@@ -278,7 +278,7 @@ func Check(t *leap.Table, at time.Time, sources []Observation, opt Options) Resu
 		unknown = unknown || f.Verdict == UnknownLeap
 	}
 	if r.TableExpired && !unknown {
-		r.Problems = append(r.Problems, expiredSentence(t)+"; refresh it: "+RefreshCommand(t))
+		r.Problems = append(r.Problems, expirySentence(t, at)+": "+RefreshCommand(t))
 	}
 	return r
 }
@@ -353,11 +353,11 @@ func judge(t *leap.Table, at, d time.Time, others []Observation, months Months) 
 		}
 	}
 	f.Quorum = len(bySign[sign])
-	coverage := expiredSentence(t)
+	coverage := expirySentence(t, at)
 	if !t.Expired(at) {
-		coverage = fmt.Sprintf("leap table %s does not reach that date (it expires %s)", t.Source, t.Expires.UTC().Format(time.RFC3339))
+		coverage = fmt.Sprintf("leap table %s does not reach that date (it expires %s); refresh it", t.Source, t.Expires.UTC().Format(time.RFC3339))
 	}
-	problems = append(problems, fmt.Sprintf("unknown leap: %s %s, which leap table %s does not have; %s; refresh it: %s",
+	problems = append(problems, fmt.Sprintf("unknown leap: %s %s, which leap table %s does not have; %s: %s",
 		announce(f.Announcing), f.Leap.phrase(), t.Source, coverage, RefreshCommand(t)))
 	if len(bySign[-sign]) > 0 {
 		f.Quorum = 0
@@ -405,11 +405,15 @@ func silentOnLastDay(f Finding, others []Observation) []string {
 	return out
 }
 
-func expiredSentence(t *leap.Table) string {
-	if t.Expires.IsZero() {
-		return fmt.Sprintf("leap table %s states no expiry, so it vouches for no date after its last leap", t.Source)
+// expirySentence is the table's own word (leap.Table.Problems) on its
+// expiry at at, for a table that has expired or states none.
+func expirySentence(t *leap.Table, at time.Time) string {
+	for _, p := range t.Problems(at) {
+		if p.Kind == leap.Expired || p.Kind == leap.NoExpiry {
+			return p.String()
+		}
 	}
-	return fmt.Sprintf("leap table %s expired on %s, so leap seconds announced since may be missing from it", t.Source, t.Expires.UTC().Format(time.RFC3339))
+	return "leap table " + t.Source + " has expired; refresh it"
 }
 
 // IERSList is where the IERS publishes the current leap-seconds.list.
