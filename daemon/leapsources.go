@@ -351,6 +351,9 @@ func (ls LeapSourcesStatus) problems() []Problem {
 			sev = Failing
 		}
 		for _, p := range r.Problems {
+			if strings.HasPrefix(p, "leap table ") {
+				continue // the table's own expiry: a table problem already
+			}
 			s := Warning
 			if strings.HasPrefix(p, "unknown leap:") {
 				s = sev

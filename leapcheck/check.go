@@ -100,6 +100,17 @@ func (v Verdict) String() string {
 // MarshalText renders the verdict by its name.
 func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
+// UnmarshalText reads a verdict by its name.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for i, n := range verdictNames {
+		if n == string(b) {
+			*v = Verdict(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("verdict %q: want one of %s", b, strings.Join(verdictNames[:], ", "))
+}
+
 // Verdicts returns every verdict, least severe first.
 func Verdicts() []Verdict { return []Verdict{None, Agree, TableOnly, FaultySource, UnknownLeap} }
 

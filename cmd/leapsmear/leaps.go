@@ -166,69 +166,11 @@ flags take it) and effective the midnight after it (RFC 3339).`,
 	return cmd
 }
 
-// announceJSON is a leap second as the leaps JSON gives it.
-type announceJSON struct {
-	Date      string `json:"date"`
-	Sign      int    `json:"sign"`
-	Effective string `json:"effective"`
-}
-
-func newAnnounceJSON(a *leapcheck.Announcement) *announceJSON {
-	if a == nil {
-		return nil
-	}
-	return &announceJSON{Date: a.Date(), Sign: a.Sign, Effective: rfc3339(a.Effective())}
-}
-
-type leapSourceJSON struct {
-	Name      string        `json:"name"`
-	Kind      string        `json:"kind"`
-	OK        bool          `json:"ok"`
-	Error     *string       `json:"error"`
-	Announces *announceJSON `json:"announces"`
-}
-
-type leapsTableJSON struct {
-	Source  string  `json:"source"`
-	Expires *string `json:"expires"`
-	Expired bool    `json:"expired"`
-}
-
-// leapsJSON is the stable JSON contract of "leapsmear leaps --json".
-type leapsJSON struct {
-	At       string           `json:"at"`
-	Table    leapsTableJSON   `json:"table"`
-	Sources  []leapSourceJSON `json:"sources"`
-	Verdict  string           `json:"verdict"`
-	Leap     *announceJSON    `json:"leap"`
-	Problems []string         `json:"problems"`
-}
-
-func newLeapsJSON(r leapcheck.Result) leapsJSON {
-	j := leapsJSON{
-		At:       r.At.UTC().Format(time.RFC3339Nano),
-		Table:    leapsTableJSON{Source: r.TableSource, Expires: optionalTime(r.TableExpires), Expired: r.TableExpired},
-		Sources:  []leapSourceJSON{},
-		Verdict:  r.Verdict.String(),
-		Leap:     newAnnounceJSON(r.Leap),
-		Problems: append([]string{}, r.Problems...),
-	}
-	for _, o := range r.Sources {
-		s := leapSourceJSON{Name: o.Name, Kind: string(o.Kind), OK: o.Err == nil, Announces: newAnnounceJSON(o.Announces)}
-		if o.Err != nil {
-			msg := o.Err.Error()
-			s.Error = &msg
-		}
-		j.Sources = append(j.Sources, s)
-	}
-	return j
-}
-
 func writeLeapsJSON(w io.Writer, r leapcheck.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // the refresh commands hold "&&"
-	return enc.Encode(newLeapsJSON(r))
+	return enc.Encode(r.Report())
 }
 
 func writeLeapsText(w io.Writer, r leapcheck.Result) error {

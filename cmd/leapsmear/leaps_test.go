@@ -14,6 +14,7 @@ import (
 	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
@@ -72,10 +73,10 @@ var (
 )
 
 // leaps runs leapsmear leaps --json in-process and decodes its output.
-func leaps(t *testing.T, args ...string) (int, leapsJSON, string) {
+func leaps(t *testing.T, args ...string) (int, leapcheck.Report, string) {
 	t.Helper()
 	code, out, errs := runCapture(append([]string{"leaps", "--json"}, args...)...)
-	var j leapsJSON
+	var j leapcheck.Report
 	if code != 2 {
 		if err := json.Unmarshal([]byte(out), &j); err != nil {
 			t.Fatalf("leaps %v: exit %d, output not JSON: %v\n%s\n%s", args, code, err, out, errs)
@@ -85,7 +86,7 @@ func leaps(t *testing.T, args ...string) (int, leapsJSON, string) {
 	return code, j, errs
 }
 
-func sourceNamed(t *testing.T, j leapsJSON, name string) leapSourceJSON {
+func sourceNamed(t *testing.T, j leapcheck.Report, name string) leapcheck.SourceReport {
 	t.Helper()
 	for _, s := range j.Sources {
 		if s.Name == name {
@@ -93,10 +94,10 @@ func sourceNamed(t *testing.T, j leapsJSON, name string) leapSourceJSON {
 		}
 	}
 	t.Fatalf("no source %q in %+v", name, j.Sources)
-	return leapSourceJSON{}
+	return leapcheck.SourceReport{}
 }
 
-func announces(s leapSourceJSON) string {
+func announces(s leapcheck.SourceReport) string {
 	if s.Announces == nil {
 		return ""
 	}
@@ -105,7 +106,7 @@ func announces(s leapSourceJSON) string {
 
 const ins2027 = "2027-12-31 +1 2028-01-01T00:00:00Z"
 
-func hasProblem(j leapsJSON, part string) bool {
+func hasProblem(j leapcheck.Report, part string) bool {
 	return slices.ContainsFunc(j.Problems, func(p string) bool { return strings.Contains(p, part) })
 }
 
@@ -116,7 +117,7 @@ func TestLeapsAgree(t *testing.T) {
 	withKernel(t, kernelArmedIns)
 	file := leapFileWith2027(t)
 	code, j, _ := leaps(t, "--leap-file", file, "--upstream", a, "--upstream", b, "--at", lastDay2027)
-	if code != 0 || j.Verdict != "agree" || j.Leap == nil || j.Leap.Date != "2027-12-31" || j.Leap.Sign != 1 || j.Leap.Effective != leap2028 {
+	if code != 0 || j.Verdict.String() != "agree" || j.Leap == nil || j.Leap.Date != "2027-12-31" || j.Leap.Sign != 1 || j.Leap.Effective != leap2028 {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
 	for _, name := range []string{file, "kernel", "ntp " + a, "ntp " + b} {
@@ -137,7 +138,7 @@ func TestLeapsUnknownLeap(t *testing.T) {
 	plain := upstream(t, lastDay2027, "")
 	withKernel(t, kernelQuiet)
 	code, j, errs := leaps(t, "--upstream", a, "--upstream", b, "--upstream", plain, "--at", lastDay2027)
-	if code != 1 || j.Verdict != "unknown-leap" || j.Leap == nil || j.Leap.Date != "2027-12-31" || !j.Table.Expired {
+	if code != 1 || j.Verdict.String() != "unknown-leap" || j.Leap == nil || j.Leap.Date != "2027-12-31" || !j.Table.Expired {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
 	if !strings.Contains(errs, "leapsmear: verdict unknown-leap: unknown leap: ntp "+a+", ntp "+b+" announce") {
@@ -159,7 +160,7 @@ func TestLeapsFaultySource(t *testing.T) {
 	good1, good2 := upstream(t, lastDay2026, ""), upstream(t, lastDay2026, "")
 	withKernel(t, kernelQuiet)
 	code, j, errs := leaps(t, "--upstream", good1, "--upstream", bad, "--upstream", good2, "--at", lastDay2026)
-	if code != 1 || j.Verdict != "faulty-source" || j.Leap == nil || j.Leap.Date != "2026-12-31" || j.Table.Expired {
+	if code != 1 || j.Verdict.String() != "faulty-source" || j.Leap == nil || j.Leap.Date != "2026-12-31" || j.Table.Expired {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
 	if !strings.Contains(errs, "faulty source ntp "+bad+" announces an inserted leap second (+1) at the end of 2026-12-31") {
@@ -192,7 +193,7 @@ func TestLeapsKernelArmed(t *testing.T) {
 		{"2027-11-30T12:00:00Z", "unknown-leap", "2027-11-30", []string{"--leap-months", "nov,dec"}},
 	} {
 		code, j, _ := leaps(t, append([]string{"--at", c.at}, c.months...)...)
-		if code != 1 || j.Verdict != c.verdict || j.Leap == nil || j.Leap.Date != c.date {
+		if code != 1 || j.Verdict.String() != c.verdict || j.Leap == nil || j.Leap.Date != c.date {
 			t.Errorf("at %s: exit %d, %+v; want %s on %s", c.at, code, j, c.verdict, c.date)
 		}
 		if s := sourceNamed(t, j, "kernel"); !s.OK || s.Kind != "kernel" || s.Announces == nil || s.Announces.Date != c.date {
@@ -207,11 +208,11 @@ func TestLeapsTableOnly(t *testing.T) {
 	withKernel(t, kernelQuiet)
 	file := leapFileWith2027(t)
 	code, j, _ := leaps(t, "--leap-file", file, "--at", "2027-12-01T00:00:00Z")
-	if code != 0 || j.Verdict != "table-only" || len(j.Problems) != 0 {
+	if code != 0 || j.Verdict.String() != "table-only" || len(j.Problems) != 0 {
 		t.Errorf("before the last day: exit %d, %+v", code, j)
 	}
 	code, j, _ = leaps(t, "--leap-file", file, "--at", lastDay2027)
-	if code != 0 || j.Verdict != "table-only" || !hasProblem(j, "the host kernel is not armed") || !hasProblem(j, "served time is unaffected") {
+	if code != 0 || j.Verdict.String() != "table-only" || !hasProblem(j, "the host kernel is not armed") || !hasProblem(j, "served time is unaffected") {
 		t.Errorf("last day: exit %d, %+v", code, j)
 	}
 }
@@ -223,7 +224,7 @@ func TestLeapsUnreachable(t *testing.T) {
 	good := upstream(t, lastDay2026, "")
 	closed := ntptest.ClosedPort(t)
 	code, j, errs := leaps(t, "--upstream", good, "--upstream", closed, "--at", lastDay2026, "--source-timeout", "2s")
-	if code != 1 || j.Verdict != "none" || j.Leap != nil {
+	if code != 1 || j.Verdict.String() != "none" || j.Leap != nil {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
 	s := sourceNamed(t, j, "ntp "+closed)
@@ -251,7 +252,7 @@ func TestLeapsChronyd(t *testing.T) {
 	for {
 		code, j, _ := leaps(t, "--leap-file", file, "--chrony-socket", socket, "--kernel=false", "--at", lastDay2027)
 		s := sourceNamed(t, j, "chrony "+socket)
-		if code == 0 && j.Verdict == "agree" && s.OK && s.Kind == "chrony" && announces(s) == ins2027 {
+		if code == 0 && j.Verdict == leapcheck.Agree && s.OK && s.Kind == "chrony" && announces(s) == ins2027 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -261,7 +262,7 @@ func TestLeapsChronyd(t *testing.T) {
 	}
 	// The built-in table, expired, does not have it: unknown-leap.
 	code, j, _ := leaps(t, "--chrony-socket", socket, "--kernel=false", "--at", lastDay2027)
-	if code != 1 || j.Verdict != "unknown-leap" {
+	if code != 1 || j.Verdict.String() != "unknown-leap" {
 		t.Errorf("built-in table: exit %d, %+v", code, j)
 	}
 }

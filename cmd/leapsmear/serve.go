@@ -16,6 +16,8 @@ import (
 	"github.com/leapsmear/leapsmear/admin"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapcheck"
+	"github.com/leapsmear/leapsmear/leapsource"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
@@ -48,6 +50,10 @@ type serveFlags struct {
 	kissInterval   time.Duration
 	rateEntries    int
 	leap           leapFlags
+	sources        leapSourceFlags
+	adopt          int
+	leapCheck      time.Duration
+	leapCheckLast  time.Duration
 	log            logFlags
 }
 
@@ -77,6 +83,14 @@ With --admin HOST:PORT an HTTP listener serves Prometheus metrics (/metrics),
 a health check (/healthz: 200, or 503 with a reason), the state as JSON
 (/api/status) and a status page (/). See docs/operations.md.
 
+The server compares the leap seconds announced by the host kernel (always,
+unless --kernel=false), upstream NTP servers (--upstream) and chronyd
+(--chrony-socket) with its table, every 15 minutes and every minute on the
+last day of a month, on the served clock: see 'leapsmear leaps' and
+docs/leap-sources.md. A leap the table does not have fails /healthz; with
+--adopt-announced-leaps N it is adopted once N independent sources announce
+it, if its smear window has not opened yet.
+
 Signals: SIGHUP reloads the leap files (a bad file is logged and the last good
 table kept); SIGTERM and SIGINT stop the server.
 
@@ -95,6 +109,10 @@ on the command line win over the file.`,
 
   # Rehearse a deleted leap second two minutes from now with a 3-minute linear smear
   leapsmear serve --listen 127.0.0.1:11123 --rehearse now+2m,-1 --policy linear:-90s:3m
+
+  # Compare the table with two upstream servers and chronyd; adopt a leap both servers announce
+  leapsmear serve --listen 127.0.0.1:11123 --upstream 192.0.2.1:123 --upstream 192.0.2.2:123 \
+      --chrony-socket /run/chrony/chronyd.sock --adopt-announced-leaps 2
 
   # Metrics, health and a status page on http://127.0.0.1:9123/
   leapsmear serve --listen 127.0.0.1:11123 --admin 127.0.0.1:9123
@@ -132,6 +150,10 @@ on the command line win over the file.`,
 	fl.IntVar(&f.rateEntries, "rate-entries", ratelimit.DefaultEntries, "sources the rate limiter tracks, in a table of fixed size (48 bytes each)")
 	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
+	f.sources.register(cmd)
+	fl.IntVar(&f.adopt, "adopt-announced-leaps", 0, "adopt a leap second the table lacks once this many independent sources announce it\nand its smear window has not opened (0: never; see docs/leap-sources.md)")
+	fl.DurationVar(&f.leapCheck, "leap-check-interval", leapsource.DefaultInterval, "how often the leap sources are compared with the table")
+	fl.DurationVar(&f.leapCheckLast, "leap-check-last-day", leapsource.DefaultLastDayInterval, "how often during the last day of a month (on the served clock)")
 	f.log.register(cmd)
 	return cmd
 }
@@ -163,6 +185,15 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		}
 		cfg.Rehearse = &r
 	}
+	months, err := leapcheck.ParseMonths(f.sources.months)
+	if err != nil {
+		return cfg, usagef("--leap-months: %v", err)
+	}
+	if f.leapCheck <= 0 {
+		return cfg, usagef("--leap-check-interval %s: must be positive", f.leapCheck)
+	}
+	cfg.LeapSources = daemon.LeapSources{Upstreams: f.sources.upstream, ChronySocket: f.sources.chrony, IgnoreKernel: !f.sources.kernel,
+		Months: months, Adopt: f.adopt, Interval: f.leapCheck, LastDayInterval: f.leapCheckLast, Timeout: f.sources.timeout}
 	refid, err := parseRefID(f.refid)
 	if err != nil {
 		return cfg, usagef("--refid %q: %v", f.refid, err)
