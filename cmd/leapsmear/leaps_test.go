@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapcheck"
+	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
@@ -329,5 +332,111 @@ func TestLeapsUsage(t *testing.T) {
 	}
 	if code, _, errs := runCapture("leaps", "--leap-file", "/nonexistent"); code != 1 || !strings.Contains(errs, "/nonexistent") {
 		t.Errorf("missing leap file: exit %d, %q", code, errs)
+	}
+}
+
+// shiftOfLogs returns the TAI shift that leapsmear serve logged at start
+// (time_shift_tai, with every digit).
+func shiftOfLogs(t *testing.T, logs *testenv.Buffer) leap.TAI {
+	t.Helper()
+	for _, rec := range testenv.Records(t, logs.String()) {
+		if rec["msg"] == "serving" {
+			n, err := rec["time_shift_tai"].(json.Number).Int64()
+			if err != nil {
+				t.Fatalf("time_shift_tai: %v", err)
+			}
+			return leap.TAI(n)
+		}
+	}
+	t.Fatal("no start-up summary")
+	return 0
+}
+
+// waitForLog waits up to d for a log record whose message contains msg.
+func waitForLog(t *testing.T, logs *testenv.Buffer, msg string, d time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		for _, rec := range testenv.Records(t, logs.String()) {
+			if m, _ := rec["msg"].(string); strings.Contains(m, msg) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log %q within %s:\n%s", msg, d, logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeAdoptsAnnouncedLeap: two upstreams rehearse the leap at the end
+// of 2027, after the built-in table expired; a server replaying the same
+// minute with --adopt-announced-leaps 2 adopts it before its window opens
+// and serves exactly the policy's smear of it, while a server that needs 3
+// sources adopts nothing and keeps serving true UTC of its table.
+func TestServeAdoptsAnnouncedLeap(t *testing.T) {
+	const start, policy = "2027-12-31T23:59:40Z", "linear:-10s:21s" // the window opens at 23:59:50
+	a, b := upstream(t, start, leap2028+",+1"), upstream(t, start, leap2028+",+1")
+	common := []string{"--listen", "127.0.0.1:0", "--assume-synced", "--policy", policy, "--time-offset-to", start,
+		"--upstream", a, "--upstream", b, "--kernel=false", "--leap-check-last-day", "200ms"}
+	adopter, _, adoptLogs := serveInProcess(t, append(common, "--adopt-announced-leaps", "2")...)
+	holder, _, holdLogs := serveInProcess(t, append(common, "--adopt-announced-leaps", "3")...)
+
+	rec := waitForLog(t, adoptLogs, "adopted an announced leap second", 8*time.Second)
+	if rec["leap"] != "2027-12-31 +1" || rec["window_opens"] != "2027-12-31T23:59:50Z" {
+		t.Errorf("adoption log %v", rec)
+	}
+	waitForLog(t, holdLogs, "a leap second the table does not have is announced", 8*time.Second)
+
+	p, err := smear.Parse(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adoptedTable, err := leap.Default().WithAdopted(mustTime(leap2028), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := smear.New(adoptedTable, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := smear.New(leap.Default(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := leap.Default() // maps this host's clock (2026) to TAI
+	check := func(addr string, logs *testenv.Buffer, s *smear.Smear) (time.Duration, leap.TAI) {
+		t.Helper()
+		shift := shiftOfLogs(t, logs)
+		resp, err := client.Query(context.Background(), addr, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := resp.T1.Add(resp.T4.Sub(resp.T1) / 2)
+		x := host.TAIFromUnix(leap.UTCFromTime(mid)) + shift
+		wantOffset := time.Duration(s.Served(x).UnixNano() - mid.UnixNano())
+		if !ntptest.OffsetWithin(resp.Offset, wantOffset, resp.Delay) {
+			t.Errorf("%s at %s: offset %s, want %s (delay %s)", addr, adoptedTable.LabelFromTAI(x), resp.Offset, wantOffset, resp.Delay)
+		}
+		return s.Offset(x), x
+	}
+	// Query through the window until past its middle (the new midnight):
+	// the served clock is behind true UTC before it and ahead after it,
+	// since true UTC repeats a second there.
+	var lo, hi time.Duration
+	for {
+		off, x := check(adopter, adoptLogs, want)
+		check(holder, holdLogs, plain)
+		lo, hi = min(lo, off), max(hi, off)
+		if x > want.Windows()[len(want.Windows())-1].Start+leap.TAI(11*time.Second) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if lo > -100*time.Millisecond || hi < 100*time.Millisecond {
+		t.Errorf("adopter's smear offsets from %s to %s, want through about -0.5 s to +0.5 s", lo, hi)
+	}
+	if strings.Contains(holdLogs.String(), "adopted an announced") {
+		t.Error("the server needing 3 sources adopted the leap")
 	}
 }
