@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/server"
@@ -403,7 +404,7 @@ func TestStatusJSON(t *testing.T) {
 	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == leap.Default().Fingerprint() {
 		t.Errorf("rehearsal %q fingerprint %s", r.Table.Rehearsal, r.Table.Fingerprint)
 	}
-	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 6 {
+	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 7 {
 		t.Errorf("listen %v dropped %v", r.Listen, r.Requests.Dropped)
 	}
 	// The metrics tell the same story.
@@ -521,5 +522,45 @@ func TestHuman(t *testing.T) {
 		if got := human(d); got != want {
 			t.Errorf("human(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestListenFamilies: an IPv4 admin address, 0.0.0.0 included, listens on
+// IPv4 only, as the NTP listener does ([::] is the way to ask for both), and
+// an address beyond loopback is warned about.
+func TestListenFamilies(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	s := start(t, nil)
+	logs := &testenv.Buffer{}
+	adm, err := Listen("0.0.0.0:0", s.d.Addrs(), s.d, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	_, port, _ := net.SplitHostPort(adm.Addr())
+	if c, err := net.Dial("tcp6", "[::1]:"+port); err == nil {
+		c.Close()
+		t.Error("the admin address 0.0.0.0 also listens on IPv6")
+	}
+	if c, err := net.Dial("tcp4", "127.0.0.1:"+port); err != nil {
+		t.Errorf("the admin address 0.0.0.0 does not listen on 127.0.0.1: %v", err)
+	} else {
+		c.Close()
+	}
+	if !strings.Contains(logs.String(), "beyond loopback") {
+		t.Errorf("no warning for an admin address beyond loopback: %s", logs)
+	}
+	quiet := &testenv.Buffer{}
+	lo, err := Listen("127.0.0.1:0", s.d.Addrs(), s.d, Options{Logger: slog.New(slog.NewJSONHandler(quiet, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo.Close()
+	if quiet.String() != "" {
+		t.Errorf("a loopback admin address warned about: %s", quiet)
 	}
 }

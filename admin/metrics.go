@@ -12,6 +12,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leapcheck"
+	"github.com/leapsmear/leapsmear/ntske"
 	"github.com/leapsmear/leapsmear/server"
 )
 
@@ -65,6 +66,13 @@ var (
 	descSteps       = metric("host_clock_steps_total", "Steps of the host clock that the source followed by re-anchoring.")
 	descKernLeaps   = metric("host_kernel_leaps_total", "One-second steps of the host clock at a leap of the table, recognised as the kernel's own leap and not followed.")
 	descHostOffset  = metric("host_clock_offset_seconds", "Host clock minus what the source's anchor predicts for it, at the last check (about ±1 s while the host applies a leap differently).")
+	descNTSKE       = metric("nts_ke_handshakes_total", "NTS-KE connections: result ok (cookies handed out), or the failure reason (tls, alpn, timeout, bad_request, unsupported, busy, internal).", "result")
+	descNTSReplies  = metric("nts_replies_total", "NTS-authenticated replies sent.")
+	descNTSNAKs     = metric("nts_naks_total", "NTS NAKs sent: reason cookie (did not decrypt under any key of the ring) or auth (authenticator did not verify).", "reason")
+	descNTSKeys     = metric("nts_cookie_keys", "Cookie keys that open cookies (the ring of every secret of the key file).")
+	descNTSCert     = metric("nts_certificate_expiry_seconds", "Seconds until the NTS-KE certificate in use expires.")
+	descNTSRotation = metric("nts_next_key_rotation_seconds", "Seconds until the next cookie key takes over.")
+	descNTSReloadF  = metric("nts_reload_failures_total", "Reloads of the NTS certificate or key file that failed; the last good ones stayed in use.")
 	descStart       = metric("start_time_seconds", "When the server started, in POSIX seconds.")
 	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
@@ -81,7 +89,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
 		descLeapVerdict, descLeapChecks, descLeapUp, descLeapSign, descLeapAt, descLeapFaulty, descLeapAdopted,
-		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild} {
+		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild,
+		descNTSKE, descNTSReplies, descNTSNAKs, descNTSKeys, descNTSCert, descNTSRotation, descNTSReloadF} {
 		ch <- d
 	}
 }
@@ -161,6 +170,19 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descKernLeaps, st.Clock.KernelLeaps)
 	gauge(descHostOffset, st.Clock.Offset.Seconds())
 	gauge(descStart, float64(st.Started.UnixNano())/1e9)
+	if n := st.NTS; n != nil {
+		counter(descNTSKE, n.KE.OK, "ok")
+		for _, r := range ntske.FailReasons {
+			counter(descNTSKE, n.KE.Failed[r], r)
+		}
+		counter(descNTSReplies, p.Verdicts[server.AnsweredNTS])
+		counter(descNTSNAKs, p.Verdicts[server.NAKCookie], "cookie")
+		counter(descNTSNAKs, p.Verdicts[server.NAKAuth], "auth")
+		gauge(descNTSKeys, float64(n.Keys))
+		gauge(descNTSCert, n.CertNotAfter.Sub(st.Host).Seconds())
+		gauge(descNTSRotation, n.NextRotation.Sub(st.Host).Seconds())
+		counter(descNTSReloadF, n.ReloadFailures)
+	}
 	b := Build()
 	gauge(descBuild, 1, b.Version, b.Revision, b.GoVersion)
 }

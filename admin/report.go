@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -52,6 +53,38 @@ type Report struct {
 	Listen  []string  `json:"listen"`
 	Started time.Time `json:"started"`
 	Build   BuildInfo `json:"build"`
+	// NTS is Network Time Security, absent when it is off.
+	NTS *NTSReport `json:"nts,omitempty"`
+}
+
+// NTSReport is the state of NTS.
+type NTSReport struct {
+	// KEListen is the NTS-KE address, NTPServer what it names for NTP.
+	KEListen  string `json:"ke_listen"`
+	NTPServer string `json:"ntp_server"`
+	// KeySource is the cookie key file (or a random key); Keys the keys
+	// that open cookies; SealKeyID the one sealing new cookies; NextRotation
+	// when the next takes over.
+	KeySource    string    `json:"key_source"`
+	Keys         int       `json:"keys"`
+	SealKeyID    string    `json:"seal_key_id"`
+	NextRotation time.Time `json:"next_rotation"`
+	// CertificateExpires is the NTS-KE certificate's expiry.
+	CertificateExpires time.Time `json:"certificate_expires"`
+	// Require says unauthenticated requests are dropped.
+	Require bool `json:"require"`
+	// HandshakesOK and HandshakesFailed count NTS-KE connections, the
+	// failures by reason.
+	HandshakesOK     uint64            `json:"handshakes_ok"`
+	HandshakesFailed map[string]uint64 `json:"handshakes_failed"`
+	// Replies counts authenticated replies; NAKs NTS NAKs by reason
+	// (cookie, auth).
+	Replies uint64            `json:"replies"`
+	NAKs    map[string]uint64 `json:"naks"`
+	// ReloadsFailed counts failed reloads of certificate or key file;
+	// LastReloadError is the last one's error when it failed.
+	ReloadsFailed   uint64 `json:"reloads_failed"`
+	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
 // PolicyReport describes the smear policy.
@@ -226,6 +259,15 @@ func NewReport(st daemon.Status) Report {
 	r.Table.Adopted = r.LeapSources.Adopted
 	for _, v := range server.DropReasons() {
 		r.Requests.Dropped[v.String()] = st.Packets.Verdicts[v]
+	}
+	if n := st.NTS; n != nil {
+		r.NTS = &NTSReport{KEListen: n.KEListen, NTPServer: n.NTPServer, KeySource: n.KeySource, Keys: n.Keys,
+			SealKeyID: fmt.Sprintf("%#08x", n.SealKeyID), NextRotation: n.NextRotation.UTC(),
+			CertificateExpires: n.CertNotAfter.UTC(), Require: n.Require,
+			HandshakesOK: n.KE.OK, HandshakesFailed: n.KE.Failed,
+			Replies:       st.Packets.Verdicts[server.AnsweredNTS],
+			NAKs:          map[string]uint64{"cookie": st.Packets.Verdicts[server.NAKCookie], "auth": st.Packets.Verdicts[server.NAKAuth]},
+			ReloadsFailed: n.ReloadFailures, LastReloadError: n.ReloadError}
 	}
 	if st.HasNext {
 		r.NextLeap = leapReport(st, st.Next)

@@ -9,6 +9,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"github.com/leapsmear/leapsmear/internal/netaddr"
 	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/nts"
+	"github.com/leapsmear/leapsmear/ntske"
 )
 
 // Defaults of Options.
@@ -55,6 +58,19 @@ type Options struct {
 	// LocalAddr, when valid, is the address requests are sent from (a host
 	// with several addresses; tests on loopback use 127.0.0.2 and so on).
 	LocalAddr netip.Addr
+	// NTS, when set, authenticates every exchange with Network Time Security
+	// (RFC 8915): Dial does NTS-KE first, and replies that do not verify are
+	// ignored like spoofed ones.
+	NTS *NTSOptions
+}
+
+// NTSOptions configure NTS.
+type NTSOptions struct {
+	// Port is the NTS-KE port of the named server; 0 means 4460.
+	Port int
+	// RootCAs verifies the NTS-KE server's certificate; nil means the
+	// system's roots.
+	RootCAs *x509.CertPool
 }
 
 // Errors of an exchange. Errors returned by Query wrap one of them (or a
@@ -76,6 +92,9 @@ var (
 	// synchronised (leap indicator 3 or stratum 16 and above). Query returns
 	// the response along with this error.
 	ErrUnsynchronised = errors.New("server is not synchronised")
+	// ErrNotAuthenticated: with NTS, a reply that does not verify (forged,
+	// replayed, or unauthenticated). Such replies are ignored while waiting.
+	ErrNotAuthenticated = errors.New("reply not authenticated by NTS")
 )
 
 // KissError reports a Kiss-o'-Death reply (stratum 0): the server refuses to
@@ -95,6 +114,8 @@ func (e *KissError) Error() string {
 		msg += " (access denied)"
 	case ntp.KissINIT:
 		msg += " (server not yet synchronised)"
+	case ntp.KissNTSN:
+		msg += " (NTS cookie not accepted: a new key exchange is needed)"
 	}
 	return msg
 }
@@ -114,6 +135,8 @@ type Response struct {
 	Offset time.Duration
 	// Delay is the round-trip delay, (T4-T1)-(T3-T2).
 	Delay time.Duration
+	// Authenticated says the reply was verified with NTS.
+	Authenticated bool
 }
 
 // RefID renders the server's reference ID for people (see ntp.FormatRefID).
@@ -137,6 +160,11 @@ type Client struct {
 	conn *net.UDPConn
 	buf  [4096]byte
 	oob  [128]byte
+
+	// NTS: the key exchange to redo when cookies run out or a NAK came,
+	// and the association it gave.
+	keAddr  string
+	session *nts.Session
 }
 
 // Dial resolves addr ("host", "host:port", "[v6]:port" or a bare IPv6
@@ -159,6 +187,30 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	if opt.LocalClock == nil {
 		opt.LocalClock = time.Now
 	}
+	var ke *ntske.Result
+	var keAddr string
+	if opt.NTS != nil {
+		var err error
+		if keAddr, err = keAddress(addr, opt.NTS.Port); err != nil {
+			return nil, err
+		}
+		if ke, err = keyExchange(ctx, keAddr, opt); err != nil {
+			return nil, err
+		}
+		// The NTPv4 Server and Port records, when sent, say where to send
+		// the requests; else the server as named.
+		switch {
+		case ke.NTPServer != "" || ke.NTPPort != 0:
+			host, port := ke.NTPServer, ke.NTPPort
+			if host == "" {
+				host = hostOf(addr)
+			}
+			if port == 0 {
+				port = DefaultPort
+			}
+			addr = ntske.JoinHostPort(host, port)
+		}
+	}
 	ap, err := netaddr.Resolve(ctx, addr, opt.Port)
 	if err != nil {
 		return nil, err
@@ -178,7 +230,40 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 			return nil, fmt.Errorf("%s: receive timestamps: %w", addr, err)
 		}
 	}
-	return &Client{server: addr, addr: ap, opt: opt, conn: conn}, nil
+	c := &Client{server: addr, addr: ap, opt: opt, conn: conn, keAddr: keAddr}
+	if ke != nil {
+		if c.session, err = nts.NewSession(ke.Keys, ke.Cookies); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%s: %w", addr, err)
+		}
+	}
+	return c, nil
+}
+
+// keAddress is the NTS-KE address of a server named as Dial takes it.
+func keAddress(addr string, port int) (string, error) {
+	if port == 0 {
+		port = nts.DefaultKEPort
+	}
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("%s: bad NTS-KE port %d", addr, port)
+	}
+	return ntske.JoinHostPort(hostOf(addr), uint16(port)), nil
+}
+
+// hostOf returns the host of "host", "host:port", "[v6]:port" or "v6".
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	if len(addr) > 2 && addr[0] == '[' && addr[len(addr)-1] == ']' {
+		return addr[1 : len(addr)-1]
+	}
+	return addr
+}
+
+func keyExchange(ctx context.Context, keAddr string, opt Options) (*ntske.Result, error) {
+	return ntske.Exchange(ctx, keAddr, ntske.ClientConfig{RootCAs: opt.NTS.RootCAs, Timeout: opt.Timeout})
 }
 
 // Addr returns the resolved address of the server.
@@ -236,12 +321,35 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 		Mode:     ntp.ModeClient,
 		Transmit: ntp.Timestamp(binary.BigEndian.Uint64(nonce[:]) | 1), // never zero
 	}
-	var out [ntp.HeaderLen]byte
+	var out [1024]byte
 	if err := req.Encode(out[:]); err != nil {
 		return nil, err
 	}
+	size := ntp.HeaderLen
+	var uid []byte
+	if c.opt.NTS != nil {
+		if c.session == nil || c.session.Cookies() == 0 {
+			ke, err := keyExchange(ctx, c.keAddr, c.opt)
+			if err != nil {
+				return nil, err
+			}
+			if c.session, err = nts.NewSession(ke.Keys, ke.Cookies); err != nil {
+				return nil, err
+			}
+		}
+		var rnd [nts.MinUniqueIDLen + nts.NonceLen]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return nil, fmt.Errorf("random NTS identifier: %w", err)
+		}
+		uid = rnd[:nts.MinUniqueIDLen]
+		n, err := c.session.Request(out[:], uid, rnd[nts.MinUniqueIDLen:], c.session.Placeholders())
+		if err != nil {
+			return nil, fmt.Errorf("NTS request: %w", err)
+		}
+		size = n
+	}
 	t1 := c.opt.LocalClock()
-	if _, err := c.conn.Write(out[:]); err != nil {
+	if _, err := c.conn.Write(out[:size]); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
 
@@ -270,7 +378,7 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 			}
 			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 		}
-		resp, err := c.accept(c.buf[:n], from, req.Transmit, t1, t4)
+		resp, err := c.accept(c.buf[:n], from, req.Transmit, t1, t4, uid)
 		if resp == nil {
 			ignored++
 			lastIgnored = err
@@ -283,7 +391,7 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 // accept checks one datagram against the request. It returns a nil response
 // for a datagram to ignore (the error says why), or the response and the
 // verdict on it.
-func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t4 time.Time) (*Response, error) {
+func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t4 time.Time, uid []byte) (*Response, error) {
 	if from.Addr().Unmap() != c.addr.Addr() || from.Port() != c.addr.Port() {
 		return nil, fmt.Errorf("reply from %s, not the server", from)
 	}
@@ -303,8 +411,21 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 	if h.Origin != sent {
 		return nil, ErrOriginMismatch
 	}
+	authenticated := false
+	if uid != nil {
+		switch err := c.session.CheckReply(b, uid); {
+		case errors.Is(err, nts.ErrNAK):
+			// The server no longer takes our cookies: key exchange again
+			// before the next request.
+			c.session = nil
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrNotAuthenticated, err)
+		default:
+			authenticated = true
+		}
+	}
 	// From here on the reply is the server's answer to this request.
-	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4}
+	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4, Authenticated: authenticated}
 	if h.IsKiss() {
 		return r, &KissError{Code: ntp.KissCode(h.ReferenceID), RefID: h.ReferenceID}
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/smear"
 )
 
@@ -64,6 +65,8 @@ func (d *Daemon) Check() {
 	defer d.watch.mu.Unlock()
 	d.checkExpiry(d.Table(), d.servedNow())
 	d.checkWindow(d.Smear(), d.src.Now().TAI)
+	d.resp.SetRootDispersion(d.rootDispersion())
+	d.rotateNTS(d.hostNow())
 }
 
 // expiryLevel counts the warnings due for table t at now: how many of
@@ -142,4 +145,19 @@ func windowAttrs(s *smear.Smear, w smear.Window, x leap.TAI) []any {
 	return []any{"leap", w.Event.String(), "policy", s.Policy().Name,
 		"window_opens", t.LabelFromTAI(w.Start).String(), "window_closes", t.LabelFromTAI(w.End).String(),
 		"utc", t.LabelFromTAI(x).String(), "offset_ns", s.Offset(x)}
+}
+
+// rootDispersion is what replies announce: the configured floor plus the
+// host clock's maximum error as its time daemon keeps it in the kernel
+// (adjtimex maxerror, which the kernel grows by 500 us a second while
+// nobody updates it). While synchronisation is only assumed the kernel's
+// figure means nothing (16 s on a host nobody synchronises, which every
+// client would reject), and the floor alone is announced.
+func (d *Daemon) rootDispersion() time.Duration {
+	floor := d.cfg.Settings.RootDispersion
+	st := d.src.Stats()
+	if st.KernelErr != "" || !st.Kernel.Synced() {
+		return floor
+	}
+	return min(floor+st.Kernel.MaxError, ntp.MaxShort)
 }

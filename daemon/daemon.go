@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	// privileges are dropped, and served beside them (the admin endpoints,
 	// ...).
 	Services []NewService
+	// NTS, when set, turns on Network Time Security: an NTS-KE listener
+	// (one of the services) and authenticated replies.
+	NTS *NTSConfig
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
 	// CheckInterval is the period of the daemon's own checks (leap table
@@ -147,6 +151,11 @@ func (cfg Config) Validate() error {
 			return err
 		}
 	}
+	if cfg.NTS != nil {
+		if err := cfg.NTS.Validate(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -162,6 +171,7 @@ type Daemon struct {
 	resp    *server.Responder
 	srv     *server.Server
 	svcs    []Service
+	nts     *ntsState
 	reloads atomic.Uint64
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[string]
@@ -225,6 +235,14 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		src.Close()
 		return nil, err
 	}
+	if cfg.NTS != nil {
+		ke, err := d.startNTS()
+		if err != nil {
+			d.closeAll()
+			return nil, err
+		}
+		d.svcs = append(d.svcs, ke)
+	}
 	for _, newSvc := range cfg.Services {
 		svc, err := newSvc(d)
 		if err != nil {
@@ -236,7 +254,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	// Every socket is bound: now the privileges can go, before any request
 	// is read.
 	if cfg.User != "" {
-		if err := drop.Drop(); err != nil {
+		if err := drop.Drop(); errors.Is(err, ErrThreadsNotHardened) {
+			d.log.Warn(err.Error())
+		} else if err != nil {
 			d.closeAll()
 			return nil, err
 		}
@@ -278,14 +298,28 @@ func (d *Daemon) buildSmear(table *leap.Table) (*smear.Smear, error) {
 	return smear.New(table, d.cfg.Policy)
 }
 
-// ClockPrecision returns log2 of the resolution of CLOCK_REALTIME in seconds,
-// rounded up, as the NTP precision field wants it.
+// ClockPrecision returns the precision of the timestamps the server
+// writes, as RFC 5905 defines it: log2 of the time it takes to read the
+// clock, in seconds, rounded up. It is measured (the smallest positive
+// difference between consecutive readings, over a thousand tries), because
+// clock_getres(2) says 1 ns on current kernels, which no reading achieves;
+// the resolution is the floor where readings are coarser than that.
 func ClockPrecision() int8 {
+	best := time.Duration(math.MaxInt64)
+	for range 1000 {
+		a := time.Now()
+		if d := time.Since(a); d > 0 && d < best {
+			best = d
+		}
+	}
 	var ts unix.Timespec
-	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err != nil || ts.Nano() <= 0 {
+	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err == nil && ts.Nano() > 0 {
+		best = max(best, time.Duration(ts.Nano()))
+	}
+	if best == time.Duration(math.MaxInt64) {
 		return -20 // a microsecond, a safe claim for any clock Go runs on
 	}
-	return ntp.Precision(time.Duration(ts.Nano()))
+	return ntp.Precision(best)
 }
 
 // Run serves NTP and the services, and runs the reloads asked for with
@@ -393,6 +427,7 @@ func (d *Daemon) Addrs() []string {
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
 	files, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
@@ -409,7 +444,7 @@ func (d *Daemon) Reload() error {
 		msg := err.Error()
 		d.lastErr.Store(&msg)
 		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.Table().Source)
-		return err
+		return errors.Join(err, ntsErr)
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
@@ -419,7 +454,7 @@ func (d *Daemon) Reload() error {
 	d.log.Info("leap table reloaded", tableAttrs(table, d.servedNow())...)
 	d.warnUnverified(table)
 	d.Check()
-	return nil
+	return ntsErr
 }
 
 // Table returns the leap table in use (without the rehearsal leap).
@@ -486,6 +521,11 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 	}
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
+	}
+	for _, f := range d.cfg.LeapFiles {
+		if w := leapfile.WritableByOthers(f); w != "" {
+			d.log.Warn("leap file not protected: " + w)
+		}
 	}
 	d.warnUnverified(table)
 }

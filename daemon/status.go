@@ -60,6 +60,8 @@ type Status struct {
 	// LeapSources is the state of the comparison of leap announcements
 	// with the table.
 	LeapSources LeapSourcesStatus
+	// NTS is the state of Network Time Security, nil when it is off.
+	NTS *NTSStatus
 }
 
 // Status takes a snapshot of the daemon. It reads the clock once and sums
@@ -85,6 +87,7 @@ func (d *Daemon) Status() Status {
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
 	st.LeapSources = d.LeapSourcesStatus()
+	st.NTS = d.NTSStatus()
 	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r

@@ -173,3 +173,40 @@ func TestLoadFileErrors(t *testing.T) {
 		t.Errorf("good then bad: %v", err)
 	}
 }
+
+func TestWritableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	p := writeTemp(t, "leap-seconds.list", read(t, "leap-seconds.list"))
+	if err := os.Chmod(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(p); w != "" {
+		t.Errorf("a 0644 file in a 0755 directory: %q", w)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(p); !strings.Contains(w, "writable by every user (mode -rw-rw-rw-)") {
+		t.Errorf("a 0666 file: %q", w)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	q := filepath.Join(open, "leapseconds")
+	if err := os.WriteFile(q, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(q); !strings.Contains(w, "the directory "+open) {
+		t.Errorf("a file in a 0777 directory: %q", w)
+	}
+	if err := os.Chmod(open, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(q); w != "" {
+		t.Errorf("a file in a sticky 1777 directory (as /tmp): %q", w)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -21,18 +22,23 @@ type Verdict uint8
 
 // Verdicts. Everything from DropShort on is a packet left unanswered.
 const (
-	Answered        Verdict = iota // a reply was built
-	Kissed                         // a RATE Kiss-o'-Death was built instead of a reply
-	DropShort                      // shorter than the 48-byte header
-	DropVersion                    // version 0 or above 4
-	DropMode                       // not a client request (mode 3); includes modes 6 and 7
-	DropMalformed                  // extension fields or MAC with broken lengths, or truncated
-	DropRateLimited                // over the client's rate, and no KoD owed
-	DropSource                     // from a source that cannot be answered safely (see Answerable)
+	Answered            Verdict = iota // a reply was built
+	Kissed                             // a RATE Kiss-o'-Death was built instead of a reply
+	AnsweredNTS                        // an NTS-authenticated reply was built (SealNTS completes it)
+	NAKCookie                          // an NTS NAK: the cookie did not decrypt under any key of the ring
+	NAKAuth                            // an NTS NAK: the cookie decrypted, the authenticator did not verify
+	DropShort                          // shorter than the 48-byte header
+	DropVersion                        // version 0 or above 4
+	DropMode                           // not a client request (mode 3); includes modes 6 and 7
+	DropMalformed                      // extension fields or MAC with broken lengths (NTS fields too), or truncated
+	DropRateLimited                    // over the client's rate, and no KoD owed
+	DropSource                         // from a source that cannot be answered safely (see Answerable)
+	DropUnauthenticated                // not NTS-authenticated while NTS is required
 	numVerdicts
 )
 
-var verdictNames = [numVerdicts]string{"answered", "kod", "short", "bad_version", "bad_mode", "malformed", "rate_limited", "bad_source"}
+var verdictNames = [numVerdicts]string{"answered", "kod", "answered_nts", "nts_nak_cookie", "nts_nak_auth",
+	"short", "bad_version", "bad_mode", "malformed", "rate_limited", "bad_source", "unauthenticated"}
 
 // String names the verdict as the metrics label does.
 func (v Verdict) String() string {
@@ -77,10 +83,11 @@ type Clock interface {
 // leap table); it is safe for concurrent use by every socket.
 type Responder struct {
 	smear    atomic.Pointer[smear.Smear]
+	nts      atomic.Pointer[ntsConfig]
 	clock    Clock
 	settings Settings
 	rootDly  ntp.Short
-	rootDsp  ntp.Short
+	rootDsp  atomic.Uint32 // ntp.Short; follows the host clock's error (SetRootDispersion)
 	limiter  Limiter
 }
 
@@ -95,9 +102,16 @@ type Limiter interface {
 // nil limiter answers everyone.
 func NewResponder(clock Clock, s *smear.Smear, set Settings, limiter Limiter) *Responder {
 	r := &Responder{clock: clock, settings: set, limiter: limiter,
-		rootDly: ntp.ShortFromDuration(set.RootDelay), rootDsp: ntp.ShortFromDuration(set.RootDispersion)}
+		rootDly: ntp.ShortFromDuration(set.RootDelay)}
+	r.SetRootDispersion(set.RootDispersion)
 	r.smear.Store(s)
 	return r
+}
+
+// SetRootDispersion sets the root dispersion announced from now on (the
+// daemon follows the host clock's error estimate with it).
+func (r *Responder) SetRootDispersion(d time.Duration) {
+	r.rootDsp.Store(uint32(ntp.ShortFromDuration(d)))
 }
 
 // SetSmear replaces the smear (after a leap table reload).
@@ -122,6 +136,51 @@ func (r *Responder) Begin() Batch {
 	return Batch{Smear: r.smear.Load(), Now: r.clock.Now(), Synced: r.clock.Synced()}
 }
 
+// ntsConfig is NTS in a responder.
+type ntsConfig struct {
+	srv     *nts.Server
+	require bool
+}
+
+// SetNTS turns on NTS: requests with NTS extension fields are verified by
+// srv and answered with authenticated replies, or an NTS NAK. With require,
+// requests that are not NTS-authenticated are dropped (DropUnauthenticated).
+// A nil srv turns NTS off.
+func (r *Responder) SetNTS(srv *nts.Server, require bool) {
+	if srv == nil {
+		r.nts.Store(nil)
+		return
+	}
+	r.nts.Store(&ntsConfig{srv: srv, require: require})
+}
+
+// NTS returns the NTS server in use (nil when off) and whether NTS is
+// required.
+func (r *Responder) NTS() (*nts.Server, bool) {
+	if c := r.nts.Load(); c != nil {
+		return c.srv, c.require
+	}
+	return nil, false
+}
+
+// NTSSlot is the NTS working memory of one request in flight, owned by the
+// caller: one per batch slot, the slots of one goroutine sharing one scratch
+// (NewNTSSlots). Reused for every request, it makes NTS allocation-free.
+type NTSSlot struct {
+	scratch *nts.Scratch
+	req     nts.Request
+}
+
+// NewNTSSlots returns n slots sharing one scratch, for one goroutine.
+func NewNTSSlots(n int) []NTSSlot {
+	sc := nts.NewScratch()
+	out := make([]NTSSlot, n)
+	for i := range out {
+		out[i].scratch = sc
+	}
+	return out
+}
+
 // Request is one datagram to answer.
 type Request struct {
 	// Data is the datagram as received.
@@ -132,6 +191,9 @@ type Request struct {
 	Rx timescale.Realtime
 	// Source is the client's address and port.
 	Source netip.AddrPort
+	// NTS is the request's NTS working memory; without it an NTS request is
+	// answered as plain NTP (or dropped when NTS is required).
+	NTS *NTSSlot
 }
 
 // Respond is the reply function: it builds in resp the reply to req as of
@@ -159,12 +221,18 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 	if h.Mode != ntp.ModeClient {
 		return 0, DropMode
 	}
+	extensions := 0
 	if len(data) > ntp.HeaderLen {
 		// Trailer walks what follows the header of the whole packet (and
 		// reads the version from its first byte).
-		if _, _, err := ntp.Trailer(data); err != nil {
+		var err error
+		if extensions, _, err = ntp.Trailer(data); err != nil {
 			return 0, DropMalformed
 		}
+	}
+	ntsc := r.nts.Load()
+	if ntsc != nil && ntsc.require && (extensions == 0 || req.NTS == nil) {
+		return 0, DropUnauthenticated
 	}
 	verdict := Answered
 	if r.limiter != nil {
@@ -184,6 +252,34 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 		_ = h.Encode(resp)
 		return ntp.HeaderLen, Kissed
 	}
+	authenticated := false
+	if ntsc != nil && extensions > 0 && req.NTS != nil {
+		switch err := ntsc.srv.Verify(req.NTS.scratch, data, &req.NTS.req); err {
+		case nil:
+			authenticated = true
+		case nts.ErrNotNTS:
+			if ntsc.require {
+				return 0, DropUnauthenticated
+			}
+		case nts.ErrCookie, nts.ErrAuth:
+			// An NTS NAK: a kiss-o'-death NTSN echoing the Unique
+			// Identifier, so that the client does NTS-KE again.
+			h = ntp.Header{Leap: ntp.LeapUnsynchronised, Version: h.Version, Mode: ntp.ModeServer, Stratum: 0,
+				Poll: h.Poll, Precision: r.settings.Precision, ReferenceID: ntp.KissNTSN,
+				Origin: origin, Receive: origin, Transmit: origin}
+			_ = h.Encode(resp)
+			n := ntsc.srv.NAK(data, resp, &req.NTS.req)
+			if n == 0 {
+				return 0, DropMalformed
+			}
+			if err == nts.ErrCookie {
+				return n, NAKCookie
+			}
+			return n, NAKAuth
+		default:
+			return 0, DropMalformed
+		}
+	}
 	rxTAI := b.Now.TAI
 	if req.Rx != 0 {
 		rxTAI = b.Now.FromRealtime(req.Rx)
@@ -194,7 +290,7 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 		li, stratum = ntp.LeapUnsynchronised, ntp.StratumUnsynchronised
 	}
 	h = ntp.Header{Leap: li, Version: h.Version, Mode: ntp.ModeServer, Stratum: stratum,
-		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: r.rootDsp,
+		Poll: h.Poll, Precision: r.settings.Precision, RootDelay: r.rootDly, RootDispersion: ntp.Short(r.rootDsp.Load()),
 		ReferenceID: r.settings.RefID,
 		// The clock is disciplined continuously; name the start of the
 		// current 16 s as the last update, never later than the receive time.
@@ -202,6 +298,12 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 		Origin:    origin,
 		Receive:   ntp.TimestampFromUnixNano(int64(received))}
 	_ = h.Encode(resp)
+	if authenticated {
+		if len(resp) < len(data) {
+			return 0, DropMalformed
+		}
+		return len(data), AnsweredNTS
+	}
 	return ntp.HeaderLen, Answered
 }
 
@@ -215,6 +317,24 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 func Answerable(src netip.AddrPort) bool {
 	a := src.Addr()
 	return src.IsValid() && src.Port() != 0 && !a.IsUnspecified() && !a.IsMulticast() && a != limitedBroadcast
+}
+
+// SealNTS completes a reply that Respond built with verdict AnsweredNTS: it
+// reads the clock for the transmit timestamp, writes it, and seals the NTS
+// fields over the whole header. It returns the reply's length, 0 if it
+// cannot be sealed (then drop it). Call it instead of StampTransmit, as late
+// as possible before sending; it allocates nothing.
+func (r *Responder) SealNTS(b *Batch, req Request, resp []byte) int {
+	c := r.nts.Load()
+	if c == nil || req.NTS == nil {
+		return 0
+	}
+	StampTransmit(resp, r.TransmitTime(b))
+	n, err := c.srv.Reply(req.NTS.scratch, req.Data, resp, &req.NTS.req)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // TransmitTime reads the clock again for the transmit timestamps of a batch,

@@ -567,7 +567,7 @@ func TestVerdicts(t *testing.T) {
 	if Verdict(200).String() != "unknown" {
 		t.Error("out-of-range verdict")
 	}
-	want := []Verdict{DropShort, DropVersion, DropMode, DropMalformed, DropRateLimited, DropSource}
+	want := []Verdict{DropShort, DropVersion, DropMode, DropMalformed, DropRateLimited, DropSource, DropUnauthenticated}
 	if got := DropReasons(); !slices.Equal(got, want) {
 		t.Errorf("DropReasons %v, want %v", got, want)
 	}

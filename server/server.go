@@ -111,8 +111,8 @@ type Stats struct {
 	SendDropped uint64
 }
 
-// Answered returns the replies sent with time.
-func (st Stats) Answered() uint64 { return st.Verdicts[Answered] }
+// Answered returns the replies sent with time, NTS-authenticated or not.
+func (st Stats) Answered() uint64 { return st.Verdicts[Answered] + st.Verdicts[AnsweredNTS] }
 
 // Dropped returns the requests left unanswered.
 func (st Stats) Dropped() uint64 {

@@ -32,7 +32,7 @@ type slot struct {
 	req   [maxRequest]byte
 	oob   [oobSize]byte
 	name  unix.RawSockaddrInet6 // large enough for IPv4 and IPv6 sources
-	reply [ntp.HeaderLen]byte
+	reply [maxRequest]byte      // a plain reply is 48 bytes, an NTS reply as long as its request
 	// replyOOB carries the packet-info that makes the reply leave from the
 	// address the request was sent to (sockets bound to a wildcard address).
 	replyOOB [oobSize]byte
@@ -68,6 +68,11 @@ type socket struct {
 	wtmpl  [batchSize]mmsg.Msg
 	wmsgs  [batchSize]mmsg.Msg
 	nwrite int
+	// ntsSlots hold the NTS state of each slot's request; sealed[j] says
+	// which slot the j-th reply of the batch came from when it must be
+	// sealed by SealNTS (-1 when it is a plain reply).
+	ntsSlots []NTSSlot
+	sealed   [batchSize]int16
 
 	stats counters
 }
@@ -84,6 +89,7 @@ func newSocket(conn *net.UDPConn, r *Responder, l listener) (*socket, error) {
 
 // initBuffers points every header at its slot's buffers, once.
 func (s *socket) initBuffers() {
+	s.ntsSlots = NewNTSSlots(batchSize)
 	for i := range s.slots {
 		sl := &s.slots[i]
 		s.rmsgs[i].Set(&sl.riov, sl.req[:], &sl.name, sl.oob[:])
@@ -146,11 +152,16 @@ func (s *socket) handle(n int) {
 			continue
 		}
 		ctl := mmsg.ParseControl(rm.Control(sl.oob[:]))
-		req := Request{Data: sl.req[:rm.Len], Rx: timescale.Realtime(ctl.Rx), Source: mmsg.Source(&sl.name, rm.Hdr.Namelen)}
+		req := Request{Data: sl.req[:rm.Len], Rx: timescale.Realtime(ctl.Rx), Source: mmsg.Source(&sl.name, rm.Hdr.Namelen), NTS: &s.ntsSlots[i]}
 		size, v := s.r.Respond(&b, req, sl.reply[:])
 		tally[v]++
 		if size == 0 {
 			continue
+		}
+		sl.wiov.SetLen(size)
+		s.sealed[s.nwrite] = -1
+		if v == AnsweredNTS {
+			s.sealed[s.nwrite] = int16(i)
 		}
 		w := &s.wmsgs[s.nwrite]
 		*w = s.wtmpl[i]
@@ -164,7 +175,20 @@ func (s *socket) handle(n int) {
 	if s.nwrite > 0 {
 		ts := s.r.TransmitTime(&b)
 		for i := 0; i < s.nwrite; i++ {
-			StampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
+			if s.sealed[i] < 0 {
+				StampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
+			}
+		}
+		// NTS replies: each reads the clock for its own transmit timestamp
+		// just before it is sealed, the header being authenticated.
+		for i := 0; i < s.nwrite; i++ {
+			if j := s.sealed[i]; j >= 0 {
+				sl := &s.slots[j]
+				req := Request{Data: sl.req[:s.rmsgs[j].Len], NTS: &s.ntsSlots[j]}
+				if s.r.SealNTS(&b, req, sl.reply[:]) == 0 {
+					sl.wiov.SetLen(0) // cannot happen; sends nothing useful
+				}
+			}
 		}
 	}
 	s.stats.received.Add(uint64(n))

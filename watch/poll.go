@@ -57,6 +57,9 @@ type Config struct {
 	Timeout time.Duration
 	// Version is the NTP version of the requests (3 or 4; 0 means 4).
 	Version uint8
+	// NTS, when set, authenticates every exchange with NTS (NTS-KE once per
+	// server at the start, again when its cookies run out).
+	NTS *client.NTSOptions
 	// Clock reads the local clock the offsets are measured against; nil
 	// means the continuous clock described in the package comment.
 	Clock func() time.Time
@@ -172,7 +175,7 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 		}
 	}()
 	for i, s := range cfg.Servers {
-		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true})
+		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true, NTS: cfg.NTS})
 		if err != nil {
 			return nil, fmt.Errorf("watch: %w", err)
 		}

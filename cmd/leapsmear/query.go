@@ -25,6 +25,8 @@ type queryOptions struct {
 	interval time.Duration
 	timeout  time.Duration
 	version  int
+	nts      ntsClientFlags
+	ntsOpts  *client.NTSOptions
 }
 
 // maxSamples bounds --samples, so that a typo cannot flood a server.
@@ -52,7 +54,9 @@ line on standard error.`,
 		Example: `  leapsmear query pool.ntp.org
   leapsmear query 127.0.0.1:11123 '[::1]:123' --json
   leapsmear query time.example.com --samples 5 --interval 2s
-  leapsmear query old-server.example --version 3 --timeout 1s`,
+  leapsmear query old-server.example --version 3 --timeout 1s
+  leapsmear query time.cloudflare.com --nts
+  leapsmear query 127.0.0.1 --nts --nts-port 14460 --nts-ca ca.pem --json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("query: name at least one server: HOST[:PORT]")
@@ -70,6 +74,10 @@ line on standard error.`,
 			case o.interval < 0:
 				return usagef("query: --interval %s: want zero or more", o.interval)
 			}
+			var err error
+			if o.ntsOpts, err = o.nts.options("query"); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
@@ -83,6 +91,7 @@ line on standard error.`,
 	f.DurationVar(&o.interval, "interval", time.Second, "pause between the samples of one server")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long to wait for each answer")
 	f.IntVar(&o.version, "version", 4, "NTP version of the requests: 3 or 4")
+	o.nts.register(cmd)
 	return cmd
 }
 
@@ -93,6 +102,7 @@ type serverResult struct {
 	best    *client.Response // lowest delay; or the KoD / unsynchronised reply
 	offsets []time.Duration  // of the good samples, sorted
 	lost    int              // samples that failed
+	nts     bool             // asked with NTS
 	err     error
 }
 
@@ -149,8 +159,8 @@ func runQuery(ctx context.Context, stdout, stderr io.Writer, servers []string, o
 // queryServer makes o.samples exchanges with one server. A Kiss-o'-Death
 // stops the sampling at once: the server asked us to go away.
 func queryServer(ctx context.Context, server string, o queryOptions) serverResult {
-	r := serverResult{server: server}
-	c, err := client.Dial(ctx, server, client.Options{Timeout: o.timeout, Version: uint8(o.version)})
+	r := serverResult{server: server, nts: o.ntsOpts != nil}
+	c, err := client.Dial(ctx, server, client.Options{Timeout: o.timeout, Version: uint8(o.version), NTS: o.ntsOpts})
 	if err != nil {
 		r.err = err
 		return r
@@ -244,6 +254,13 @@ func (r *serverResult) print(w io.Writer, samples int) {
 	}
 	line("Leap status", "%s", ntp.LeapName(h.Leap))
 	line("Version", "%d", h.Version)
+	if r.nts {
+		if resp.Authenticated {
+			line("NTS", "authenticated")
+		} else {
+			line("NTS", "NOT authenticated")
+		}
+	}
 	line("Precision", "%d (%s seconds)", h.Precision, seconds(ntp.PrecisionDuration(h.Precision), false))
 	line("Root delay", "%s seconds", seconds(h.RootDelay.Duration(), false))
 	line("Root dispersion", "%s seconds", seconds(h.RootDispersion.Duration(), false))
@@ -293,6 +310,7 @@ type queryJSON struct {
 	OffsetMedianNs   int64  `json:"offset_median_ns"`
 	OffsetMaxNs      int64  `json:"offset_max_ns"`
 	KissCode         string `json:"kiss_code,omitempty"`
+	Authenticated    bool   `json:"authenticated"`
 	Error            string `json:"error,omitempty"`
 }
 
@@ -311,6 +329,7 @@ func (r *serverResult) json() queryJSON {
 		if h.IsKiss() {
 			j.KissCode = ntp.KissCode(h.ReferenceID)
 		}
+		j.Authenticated = resp.Authenticated
 	}
 	if n := len(r.offsets); n > 0 {
 		j.OffsetMinNs, j.OffsetMedianNs, j.OffsetMaxNs = int64(r.offsets[0]), int64(median(r.offsets)), int64(r.offsets[n-1])

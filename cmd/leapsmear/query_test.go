@@ -38,7 +38,7 @@ func runCapture(args ...string) (code int, stdout, stderr string) {
 var jsonKeys = []string{
 	"server", "address", "stratum", "refid", "refid_hex", "li", "leap", "version", "precision",
 	"root_delay_ns", "root_dispersion_ns", "offset_ns", "delay_ns", "t1", "t2", "t3", "t4",
-	"samples", "lost", "offset_min_ns", "offset_median_ns", "offset_max_ns",
+	"samples", "lost", "offset_min_ns", "offset_median_ns", "offset_max_ns", "authenticated",
 }
 
 func TestQueryJSON(t *testing.T) {

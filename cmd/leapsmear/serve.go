@@ -17,6 +17,7 @@ import (
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapcheck"
+	"github.com/leapsmear/leapsmear/leapfile"
 	"github.com/leapsmear/leapsmear/leapsource"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
@@ -55,6 +56,7 @@ type serveFlags struct {
 	leapCheck      time.Duration
 	leapCheckLast  time.Duration
 	log            logFlags
+	nts            ntsServeFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -91,8 +93,15 @@ docs/leap-sources.md. A leap the table does not have fails /healthz; with
 --adopt-announced-leaps N it is adopted once N independent sources announce
 it, if its smear window has not opened yet.
 
-Signals: SIGHUP reloads the leap files (a bad file is logged and the last good
-table kept); SIGTERM and SIGINT stop the server.
+Network Time Security (RFC 8915): --nts-cert and --nts-key turn on NTS-KE
+(port 4460 of the first --listen host unless --nts-ke-listen) and
+authenticated replies; plain requests are still answered unless --require-nts.
+Give every server of a fleet the same --nts-key-file so that cookies from one
+are accepted by all. See docs/nts.md.
+
+Signals: SIGHUP reloads the leap files, and the NTS certificate and key file
+(whatever is bad is logged and the last good kept); SIGTERM and SIGINT stop
+the server.
 
 Every flag can also be set in a TOML file given with --config, under its long
 name (listen = ["127.0.0.1:123"], policy = "noon-to-noon", ...); flags given
@@ -116,6 +125,10 @@ on the command line win over the file.`,
 
   # Metrics, health and a status page on http://127.0.0.1:9123/
   leapsmear serve --listen 127.0.0.1:11123 --admin 127.0.0.1:9123
+
+  # NTS with a fleet's cookie key file; chrony: server HOST nts
+  leapsmear serve --listen 0.0.0.0:123 --nts-cert /etc/leapsmear/nts.pem --nts-key /etc/leapsmear/nts.key \
+      --nts-key-file /etc/leapsmear/nts.keys
 
   # Everything from a file, the port from the command line
   leapsmear serve --config /etc/leapsmear/leapsmear.toml --listen 127.0.0.1:11123`,
@@ -143,7 +156,7 @@ on the command line win over the file.`,
 	fl.Uint8Var(&f.stratum, "stratum", 2, "stratum announced while synchronised (1 to 15)")
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
-	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "root dispersion announced")
+	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "floor of the root dispersion announced; while the host clock is synchronised,\nits maximum error as adjtimex reports it is added")
 	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
 	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
@@ -155,6 +168,7 @@ on the command line win over the file.`,
 	fl.DurationVar(&f.leapCheck, "leap-check-interval", leapsource.DefaultInterval, "how often the leap sources are compared with the table")
 	fl.DurationVar(&f.leapCheckLast, "leap-check-last-day", leapsource.DefaultLastDayInterval, "how often during the last day of a month (on the served clock)")
 	f.log.register(cmd)
+	f.nts.register(cmd)
 	return cmd
 }
 
@@ -206,6 +220,9 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		}
 		cfg.Limiter = l
 	}
+	if cfg.NTS, err = f.nts.config(f.listen); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, optionError("serve", err)
 	}
@@ -241,6 +258,11 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.config != "" {
+		if w := leapfile.WritableByOthers(f.config); w != "" {
+			log.Warn("config file not protected: " + strings.Replace(w, "the leap seconds it serves", "how the server runs", 1))
+		}
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -262,7 +284,7 @@ func runServe(ctx context.Context, logw io.Writer, f *serveFlags) error {
 				return
 			case sig := <-signals:
 				if sig == syscall.SIGHUP {
-					log.Info("SIGHUP: reloading the leap table")
+					log.Info("SIGHUP: reloading the leap table (and NTS certificate and keys)")
 					d.RequestReload()
 					continue
 				}

@@ -34,6 +34,7 @@ type watchOptions struct {
 	leap        string
 	noise       time.Duration
 	delayMargin time.Duration
+	nts         ntsClientFlags
 }
 
 func newWatchCmd() *cobra.Command {
@@ -83,7 +84,10 @@ never answered.`,
   leapsmear watch time1.example.com time2.example.com --for 26h --every 1m --leap 2016-12-31
 
   # For scripts
-  leapsmear watch 127.0.0.1:11123 --for 30s --every 500ms --json`,
+  leapsmear watch 127.0.0.1:11123 --for 30s --every 500ms --json
+
+  # Authenticated with NTS (NTS-KE on port 4460, a private CA)
+  leapsmear watch time1.example.com time2.example.com --for 10m --nts --nts-ca ca.pem`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("watch: name at least one server: HOST[:PORT]")
@@ -92,6 +96,10 @@ never answered.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := watch.Config{Servers: args, For: o.duration, Every: o.every, Timeout: o.timeout, Version: uint8(o.version)}
+			var err error
+			if cfg.NTS, err = o.nts.options("watch"); err != nil {
+				return err
+			}
 			switch {
 			case o.duration == 0:
 				return usagef("watch: --for D is required: how long to watch, e.g. --for 5m")
@@ -133,6 +141,7 @@ never answered.`,
 	f.StringVar(&o.leap, "leap", "", "the leap: the UTC day it ends (2016-12-31) or a rehearsal's instant (2026-11-23T15:00:00Z)")
 	f.DurationVar(&o.noise, "noise", watch.DefaultNoise, "changes of offset below this are noise: class none")
 	f.DurationVar(&o.delayMargin, "delay-margin", watch.DefaultDelayMargin, "fleet spread: compare only replies whose delay is within this of the least delay from their server")
+	o.nts.register(cmd)
 	return cmd
 }
 
