@@ -42,11 +42,24 @@ func (f *leapSourceFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.timeout, "source-timeout", leapsource.DefaultTimeout, "how long to wait for each source")
 }
 
+// parseMonths reads --leap-months; empty means the default (June and
+// December).
+func (f *leapSourceFlags) parseMonths() (leapcheck.Months, error) {
+	if f.months == "" {
+		return 0, nil
+	}
+	m, err := leapcheck.ParseMonths(f.months)
+	if err != nil {
+		return 0, usagef("--leap-months: %v", err)
+	}
+	return m, nil
+}
+
 // sources checks the flags and builds the sources they name.
 func (f *leapSourceFlags) sources() ([]leapsource.Source, leapcheck.Options, error) {
-	months, err := leapcheck.ParseMonths(f.months)
+	months, err := f.parseMonths()
 	if err != nil {
-		return nil, leapcheck.Options{}, usagef("--leap-months: %v", err)
+		return nil, leapcheck.Options{}, err
 	}
 	if f.timeout <= 0 {
 		return nil, leapcheck.Options{}, usagef("--source-timeout %s: must be positive", f.timeout)

@@ -16,7 +16,6 @@ import (
 	"github.com/leapsmear/leapsmear/admin"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
-	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/leapfile"
 	"github.com/leapsmear/leapsmear/leapsource"
 	"github.com/leapsmear/leapsmear/ntp"
@@ -199,12 +198,12 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		}
 		cfg.Rehearse = &r
 	}
-	months, err := leapcheck.ParseMonths(f.sources.months)
+	months, err := f.sources.parseMonths()
 	if err != nil {
-		return cfg, usagef("--leap-months: %v", err)
+		return cfg, err
 	}
-	if f.leapCheck <= 0 {
-		return cfg, usagef("--leap-check-interval %s: must be positive", f.leapCheck)
+	if f.leapCheck < 0 {
+		return cfg, usagef("--leap-check-interval %s: cannot be negative", f.leapCheck)
 	}
 	cfg.LeapSources = daemon.LeapSources{Upstreams: f.sources.upstream, ChronySocket: f.sources.chrony, IgnoreKernel: !f.sources.kernel,
 		Months: months, Adopt: f.adopt, Interval: f.leapCheck, LastDayInterval: f.leapCheckLast, Timeout: f.sources.timeout}
