@@ -106,7 +106,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Errorf("policy card: %q", textOf(policy))
 	}
 	next := element(doc, "next-leap")
-	wantNext := "Next leap rehearsal leap at " + at.UTC().Format(time.RFC3339) + " +1 (TAI-UTC 38) rehearsal, inserted second · window opens in"
+	wantNext := "Next leap rehearsal leap at " + at.UTC().Format(time.RFC3339) + " +1: " + at.Add(-time.Second).UTC().Format(time.TimeOnly) + " repeats (TAI-UTC 38) rehearsal, inserted second · window opens in"
 	if next == nil || !strings.HasPrefix(text(next), wantNext) {
 		t.Errorf("next leap card: %q, want it to start %q", textOf(next), wantNext)
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	Parse leap.ParseOptions
 	// Rehearse, when set, adds a synthetic leap to the smear's table.
 	Rehearse *leap.Rehearsal
+	// AllowJump lets a rehearsal start inside its own smear window, where
+	// clients see the served time jump at start (refused otherwise).
+	AllowJump bool
 	// Source configures the clock source; its Table is filled in.
 	Source timescale.Config
 	// Settings are the fixed reply fields; a zero Precision is measured
@@ -221,6 +224,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkJump(cfg, s, src.Now().TAI); err != nil {
+		src.Close()
+		return nil, err
+	}
 	if cfg.Settings.Precision == 0 {
 		cfg.Settings.Precision = ClockPrecision()
 		d.cfg.Settings.Precision = cfg.Settings.Precision
@@ -296,6 +303,23 @@ func (d *Daemon) buildSmear(table *leap.Table) (*smear.Smear, error) {
 		}
 	}
 	return smear.New(table, d.cfg.Policy)
+}
+
+// checkJump refuses a rehearsal that starts inside its own smear window,
+// unless cfg.AllowJump: its clients, served true UTC until then, would see
+// the served time jump by the smear's offset at start.
+func checkJump(cfg Config, s *smear.Smear, now leap.TAI) error {
+	r := cfg.Rehearse
+	if r == nil || cfg.AllowJump {
+		return nil
+	}
+	off := s.Offset(now)
+	if off == 0 {
+		return nil
+	}
+	w, _ := s.Next(now)
+	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (allow-jump)",
+		cfg.Policy.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off)
 }
 
 // ClockPrecision returns the precision of the timestamps the server

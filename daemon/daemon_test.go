@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
@@ -457,4 +458,27 @@ func TestRootDispersionFollowsTheKernel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRehearsalInsideItsWindow: a rehearsal two minutes ahead with a 24 h
+// smear starts half-way into its window: refused, naming the jump clients
+// would see, unless the jump is allowed.
+func TestRehearsalInsideItsWindow(t *testing.T) {
+	cfg, _ := config(t)
+	r := leap.Rehearsal{At: time.Now().Add(2 * time.Minute).Truncate(time.Second), Delta: 1}
+	cfg.Rehearse = &r
+	_, err := Start(context.Background(), cfg)
+	if oe, ok := option.As(err); !ok || oe.Name != "rehearse" || !strings.Contains(err.Error(), "clients would see the served time jump by -49") {
+		t.Fatalf("start inside the window: %v", err)
+	}
+	cfg.AllowJump = true
+	d := start(t, cfg)
+	if off := d.Status().Offset; off > -490*time.Millisecond || off < -500*time.Millisecond {
+		t.Errorf("allowed: offset %v, want about -0.5 s", off)
+	}
+	// A rehearsal whose window has not opened starts without a jump.
+	cfg, _ = config(t)
+	cfg.Policy, _ = smear.Parse("linear:-60s:120s")
+	cfg.Rehearse = &r
+	start(t, cfg)
 }

@@ -100,7 +100,7 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 				continue
 			}
 			if len(f) != 2 {
-				faultf(ln, "want an NTP timestamp and TAI-UTC, found %q", strings.TrimSpace(text))
+				faultf(ln, "want an NTP timestamp and TAI-UTC, found %s", excerpt(strings.TrimSpace(text)))
 				continue
 			}
 			at, err := ntpInstant(f[0])
@@ -110,7 +110,7 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 			}
 			dtai, err := decimal(f[1], 4)
 			if err != nil {
-				faultf(ln, "TAI-UTC %q: %v", f[1], err)
+				faultf(ln, "TAI-UTC %s: want a whole number of seconds", excerpt(f[1]))
 				continue
 			}
 			if baseLine == 0 {
@@ -178,11 +178,11 @@ func hashWords(s string) ([]byte, error) {
 	sum := make([]byte, 0, sha1.Size)
 	for _, w := range f {
 		if len(w) > 8 {
-			return nil, fmt.Errorf("word %q is longer than 8 hexadecimal digits", w)
+			return nil, fmt.Errorf("word %s is longer than 8 hexadecimal digits", excerpt(w))
 		}
 		v, err := strconv.ParseUint(w, 16, 32)
 		if err != nil {
-			return nil, fmt.Errorf("word %q is not hexadecimal", w)
+			return nil, fmt.Errorf("word %s is not hexadecimal", excerpt(w))
 		}
 		sum = append(sum, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 	}
@@ -193,7 +193,7 @@ func hashWords(s string) ([]byte, error) {
 func ntpInstant(s string) (time.Time, error) {
 	v, err := decimal(s, 12)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("NTP timestamp %q: %v", s, err)
+		return time.Time{}, fmt.Errorf("NTP timestamp %s: %v", excerpt(s), err)
 	}
 	at := time.Unix(v-ntpUnixOffset, 0).UTC()
 	if err := checkInstant(at); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,6 +80,11 @@ func readLimited(r io.Reader, source string) ([]byte, error) {
 // from the content: the TZif magic, else tzdata's Leap or Expires lines, else
 // the IETF/IERS leap-seconds.list.
 func Parse(data []byte, source string, opt ParseOptions) (*Table, error) {
+	// A binary file (its first line holds a NUL byte) is named as such,
+	// rather than quoted back.
+	if first, _, _ := bytes.Cut(data, []byte("\n")); DetectFormat(data) != FormatTZif && bytes.IndexByte(first, 0) >= 0 {
+		return nil, lineErr(source, 0, "binary data: not a leap-seconds.list, a tzdata leapseconds file or a TZif right/ file")
+	}
 	switch DetectFormat(data) {
 	case FormatTZif:
 		return ParseTZif(data, source)
@@ -115,6 +121,15 @@ func DetectFormat(data []byte) Format {
 }
 
 // lines splits text into lines without their line ending (LF or CRLF).
+// excerpt quotes a piece of a file for an error message, at most 40 bytes
+// of it, so that a garbage file never floods the message.
+func excerpt(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 func lines(data []byte) []string {
 	text := string(data)
 	text = strings.TrimSuffix(text, "\n")

@@ -100,8 +100,9 @@ type Result struct {
 	// Malformed counts datagrams that were not a valid NTP server reply.
 	Malformed uint64
 	// Errors counts failed sends and receives (such as ECONNREFUSED when
-	// nothing listens on the target).
-	Errors uint64
+	// nothing listens on the target); LastError is the last of them.
+	Errors    uint64
+	LastError error
 	// Elapsed is how long requests were sent.
 	Elapsed time.Duration
 	// CPU is the user plus system time this process used during the run
@@ -241,6 +242,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Unmatched += w.res.Unmatched
 		res.Malformed += w.res.Malformed
 		res.Errors += w.res.Errors
+		if w.res.LastError != nil {
+			res.LastError = w.res.LastError
+		}
 		res.Latency.Merge(&w.res.Latency)
 	}
 	if err := ctx.Err(); err != nil && res.Sent == 0 {
@@ -521,6 +525,7 @@ func (w *worker) receive() {
 	if err != nil {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			w.res.Errors++
+			w.res.LastError = err
 		}
 		return
 	}

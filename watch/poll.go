@@ -1,20 +1,3 @@
-// Package watch follows NTP servers over time and says what each did around a
-// leap second: whether it stepped, smeared (and with which shape, over which
-// window) or did nothing, and how far apart the servers of a fleet were at
-// any instant.
-//
-// Watch is the edge: it polls every server once per round, all of them at the
-// same moment, for a bounded time. Everything else (Classify, Relative,
-// Spread, Summarize, the CSV and the chart) is pure: it takes the recorded
-// samples and never reads a clock or a socket, so it is tested with series
-// built from the smear package's exact curves.
-//
-// Offsets are measured against a continuous local clock: the watcher's
-// realtime when the watch started plus the monotonic time elapsed since.
-// Neither a leap second applied by the watcher's own kernel nor a step of its
-// clock shows up as a change of the servers, so a server that inserts a leap
-// second is seen falling one second behind, whether the leap is real or
-// rehearsed.
 package watch
 
 import (
@@ -63,9 +46,12 @@ type Config struct {
 	// Clock reads the local clock the offsets are measured against; nil
 	// means the continuous clock described in the package comment.
 	Clock func() time.Time
-	// OnRound, when set, is called after each round with its samples (from
-	// the watching goroutine; it should return quickly).
-	OnRound func(Round)
+	// OnRound, when set, is called after each round, once the round is
+	// appended to rec.Rounds and rec.Addrs are resolved (from the watching
+	// goroutine, before the next round: it should return quickly, and may
+	// read rec but not keep or change it). It is how a caller writes what
+	// was seen as it comes.
+	OnRound func(rec *Record)
 }
 
 // Rounds returns how many rounds the watch makes.
@@ -223,7 +209,7 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 		}
 		rec.Rounds = append(rec.Rounds, rd)
 		if cfg.OnRound != nil {
-			cfg.OnRound(rd)
+			cfg.OnRound(rec)
 		}
 	}
 	return rec, nil

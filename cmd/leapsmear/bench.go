@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -108,7 +109,14 @@ answered.`,
 				return err
 			}
 			if res.Answered == 0 {
-				return fmt.Errorf("bench %s: no request was answered (%d sent, %d send or receive errors)", cfg.Target, res.Sent, res.Errors)
+				why := "no reply came back"
+				switch {
+				case errors.Is(res.LastError, syscall.ECONNREFUSED):
+					why = "connection refused: nothing listens on that port"
+				case res.LastError != nil:
+					why = res.LastError.Error()
+				}
+				return fmt.Errorf("bench %s: no request was answered (%d sent): %s", cfg.Target, res.Sent, why)
 			}
 			return nil
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/textfmt"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -214,29 +215,6 @@ func median(sorted []time.Duration) time.Duration {
 	return a + (b-a)/2
 }
 
-// seconds renders d in seconds with nine decimals, from the integer
-// nanoseconds: "0.000012345", or "+0.000012345" when signed.
-func seconds(d time.Duration, signed bool) string {
-	sign := ""
-	abs := uint64(d)
-	if d < 0 {
-		sign, abs = "-", uint64(-d) // -MinInt64 wraps to itself: its uint64 is still right
-	} else if signed {
-		sign = "+"
-	}
-	return fmt.Sprintf("%s%d.%09d", sign, abs/1e9, abs%1e9)
-}
-
-// timeLayout is RFC 3339 with all nine digits of the nanoseconds.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(timeLayout)
-}
-
 func (r *serverResult) print(w io.Writer, samples int) {
 	resp, h := r.best, r.best.Header
 	line := func(label, format string, args ...any) {
@@ -261,57 +239,60 @@ func (r *serverResult) print(w io.Writer, samples int) {
 			line("NTS", "NOT authenticated")
 		}
 	}
-	line("Precision", "%d (%s seconds)", h.Precision, seconds(ntp.PrecisionDuration(h.Precision), false))
-	line("Root delay", "%s seconds", seconds(h.RootDelay.Duration(), false))
-	line("Root dispersion", "%s seconds", seconds(h.RootDispersion.Duration(), false))
+	line("Precision", "%d (%s seconds)", h.Precision, textfmt.Seconds(ntp.PrecisionDuration(h.Precision), false))
+	line("Root delay", "%s seconds", textfmt.Seconds(h.RootDelay.Duration(), false))
+	line("Root dispersion", "%s seconds", textfmt.Seconds(h.RootDispersion.Duration(), false))
 	if resp.T3.IsZero() {
 		return // a kiss-o'-death carries no time
 	}
 	switch {
 	case resp.Offset > 0:
-		line("Offset", "%s seconds (local clock slow)", seconds(resp.Offset, true))
+		line("Offset", "%s seconds (local clock slow)", textfmt.Seconds(resp.Offset, true))
 	case resp.Offset < 0:
-		line("Offset", "%s seconds (local clock fast)", seconds(resp.Offset, true))
+		line("Offset", "%s seconds (local clock fast)", textfmt.Seconds(resp.Offset, true))
 	default:
-		line("Offset", "%s seconds", seconds(resp.Offset, true))
+		line("Offset", "%s seconds", textfmt.Seconds(resp.Offset, true))
 	}
-	line("Round-trip delay", "%s seconds", seconds(resp.Delay, false))
-	line("Server time", "%s", formatTime(resp.T3))
+	line("Round-trip delay", "%s seconds", textfmt.Seconds(resp.Delay, false))
+	line("Server time", "%s", textfmt.Time(resp.T3))
 	if samples > 1 && len(r.offsets) > 0 {
 		line("Samples", "%d of %d answered, lowest delay shown", len(r.offsets), len(r.offsets)+r.lost)
-		line("Offset range", "min %s median %s max %s seconds", seconds(r.offsets[0], true),
-			seconds(median(r.offsets), true), seconds(r.offsets[len(r.offsets)-1], true))
+		line("Offset range", "min %s median %s max %s seconds", textfmt.Seconds(r.offsets[0], true),
+			textfmt.Seconds(median(r.offsets), true), textfmt.Seconds(r.offsets[len(r.offsets)-1], true))
 	}
 }
 
 // queryJSON is one server in the --json output. The keys are a contract with
-// scripts: add new ones, never rename.
+// scripts: add new ones, never rename. What the server did not tell is null:
+// every field of the reply for a server that never answered, the time
+// fields (t2, t3, offset and delay) of a Kiss-o'-Death, which carries no
+// time, and the offset range when no exchange gave usable time.
 type queryJSON struct {
-	Server           string `json:"server"`
-	Address          string `json:"address"`
-	Stratum          int    `json:"stratum"`
-	RefID            string `json:"refid"`
-	RefIDHex         string `json:"refid_hex"`
-	LI               int    `json:"li"`
-	Leap             string `json:"leap"`
-	Version          int    `json:"version"`
-	Precision        int    `json:"precision"`
-	RootDelayNs      int64  `json:"root_delay_ns"`
-	RootDispersionNs int64  `json:"root_dispersion_ns"`
-	OffsetNs         int64  `json:"offset_ns"`
-	DelayNs          int64  `json:"delay_ns"`
-	T1               string `json:"t1"`
-	T2               string `json:"t2"`
-	T3               string `json:"t3"`
-	T4               string `json:"t4"`
-	Samples          int    `json:"samples"`
-	Lost             int    `json:"lost"`
-	OffsetMinNs      int64  `json:"offset_min_ns"`
-	OffsetMedianNs   int64  `json:"offset_median_ns"`
-	OffsetMaxNs      int64  `json:"offset_max_ns"`
-	KissCode         string `json:"kiss_code,omitempty"`
-	Authenticated    bool   `json:"authenticated"`
-	Error            string `json:"error,omitempty"`
+	Server           string  `json:"server"`
+	Address          string  `json:"address"`
+	Stratum          *int    `json:"stratum"`
+	RefID            *string `json:"refid"`
+	RefIDHex         *string `json:"refid_hex"`
+	LI               *int    `json:"li"`
+	Leap             *string `json:"leap"`
+	Version          *int    `json:"version"`
+	Precision        *int    `json:"precision"`
+	RootDelayNs      *int64  `json:"root_delay_ns"`
+	RootDispersionNs *int64  `json:"root_dispersion_ns"`
+	OffsetNs         *int64  `json:"offset_ns"`
+	DelayNs          *int64  `json:"delay_ns"`
+	T1               *string `json:"t1"`
+	T2               *string `json:"t2"`
+	T3               *string `json:"t3"`
+	T4               *string `json:"t4"`
+	Samples          int     `json:"samples"`
+	Lost             int     `json:"lost"`
+	OffsetMinNs      *int64  `json:"offset_min_ns"`
+	OffsetMedianNs   *int64  `json:"offset_median_ns"`
+	OffsetMaxNs      *int64  `json:"offset_max_ns"`
+	KissCode         string  `json:"kiss_code,omitempty"`
+	Authenticated    *bool   `json:"authenticated"`
+	Error            string  `json:"error,omitempty"`
 }
 
 func (r *serverResult) json() queryJSON {
@@ -321,18 +302,21 @@ func (r *serverResult) json() queryJSON {
 	}
 	if r.best != nil {
 		resp, h := r.best, r.best.Header
-		j.Stratum, j.RefID, j.RefIDHex = int(h.Stratum), resp.RefID(), fmt.Sprintf("%08X", h.ReferenceID)
-		j.LI, j.Leap, j.Version, j.Precision = int(h.Leap), ntp.LeapName(h.Leap), int(h.Version), int(h.Precision)
-		j.RootDelayNs, j.RootDispersionNs = int64(h.RootDelay.Duration()), int64(h.RootDispersion.Duration())
-		j.OffsetNs, j.DelayNs = int64(resp.Offset), int64(resp.Delay)
-		j.T1, j.T2, j.T3, j.T4 = formatTime(resp.T1), formatTime(resp.T2), formatTime(resp.T3), formatTime(resp.T4)
+		j.Stratum, j.RefID, j.RefIDHex = new(int(h.Stratum)), new(resp.RefID()), new(fmt.Sprintf("%08X", h.ReferenceID))
+		j.LI, j.Leap, j.Version, j.Precision = new(int(h.Leap)), new(ntp.LeapName(h.Leap)), new(int(h.Version)), new(int(h.Precision))
+		j.RootDelayNs, j.RootDispersionNs = new(int64(h.RootDelay.Duration())), new(int64(h.RootDispersion.Duration()))
+		j.T1, j.T4 = new(textfmt.Time(resp.T1)), new(textfmt.Time(resp.T4))
 		if h.IsKiss() {
 			j.KissCode = ntp.KissCode(h.ReferenceID)
 		}
-		j.Authenticated = resp.Authenticated
+		if !resp.T3.IsZero() { // a Kiss-o'-Death carries no time
+			j.OffsetNs, j.DelayNs = new(int64(resp.Offset)), new(int64(resp.Delay))
+			j.T2, j.T3 = new(textfmt.Time(resp.T2)), new(textfmt.Time(resp.T3))
+		}
+		j.Authenticated = new(resp.Authenticated)
 	}
 	if n := len(r.offsets); n > 0 {
-		j.OffsetMinNs, j.OffsetMedianNs, j.OffsetMaxNs = int64(r.offsets[0]), int64(median(r.offsets)), int64(r.offsets[n-1])
+		j.OffsetMinNs, j.OffsetMedianNs, j.OffsetMaxNs = new(int64(r.offsets[0])), new(int64(median(r.offsets))), new(int64(r.offsets[n-1]))
 	}
 	return j
 }

@@ -40,6 +40,7 @@ type serveFlags struct {
 	timeOffsetTo   string
 	rehearse       string
 	assumeSynced   bool
+	allowJump      bool
 	stratum        uint8
 	refid          string
 	rootDelay      time.Duration
@@ -138,7 +139,7 @@ on the command line win over the file.`,
 					return err
 				}
 			}
-			return runServe(cmd.Context(), cmd.ErrOrStderr(), &f)
+			return fromConfigFile(cmd, runServe(cmd.Context(), cmd.ErrOrStderr(), &f))
 		},
 	}
 	fl := cmd.Flags()
@@ -151,6 +152,7 @@ on the command line win over the file.`,
 	fl.DurationVar(&f.timeOffset, "time-offset", 0, "serve time as if the host clock read this much later, e.g. -2700h (replays a past leap)")
 	fl.StringVar(&f.timeOffsetTo, "time-offset-to", "", "serve time as if it were this instant at start, e.g. 2016-12-31T18:00:00Z")
 	fl.StringVar(&f.rehearse, "rehearse", "", "add a synthetic leap second: INSTANT,+1 or INSTANT,-1, INSTANT in RFC 3339 or now+DURATION")
+	fl.BoolVar(&f.allowJump, "allow-jump", false, "let a --rehearse start inside its own smear window (clients see the served time jump at start)")
 	fl.BoolVar(&f.assumeSynced, "assume-synced", false, "serve as synchronised even when adjtimex says the host clock is not")
 	fl.Uint8Var(&f.stratum, "stratum", 2, "stratum announced while synchronised (1 to 15)")
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
@@ -180,6 +182,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
 		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
 		User:      f.user,
+		AllowJump: f.allowJump,
 		Logger:    log,
 	}
 	var err error
