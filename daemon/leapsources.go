@@ -230,7 +230,9 @@ func (d *Daemon) logVerdict(prev *leapcheck.Result, r leapcheck.Result) {
 	if u := names(&r); len(u) > 0 {
 		attrs = append(attrs, "unreadable", u)
 	}
-	attrs = append(attrs, "problems", r.Problems)
+	if len(r.Problems) > 0 {
+		attrs = append(attrs, "problems", r.Problems)
+	}
 	switch {
 	case r.Verdict == leapcheck.UnknownLeap:
 		d.log.Error("leap sources: a leap second the table does not have is announced; refresh the table", attrs...)
