@@ -18,7 +18,7 @@ import (
 )
 
 // LeapSources configures the periodic comparison of the leap seconds that the
-// host kernel, upstream NTP servers and chronyd announce with the leap table
+// host kernel, upstream NTP servers, chronyd and ptp4l announce with the leap table
 // (packages leapsource and leapcheck). The kernel is always compared unless
 // IgnoreKernel.
 type LeapSources struct {
@@ -26,6 +26,8 @@ type LeapSources struct {
 	Upstreams []string
 	// ChronySocket is chronyd's command socket; empty means none.
 	ChronySocket string
+	// PTPSocket is ptp4l's management socket; empty means none.
+	PTPSocket string
 	// IgnoreKernel leaves out the leap the host kernel has armed (read with
 	// Source.Kernel, or adjtimex read-only).
 	IgnoreKernel bool
@@ -122,6 +124,9 @@ func (d *Daemon) newLeapState() {
 	}
 	if c.ChronySocket != "" {
 		ls.sources = append(ls.sources, leapsource.NewChrony(c.ChronySocket))
+	}
+	if c.PTPSocket != "" {
+		ls.sources = append(ls.sources, leapsource.NewPTP(c.PTPSocket))
 	}
 }
 

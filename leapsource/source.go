@@ -1,7 +1,8 @@
 // Package leapsource reads what the places other than the leap table
 // announce about leap seconds: the host kernel (adjtimex, read-only), upstream
-// NTP servers (their leap indicator, through package client) and chronyd (its
-// tracking report, through its command socket). Each source is one small
+// NTP servers (their leap indicator, through package client), chronyd (its
+// tracking report, through its command socket) and ptp4l (its time
+// properties data set, through its management socket). Each source is one small
 // type implementing Source; Check reads them all and compares them with the
 // table through package leapcheck, which is pure.
 package leapsource

@@ -28,6 +28,7 @@ var readKernel = timescale.ReadKernel
 type leapSourceFlags struct {
 	upstream []string
 	chrony   string
+	ptp      string
 	kernel   bool
 	months   string
 	timeout  time.Duration
@@ -37,6 +38,7 @@ func (f *leapSourceFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.upstream, "upstream", nil, "upstream NTP server HOST:PORT whose leap indicator is compared with the table (repeatable)")
 	fl.StringVar(&f.chrony, "chrony-socket", "", "chronyd's command socket, whose tracking leap status is compared with the table,\nsuch as "+leapsource.DefaultChronySocket)
+	fl.StringVar(&f.ptp, "ptp-socket", "", "ptp4l's management socket, whose time properties (leap61, leap59) are compared with the table,\nsuch as "+leapsource.DefaultPTPSocket)
 	fl.BoolVar(&f.kernel, "kernel", true, "compare the leap the host kernel has armed (adjtimex, read-only) with the table")
 	fl.StringVar(&f.months, "leap-months", "june,december", "months at whose end a source may announce a leap second: names or numbers, or any")
 	fl.DurationVar(&f.timeout, "source-timeout", leapsource.DefaultTimeout, "how long to wait for each source")
@@ -77,6 +79,9 @@ func (f *leapSourceFlags) sources() ([]leapsource.Source, leapcheck.Options, err
 	if f.chrony != "" {
 		out = append(out, leapsource.NewChrony(f.chrony))
 	}
+	if f.ptp != "" {
+		out = append(out, leapsource.NewPTP(f.ptp))
+	}
 	return out, leapcheck.Options{Months: months}, nil
 }
 
@@ -88,14 +93,15 @@ func newLeapsCmd() *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "leaps [--leap-file F]... [--upstream HOST:PORT]... [--chrony-socket PATH] [--json]",
+		Use:   "leaps [--leap-file F]... [--upstream HOST:PORT]... [--chrony-socket PATH] [--ptp-socket PATH] [--json]",
 		Short: "Compare the leap seconds announced by the kernel, upstream servers and chronyd with the table",
 		Long: `Compare what every source announces about upcoming leap seconds with the leap
 table, once, for cron and CI. The sources are the table (--leap-file, or the
 built-in one), the host kernel (the leap its time daemon armed for tonight,
 read with adjtimex, never written), upstream NTP servers (--upstream: their
-leap indicator, which names the end of the current month) and chronyd on this
-host (--chrony-socket: the leap status of its tracking report).
+leap indicator, which names the end of the current month), chronyd on this
+host (--chrony-socket: the leap status of its tracking report) and ptp4l
+(--ptp-socket: leap61 and leap59 of its time properties data set).
 
 Verdict, for each leap date a source names (the worst is reported):
   none           nothing is announced

@@ -86,8 +86,8 @@ a health check (/healthz: 200, or 503 with a reason), the state as JSON
 (/api/status) and a status page (/). See docs/operations.md.
 
 The server compares the leap seconds announced by the host kernel (always,
-unless --kernel=false), upstream NTP servers (--upstream) and chronyd
-(--chrony-socket) with its table, every 15 minutes and every minute on the
+unless --kernel=false), upstream NTP servers (--upstream), chronyd
+(--chrony-socket) and ptp4l (--ptp-socket) with its table, every 15 minutes and every minute on the
 last day of a month, on the served clock: see 'leapsmear leaps' and
 docs/leap-sources.md. A leap the table does not have fails /healthz; with
 --adopt-announced-leaps N it is adopted once N independent sources announce
@@ -208,7 +208,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	if f.leapCheck < 0 {
 		return cfg, usagef("--leap-check-interval %s: cannot be negative", f.leapCheck)
 	}
-	cfg.LeapSources = daemon.LeapSources{Upstreams: f.sources.upstream, ChronySocket: f.sources.chrony, IgnoreKernel: !f.sources.kernel,
+	cfg.LeapSources = daemon.LeapSources{Upstreams: f.sources.upstream, ChronySocket: f.sources.chrony, PTPSocket: f.sources.ptp, IgnoreKernel: !f.sources.kernel,
 		Months: months, Adopt: f.adopt, Interval: f.leapCheck, LastDayInterval: f.leapCheckLast, Timeout: f.sources.timeout}
 	refid, err := parseRefID(f.refid)
 	if err != nil {
