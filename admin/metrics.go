@@ -13,6 +13,7 @@ import (
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/ntske"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
 )
 
@@ -32,8 +33,13 @@ var (
 	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
 	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
 
-	descOffset    = metric("offset_nanoseconds", "Served time minus true UTC now, in nanoseconds (0 outside leap windows).")
-	descRate      = metric("rate_ppm", "Frequency offset of the served clock now, in parts per million (negative while an inserted second is smeared).")
+	descRLEntries   = metric("rate_limit_entries", "Sources the rate limiter's table can hold (--rate-entries rounded up to a power of two); 0 when rate limiting is off.")
+	descRLInUse     = metric("rate_limit_entries_in_use", "Slots of the rate limiter's table that hold a source (slots are reused, never freed).")
+	descRLInserted  = metric("rate_limit_insertions_total", "New sources given a slot of the rate limiter's table (first seen, or seen again after being replaced).")
+	descRLEvictions = metric("rate_limit_evictions_total", "Sources forgotten by the rate limiter while still holding spent credit, to make room for new ones: each starts again with a full burst (the limiter fails open). Sustained evictions mean the table is too small for the sources it sees.")
+
+	descOffset    = metric("offset_seconds", "Served time minus true UTC now, in seconds (0 outside leap windows, up to ±1 inside).")
+	descRate      = metric("frequency_offset_ratio", "Frequency offset of the served clock now, as a ratio: -1.1574e-05 is 11.574 ppm slow (negative while an inserted second is smeared).")
 	descLI        = metric("leap_indicator", "Leap indicator announced now: 0 none, 1 insert, 2 delete (step policy only), 3 unsynchronised.")
 	descInWindow  = metric("smear_window_active", "1 while the served time is inside a leap window.")
 	descScheduled = metric("next_leap_scheduled", "1 when the table (with the rehearsal leap, if any) has a leap whose window has not ended.")
@@ -77,8 +83,16 @@ var (
 	descBuild       = metric("build_info", "The leapsmear build: module version, VCS revision and Go version.", "version", "revision", "goversion")
 )
 
+// RateLimited is implemented by a Daemon whose requests are rate-limited
+// (*daemon.Daemon implements it): the limiter's counters, read at each
+// scrape of /metrics only, since reading them walks the limiter's table.
+type RateLimited interface {
+	RateLimitStats() ratelimit.Stats
+}
+
 // collector reads a daemon's status at every scrape: nothing is counted on
-// the served path beyond the server's own per-socket counters.
+// the served path beyond the server's own per-socket counters and the rate
+// limiter's per-set counters.
 type collector struct {
 	d Daemon
 }
@@ -86,6 +100,7 @@ type collector struct {
 // Describe sends every descriptor the collector may emit.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descReceived, descReplies, descKoD, descDropped, descSendErrs,
+		descRLEntries, descRLInUse, descRLInserted, descRLEvictions,
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
 		descLeapVerdict, descLeapChecks, descLeapUp, descLeapSign, descLeapAt, descLeapFaulty, descLeapAdopted,
@@ -113,9 +128,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descSendErrs, p.SendErrors, "refused")
 	counter(descSendErrs, p.SendDropped, "buffer_full")
+	var rl ratelimit.Stats
+	if r, ok := c.d.(RateLimited); ok {
+		rl = r.RateLimitStats()
+	}
+	gauge(descRLEntries, float64(rl.Entries))
+	gauge(descRLInUse, float64(rl.InUse))
+	counter(descRLInserted, rl.Inserted)
+	counter(descRLEvictions, rl.Evictions)
 
-	gauge(descOffset, float64(st.Offset.Nanoseconds()))
-	gauge(descRate, st.RatePPM)
+	gauge(descOffset, st.Offset.Seconds())
+	gauge(descRate, st.RatePPM/1e6)
 	gauge(descLI, float64(leapIndicator(st)))
 	gauge(descInWindow, boolValue(st.InWindow))
 	gauge(descScheduled, boolValue(st.HasNext))

@@ -199,7 +199,7 @@ func (p *page) chart(st daemon.Status) (template.HTML, string, error) {
 		hi = x + span/20
 	}
 	inView := lo <= x && x <= hi
-	caption := fmt.Sprintf("Policy %s around the %s, %s: served time minus true UTC, and the rate of the served clock.",
+	caption := fmt.Sprintf("Policy %s around the %s, %s: the part of the leap second applied, served time minus true UTC, and the rate of the served clock.",
 		s.Policy().Name, which, w.Event)
 	switch {
 	case inView:
@@ -232,7 +232,7 @@ func renderChart(s *smear.Smear, w smear.Window, which string, lo, hi leap.TAI, 
 		return "", err
 	}
 	c.Title = fmt.Sprintf("%s, %s: %s", s.Policy().Name, which, w.Event)
-	c.Width, c.Height = 10*vg.Inch, 6*vg.Inch
+	c.Width, c.Height = 10*vg.Inch, 7.5*vg.Inch
 	if marker {
 		c.Marker, c.MarkerLabel = now, "now"
 	}

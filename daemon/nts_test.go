@@ -4,39 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/leapsmear/leapsmear/internal/testcert"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
-	"github.com/leapsmear/leapsmear/server"
-	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
 // startNTSManual starts a daemon with NTS on a ManualClock.
 func startNTSManual(t *testing.T, at time.Time, keyFile string, certs *testcert.Files) (*Daemon, *timescale.ManualClock, *logBuffer) {
 	t.Helper()
-	p, _ := smear.Parse("noon-to-noon")
-	clock := timescale.NewManualClock(at)
-	logs := &logBuffer{}
-	d, err := Start(context.Background(), Config{
-		Server: server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
-		Policy: p,
-		Source: timescale.Config{Clock: clock, CheckInterval: -1, AssumeSynced: true,
-			Kernel: func() (timescale.KernelState, error) { return timescale.KernelState{}, nil }},
-		Settings:      server.Settings{Stratum: 2},
-		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),
-		CheckInterval: -1,
-		NTS:           &NTSConfig{KEListen: "127.0.0.1:0", CertFile: certs.Cert, KeyFile: certs.Key, CookieKeyFile: keyFile},
+	d, clock, logs := startManualWith(t, at, "noon-to-noon", func(c *Config) {
+		c.NTS = &NTSConfig{KEListen: "127.0.0.1:0", CertFile: certs.Cert, KeyFile: certs.Key, CookieKeyFile: keyFile}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(ctx) }()
@@ -128,5 +113,30 @@ func TestNTSRotationAndReload(t *testing.T) {
 	}
 	if got := d.NTSStatus(); got.SealKeyID>>24 != 2 || got.Keys != 6 || got.ReloadError != "" {
 		t.Fatalf("after reload: %+v", got)
+	}
+}
+
+// TestNTSProblems: an NTS-KE certificate that expired fails the health
+// check, one expiring soon and a failed reload are warnings.
+func TestNTSProblems(t *testing.T) {
+	host := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		nts  NTSStatus
+		sev  Severity
+		want string
+	}{
+		{NTSStatus{CertNotAfter: host.Add(-time.Hour)}, Failing, "the NTS-KE certificate expired on 2026-11-30T11:00:00Z"},
+		{NTSStatus{CertNotAfter: host.Add(3 * 24 * time.Hour)}, Warning, "the NTS-KE certificate expires on 2026-12-03T12:00:00Z, in 3 days"},
+		{NTSStatus{CertNotAfter: host.Add(90 * 24 * time.Hour), ReloadError: "bad key"}, Warning, "failed, the previous ones are used: bad key"},
+	} {
+		n := c.nts
+		ps := Status{Host: host, NTS: &n}.ntsProblems()
+		if len(ps) != 1 || ps[0].Severity != c.sev || !strings.Contains(ps[0].Text, c.want) {
+			t.Errorf("%+v: %+v, want %v %q", c.nts, ps, c.sev, c.want)
+		}
+	}
+	n := NTSStatus{CertNotAfter: host.Add(90 * 24 * time.Hour)}
+	if ps := (Status{Host: host, NTS: &n}).ntsProblems(); len(ps) != 0 {
+		t.Errorf("a healthy NTS: %+v", ps)
 	}
 }

@@ -135,7 +135,7 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	}
 	// The alerts the issue asks for: expiry, synchronisation, fleet offset.
 	for _, n := range []string{"leapsmear_leap_table_expiry_seconds", "leapsmear_leap_table_expired",
-		"leapsmear_synchronized", "leapsmear_offset_nanoseconds"} {
+		"leapsmear_synchronized", "leapsmear_offset_seconds"} {
 		if !seen[n] {
 			t.Errorf("no alert on %s", n)
 		}

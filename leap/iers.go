@@ -25,8 +25,10 @@ const ntpUnixOffset = 2208988800
 // the digits of the #$ line, the #@ line and each data line before its "#",
 // in file order, whitespace and comments left out. The words of the #h line
 // may lack leading zeros, as NIST's copies write them. A mismatch is an error
-// wrapping ErrChecksum unless opt.AcceptUnverified; a missing #h line leaves
-// the table unverified.
+// wrapping ErrChecksum, and a file that is otherwise sound but has no #h line
+// (cut short or edited: the IERS and IETF lists always carry one) an error
+// wrapping ErrNoChecksum, unless opt.AcceptUnverified, which loads either as
+// an unverified table.
 func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 	data, err := readLimited(r, source)
 	if err != nil {
@@ -135,7 +137,8 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 	got := digits.Sum(nil)
 	switch {
 	case hashLine == 0 || want == nil:
-		t.Verification = "no #h checksum line"
+		// Refused below, after the faults, unless opt.AcceptUnverified.
+		t.Verification = "no #h checksum line accepted by request"
 	case bytes.Equal(got, want):
 		t.Verified, t.Verification = true, "SHA-1 checksum matched"
 	case opt.AcceptUnverified:
@@ -153,6 +156,10 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 	}
 	if len(t.Events) == 0 {
 		return nil, lineErr(source, 0, "no leap seconds after the 1972 base line")
+	}
+	if hashLine == 0 && !opt.AcceptUnverified {
+		return nil, &ParseError{Source: source, Err: fmt.Errorf(
+			"%w: the lists of the IERS and the IETF always carry one, so this one was cut short or edited", ErrNoChecksum)}
 	}
 	return finish(t, lineOf)
 }

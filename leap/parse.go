@@ -31,13 +31,19 @@ func (f Format) HasChecksum() bool { return f == FormatIERS }
 // ParseOptions tune the parsers.
 type ParseOptions struct {
 	// AcceptUnverified makes a leap-seconds.list whose #h checksum does not
-	// match its data load anyway, as an unverified table, instead of failing.
+	// match its data, or that has no #h line, load anyway, as an unverified
+	// table, instead of failing.
 	AcceptUnverified bool
 }
 
 // ErrChecksum is wrapped by the error for a leap-seconds.list whose #h line
 // does not match its data.
 var ErrChecksum = errors.New("SHA-1 checksum mismatch")
+
+// ErrNoChecksum is wrapped by the error for a leap-seconds.list without its
+// #h checksum line. The lists of the IERS and the IETF always carry one, so
+// a list without it was cut short or edited.
+var ErrNoChecksum = errors.New("no #h checksum line")
 
 // ParseError is a fault in a leap-second file: the source, the line (0 when
 // the fault is not one line's, as in a binary file) and the reason.

@@ -142,6 +142,22 @@ func TestLoadAcceptUnverifiedHarmlessChange(t *testing.T) {
 	}
 }
 
+// TestLoadNoHashLine: a leap-seconds.list whose #h line was cut off is
+// refused (at start and on reload alike: both call Load), unless
+// AcceptUnverified, which loads it as unverified.
+func TestLoadNoHashLine(t *testing.T) {
+	data := read(t, "leap-seconds-2026b.list")
+	p := writeTemp(t, "leap-seconds.list", data[:bytes.Index(data, []byte("#h"))])
+	_, rep, err := Load([]string{p}, noOption, now)
+	if !errors.Is(err, leap.ErrNoChecksum) || !strings.HasPrefix(err.Error(), "leap file "+p+": no #h checksum line") || len(rep.Sources) != 0 {
+		t.Fatalf("got %v, %+v", err, rep)
+	}
+	tb, _, err := Load([]string{p}, leap.ParseOptions{AcceptUnverified: true}, now)
+	if err != nil || tb.Verified || tb.Verification != "no #h checksum line accepted by request" {
+		t.Fatalf("AcceptUnverified: %v, %+v", err, tb)
+	}
+}
+
 func TestLoadFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope")

@@ -18,7 +18,7 @@ func ExampleNew() {
 	_, err = ratelimit.New(ratelimit.Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second})
 	fmt.Println(err)
 	// Output:
-	// 65536 entries in 3 MiB, fixed
+	// 65536 entries in 4 MiB, fixed
 	// rate limit: burst 0: must be >= 1
 }
 
@@ -32,7 +32,7 @@ func ExampleLimiter_Allow() {
 	if err != nil {
 		panic(err)
 	}
-	client := ratelimit.AddrKey(netip.MustParseAddr("192.0.2.7"))
+	client := netip.MustParseAddr("192.0.2.7")
 	start := int64(0) // the caller's monotonic clock, in nanoseconds
 
 	// Five requests at once: the burst is answered, then one KoD, then silence.
@@ -49,4 +49,20 @@ func ExampleLimiter_Allow() {
 	// answer;answer;answer;kiss;drop;
 	// answer kiss
 	// 4 answered, 2 kissed, 1 dropped
+}
+
+func ExampleLimiter_Prefix() {
+	l, err := ratelimit.New(ratelimit.DefaultConfig())
+	if err != nil {
+		panic(err)
+	}
+	// IPv4 addresses are limited one by one; IPv6 addresses per /64.
+	for _, a := range []string{"192.0.2.7", "::ffff:192.0.2.7", "2001:db8:1:2::7", "2001:db8:1:2:abcd::1"} {
+		fmt.Println(a, "is limited as", l.Prefix(netip.MustParseAddr(a)))
+	}
+	// Output:
+	// 192.0.2.7 is limited as 192.0.2.7/32
+	// ::ffff:192.0.2.7 is limited as 192.0.2.7/32
+	// 2001:db8:1:2::7 is limited as 2001:db8:1:2::/64
+	// 2001:db8:1:2:abcd::1 is limited as 2001:db8:1:2::/64
 }

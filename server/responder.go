@@ -92,10 +92,11 @@ type Responder struct {
 }
 
 // Limiter decides whether a client may be answered (ratelimit.Limiter). Allow
-// is called once per request with a key identifying the source address and
-// the time in nanoseconds on the continuous scale.
+// is called once per request with the source address (an IPv4 client of a
+// dual-stack socket comes IPv4-mapped) and the time in nanoseconds on the continuous scale; it must
+// not allocate.
 type Limiter interface {
-	Allow(key uint64, now int64) ratelimit.Decision
+	Allow(src netip.Addr, now int64) ratelimit.Decision
 }
 
 // NewResponder returns a responder serving time from clock smeared by s. A
@@ -236,7 +237,7 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 	}
 	verdict := Answered
 	if r.limiter != nil {
-		switch r.limiter.Allow(ratelimit.AddrKey(req.Source.Addr()), int64(b.Now.TAI)) {
+		switch r.limiter.Allow(req.Source.Addr(), int64(b.Now.TAI)) {
 		case ratelimit.Kiss:
 			verdict = Kissed
 		case ratelimit.Drop:

@@ -384,12 +384,12 @@ func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 // countingLimiter answers with a fixed decision and records its calls.
 type countingLimiter struct {
 	decision ratelimit.Decision
-	keys     []uint64
+	keys     []netip.Addr
 	monos    []int64
 }
 
-func (l *countingLimiter) Allow(key uint64, mono int64) ratelimit.Decision {
-	l.keys = append(l.keys, key)
+func (l *countingLimiter) Allow(src netip.Addr, mono int64) ratelimit.Decision {
+	l.keys = append(l.keys, src)
 	l.monos = append(l.monos, mono)
 	return l.decision
 }
@@ -422,7 +422,7 @@ func TestRespondLimiter(t *testing.T) {
 			t.Errorf("kiss:\n got %+v\nwant %+v", h, want)
 		}
 	}
-	if key := ratelimit.AddrKey(testClient.Addr()); !slices.Equal(kiss.keys, []uint64{key, key}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
+	if a := testClient.Addr(); !slices.Equal(kiss.keys, []netip.Addr{a, a}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
 		t.Errorf("limiter called with keys %v at %v", kiss.keys, kiss.monos)
 	}
 
@@ -545,7 +545,7 @@ func TestRespondAllocatesNothing(t *testing.T) {
 	req := request(t, 4, 3, 6, 12345, mac(20))
 	resp := make([]byte, ntp.HeaderLen)
 	for _, src := range []timescale.Source{newFakeSource(tbl, mustTime(t, "2016-12-31T18:00:00Z"), time.Microsecond), sys} {
-		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]uint64, 0, 4096), monos: make([]int64, 0, 4096)})
+		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]netip.Addr, 0, 4096), monos: make([]int64, 0, 4096)})
 		rx := time.Now().UnixNano()
 		if a := testing.AllocsPerRun(1000, func() { respond(r, req, resp, rx) }); a != 0 {
 			t.Errorf("%s: %v allocations per reply", src.Name(), a)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,8 +74,20 @@ func TestWatchRehearsedLeaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.Rounds) != rounds || rounds < cfg.Rounds()-2 || rounds > cfg.Rounds() {
+	// A loaded machine may skip rounds (one that overran skips those that
+	// fell due meanwhile): never more than planned.
+	if len(rec.Rounds) != rounds || rounds < 1 || rounds > cfg.Rounds() {
 		t.Errorf("%d rounds recorded, %d reported, %d planned", len(rec.Rounds), rounds, cfg.Rounds())
+	}
+	// Each offset is off by at most half its round trip (and 1 ms for
+	// reading the clocks): the bounds below come from the longest.
+	maxDelay := make([]time.Duration, len(servers))
+	for _, rd := range rec.Rounds {
+		for i, s := range rd.Samples {
+			if s.Answered {
+				maxDelay[i] = max(maxDelay[i], s.Delay)
+			}
+		}
 	}
 	if mismatched != 0 {
 		t.Errorf("%d calls of OnRound saw a record without their round or the addresses", mismatched)
@@ -92,8 +105,9 @@ func TestWatchRehearsedLeaps(t *testing.T) {
 	}{{ClassStep, "step", time.Second}, {ClassSmear, "linear:-1s:2s", time.Second}, {ClassSmear, "linear:0s:2s", -time.Second}}
 	for i, w := range want {
 		s := sum.Servers[i]
-		if s.Class != w.class || s.Policy != w.policy || !within(s.TotalOffset, w.total, 2*time.Millisecond) {
-			t.Errorf("%s: %s %q %v, want %s %q %v", s.Server, s.Class, s.Policy, s.TotalOffset, w.class, w.policy, w.total)
+		// The total is the difference of two offsets.
+		if s.Class != w.class || s.Policy != w.policy || !ntptest.OffsetWithin(s.TotalOffset, w.total, 2*maxDelay[i]) {
+			t.Errorf("%s: %s %q %v, want %s %q %v (round trips up to %v)", s.Server, s.Class, s.Policy, s.TotalOffset, w.class, w.policy, w.total, maxDelay[i])
 		}
 		if s.Answered != len(rec.Rounds) || s.Lost != 0 || s.Err != nil {
 			t.Errorf("%s: answered %d lost %d of %d rounds (%v)", s.Server, s.Answered, s.Lost, len(rec.Rounds), s.Err)
@@ -104,8 +118,8 @@ func TestWatchRehearsedLeaps(t *testing.T) {
 	}
 	// Once all is over, the servers that inserted a second are 2 s behind
 	// the one that deleted one.
-	if !within(sum.Spread.Max, 2*time.Second, 2*time.Millisecond) {
-		t.Errorf("spread %v at %s (leap at %s) over %d of %d rounds, want 2 s", sum.Spread.Max, sum.Spread.At.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano), sum.Spread.Rounds, len(rec.Rounds))
+	if !ntptest.OffsetWithin(sum.Spread.Max, 2*time.Second, 2*slices.Max(maxDelay)) {
+		t.Errorf("spread %v at %s (leap at %s) over %d of %d rounds, want 2 s (round trips up to %v)", sum.Spread.Max, sum.Spread.At.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano), sum.Spread.Rounds, len(rec.Rounds), maxDelay)
 	}
 }
 

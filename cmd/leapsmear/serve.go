@@ -50,6 +50,7 @@ type serveFlags struct {
 	rateBurst      int
 	kissInterval   time.Duration
 	rateEntries    int
+	rateIPv6Prefix int
 	leap           leapFlags
 	sources        leapSourceFlags
 	adopt          int
@@ -158,10 +159,11 @@ on the command line win over the file.`,
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
 	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "floor of the root dispersion announced; while the host clock is synchronised,\nits maximum error as adjtimex reports it is added")
-	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
+	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source, an IPv4 address or an IPv6 prefix (0: no\nlimit; chrony's ratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
 	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
-	fl.IntVar(&f.rateEntries, "rate-entries", ratelimit.DefaultEntries, "sources the rate limiter tracks, in a table of fixed size (48 bytes each)")
+	fl.IntVar(&f.rateEntries, "rate-entries", ratelimit.DefaultEntries, "sources the rate limiter tracks, in a table of fixed size (64 bytes each; see\ndocs/operations.md for sizing it)")
+	fl.IntVar(&f.rateIPv6Prefix, "rate-ipv6-prefix", ratelimit.DefaultIPv6Prefix, "prefix length by which IPv6 sources are rate-limited: all the addresses of one\nprefix share one allowance, as one IPv4 address does (128: each address on its own)")
 	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
 	f.sources.register(cmd)
@@ -215,8 +217,12 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		return cfg, usagef("--refid %q: %v", f.refid, err)
 	}
 	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion}
+	if f.rateIPv6Prefix != 0 && (f.rateIPv6Prefix < ratelimit.MinIPv6Prefix || f.rateIPv6Prefix > 128) {
+		return cfg, usagef("--rate-ipv6-prefix %d: want %d to 128", f.rateIPv6Prefix, ratelimit.MinIPv6Prefix)
+	}
 	if f.rateLimit != 0 {
-		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval, Entries: f.rateEntries})
+		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval,
+			Entries: f.rateEntries, IPv6Prefix: f.rateIPv6Prefix})
 		if err != nil {
 			return cfg, usagef("%v", err)
 		}

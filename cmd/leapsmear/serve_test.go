@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 )
 
 // runBounded runs the command line in-process, failing the test if it does
@@ -208,6 +211,8 @@ func TestServeConfigErrors(t *testing.T) {
 		{`listen = "127.0.0.1:0"` + "\n" + `policy = `, "line 2: "},
 		{`listen = ["127.0.0.1:0"]` + "\n" + `policy = "bogus"`, `line 2: policy: policy "bogus"`},
 		{`listen = ["127.0.0.1:0"]` + "\n" + `stratum = 99`, "line 2: stratum 99: want 1 to 15"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-limit = 1` + "\n" + `rate-ipv6-prefix = 129`, "line 3: rate-ipv6-prefix 129: want 32 to 128"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix = 8`, "line 2: rate-ipv6-prefix 8: want 32 to 128"},
 	} {
 		conf := writeConfig(t, c.text)
 		code, stderr := runBounded(t, "serve", "--config", conf)
@@ -231,5 +236,26 @@ func TestServeStartFailure(t *testing.T) {
 	want := "leapsmear: listen " + addr + ": address already in use"
 	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}
+
+// TestServeRateIPv6Prefix: --rate-ipv6-prefix reaches the rate limiter (and
+// 0 or no value means a /64).
+func TestServeRateIPv6Prefix(t *testing.T) {
+	a := netip.MustParseAddr("2001:db8:1:23ff::1")
+	for bits, want := range map[int]string{0: "2001:db8:1:23ff::/64", 64: "2001:db8:1:23ff::/64", 56: "2001:db8:1:2300::/56", 128: "2001:db8:1:23ff::1/128"} {
+		f := serveFlags{listen: []string{"127.0.0.1:0"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR",
+			rateLimit: 1, rateBurst: 8, kissInterval: time.Second, rateIPv6Prefix: bits}
+		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("--rate-ipv6-prefix %d: %v", bits, err)
+		}
+		l, ok := cfg.Limiter.(*ratelimit.Limiter)
+		if !ok {
+			t.Fatalf("--rate-ipv6-prefix %d: limiter %T", bits, cfg.Limiter)
+		}
+		if got := l.Prefix(a); got.String() != want {
+			t.Errorf("--rate-ipv6-prefix %d: %v is limited as %v, want %s", bits, a, got, want)
+		}
 	}
 }
