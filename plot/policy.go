@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/smear"
 )
@@ -17,6 +18,10 @@ import (
 // of their own, so that slew-500ppm does not flatten the curves of the 10 to
 // 30 ppm smears to a line at 0.
 const RateScaleRatio = 6
+
+// MaxSamples bounds the points per curve of PolicyCurves: far more than a
+// chart can show, and memory a chart never needs.
+const MaxSamples = 100000
 
 // PolicyCurves samples each smear around the leap of the given day, from
 // from to to (true UTC; zero from/to span every window with a margin), and
@@ -35,6 +40,9 @@ const RateScaleRatio = 6
 // Sampling includes the window edges and the leap itself, so that corners
 // and jumps are drawn sharp.
 func PolicyCurves(smears []*smear.Smear, day time.Time, from, to time.Time, samples int) (Chart, error) {
+	if samples < 2 || samples > MaxSamples {
+		return Chart{}, option.Errorf("samples", samples, "want 2 to %d points per curve", MaxSamples)
+	}
 	if len(smears) == 0 {
 		return Chart{}, fmt.Errorf("policy chart: no policy")
 	}
@@ -62,7 +70,6 @@ func PolicyCurves(smears []*smear.Smear, day time.Time, from, to time.Time, samp
 	if hi <= lo {
 		return Chart{}, fmt.Errorf("policy chart: empty time span")
 	}
-	samples = max(samples, 2)
 	xs := make([]leap.TAI, 0, samples+3*len(edges))
 	for i := 0; i < samples; i++ {
 		xs = append(xs, lo+leap.TAI(int64(hi-lo)/int64(samples-1)*int64(i)))

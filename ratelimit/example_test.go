@@ -19,7 +19,7 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// 65536 entries in 4 MiB, fixed
-	// rate limit: burst 0: must be >= 1
+	// rate-burst 0: want 1 or more
 }
 
 func ExampleLimiter_Allow() {
@@ -33,7 +33,7 @@ func ExampleLimiter_Allow() {
 		panic(err)
 	}
 	client := netip.MustParseAddr("192.0.2.7")
-	start := int64(0) // the caller's monotonic clock, in nanoseconds
+	var start ratelimit.Instant // the caller's clock, in nanoseconds: any that never jumps
 
 	// Five requests at once: the burst is answered, then one KoD, then silence.
 	for range 5 {
@@ -41,7 +41,7 @@ func ExampleLimiter_Allow() {
 	}
 	fmt.Println()
 	// 8 s later one request's credit has come back.
-	later := start + int64(8*time.Second)
+	later := start + ratelimit.Instant(8*time.Second)
 	fmt.Println(l.Allow(client, later), l.Allow(client, later))
 	s := l.Stats()
 	fmt.Println(s.Answered, "answered,", s.Kissed, "kissed,", s.Dropped, "dropped")

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 // Decision is what the server should do with one request.
@@ -176,19 +177,19 @@ type Limiter struct {
 // It draws the secret seed of the hash that places sources in the table.
 func New(cfg Config) (*Limiter, error) {
 	if math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) || cfg.Rate < 0 {
-		return nil, fmt.Errorf("rate limit: rate %v: must be a finite number >= 0", cfg.Rate)
+		return nil, option.Errorf("rate-limit", cfg.Rate, "want a finite number of requests per second, 0 or more")
 	}
 	if cfg.Entries < 0 || cfg.Entries > MaxEntries {
-		return nil, fmt.Errorf("rate limit: entries %d: must be between 0 (default %d) and %d", cfg.Entries, DefaultEntries, MaxEntries)
+		return nil, option.Errorf("rate-entries", cfg.Entries, "want 0 (default %d) to %d", DefaultEntries, MaxEntries)
 	}
 	if cfg.Burst < 0 {
-		return nil, fmt.Errorf("rate limit: burst %d: must be >= 1", cfg.Burst)
+		return nil, option.Errorf("rate-burst", cfg.Burst, "want 1 or more")
 	}
 	if cfg.IPv6Prefix == 0 {
 		cfg.IPv6Prefix = DefaultIPv6Prefix
 	}
 	if cfg.IPv6Prefix < MinIPv6Prefix || cfg.IPv6Prefix > 128 {
-		return nil, fmt.Errorf("rate limit: IPv6 prefix /%d: must be between /%d and /128 (0: /%d)", cfg.IPv6Prefix, MinIPv6Prefix, DefaultIPv6Prefix)
+		return nil, option.Errorf("rate-ipv6-prefix", cfg.IPv6Prefix, "want a prefix length from %d to 128 (0: %d)", MinIPv6Prefix, DefaultIPv6Prefix)
 	}
 	l := &Limiter{cfg: cfg, seed: maphash.MakeSeed(), spread: rand.Uint64()}
 	l.hiMask, l.loMask = prefixMasks(cfg.IPv6Prefix)
@@ -198,17 +199,17 @@ func New(cfg Config) (*Limiter, error) {
 		return l, nil
 	}
 	if cfg.Burst < 1 {
-		return nil, fmt.Errorf("rate limit: burst %d: must be >= 1", cfg.Burst)
+		return nil, option.Errorf("rate-burst", cfg.Burst, "want 1 or more")
 	}
 	if cfg.KissInterval == 0 {
-		return nil, errors.New("rate limit: kiss interval 0: must be > 0 (or negative to never send a KoD)")
+		return nil, option.Errorf("kiss-interval", time.Duration(0), "want more than 0 (or negative to never send a Kiss-o'-Death)")
 	}
 	if cfg.Rate > 1e9 {
-		return nil, fmt.Errorf("rate limit: rate %v: must be at most 1e9 per second", cfg.Rate)
+		return nil, option.Errorf("rate-limit", cfg.Rate, "want at most 1e9 requests per second")
 	}
 	t := math.Ceil(1e9 / cfg.Rate) // emission interval, ns, rounded towards stricter
 	if t*float64(cfg.Burst) > maxCredit {
-		return nil, fmt.Errorf("rate limit: rate %v with burst %d: burst/rate must be below %.0f years", cfg.Rate, cfg.Burst, maxCredit/1e9/86400/365.25)
+		return nil, option.Errorf("rate-burst", cfg.Burst, "with rate-limit %v, burst/rate must be below %.0f years", cfg.Rate, maxCredit/1e9/86400/365.25)
 	}
 	l.interval = int64(t)
 	l.credit = l.interval * int64(cfg.Burst)
@@ -232,17 +233,23 @@ func nextPow2(n int) int {
 	return p
 }
 
+// Instant is the limiter's time: nanoseconds on a clock that mostly goes
+// forward, from any origin (the server passes the continuous scale,
+// leap.TAI, which never jumps). Only differences of Instants mean anything.
+type Instant int64
+
 // Config returns the configuration in force, with Entries as allocated.
 func (l *Limiter) Config() Config { return l.cfg }
 
 // Allow records one request from the address addr at time now and says what
 // to do with it. The request counts against addr's source (see Prefix): the
 // address itself for IPv4, its /IPv6Prefix for IPv6; the zone is ignored.
-// now is in nanoseconds on any clock that mostly goes forward: a step
+// now is read on a clock that mostly goes forward (Instant): a step
 // backwards counts as no time passing for the sources it touches, and times
 // beyond ±2^62 ns (146 years) are taken as that bound.
 // Allow does not allocate, and locks only the set of the source.
-func (l *Limiter) Allow(addr netip.Addr, now int64) Decision {
+func (l *Limiter) Allow(addr netip.Addr, at Instant) Decision {
+	now := int64(at)
 	src := sourceOf(addr, l.hiMask, l.loMask)
 	if l.sets == nil {
 		l.free[mix(src.hi^src.lo^l.spread)&uint64(len(l.free)-1)].n.Add(1)

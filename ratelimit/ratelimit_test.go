@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 const sec = int64(time.Second)
@@ -38,7 +40,7 @@ func src(k uint64) netip.Addr {
 func run(l *Limiter, k uint64, now int64, n int) []Decision {
 	out := make([]Decision, n)
 	for i := range out {
-		out[i] = l.Allow(src(k), now)
+		out[i] = l.Allow(src(k), Instant(now))
 	}
 	return out
 }
@@ -62,22 +64,22 @@ func TestNewValidation(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate -1"},
-		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate NaN"},
-		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate +Inf"},
+		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate-limit -1: want a finite number"},
+		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate-limit NaN: want a finite number"},
+		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate-limit +Inf: want a finite number"},
 		{Config{Rate: 2e9, Burst: 8, KissInterval: time.Second}, "at most 1e9"},
 		{Config{Rate: 1e-12, Burst: 8, KissInterval: time.Second}, "burst/rate"},
 		{Config{Rate: 1.0 / 8, Burst: 1 << 40, KissInterval: time.Second}, "burst/rate"},
-		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "burst 0"},
-		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "burst -3"},
-		{Config{Rate: 0, Burst: -3}, "burst -3"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss interval 0"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "entries -1"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "entries"},
-		{Config{Rate: 0, Entries: -5}, "entries -5"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 31}, "IPv6 prefix /31"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 129}, "IPv6 prefix /129"},
-		{Config{Rate: 0, IPv6Prefix: -1}, "IPv6 prefix /-1"},
+		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "rate-burst 0: want 1 or more"},
+		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "rate-burst -3: want 1 or more"},
+		{Config{Rate: 0, Burst: -3}, "rate-burst -3: want 1 or more"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss-interval 0s: want more than 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "rate-entries -1: want 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "rate-entries 67108865: want 0"},
+		{Config{Rate: 0, Entries: -5}, "rate-entries -5: want 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 31}, "rate-ipv6-prefix 31: want a prefix length from 32 to 128"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 129}, "rate-ipv6-prefix 129: want"},
+		{Config{Rate: 0, IPv6Prefix: -1}, "rate-ipv6-prefix -1: want"},
 	}
 	for _, c := range bad {
 		l, err := New(c.cfg)
@@ -85,8 +87,9 @@ func TestNewValidation(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want an error", c.cfg, l)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "rate limit: ") {
-			t.Errorf("New(%+v) error %q, want it to contain %q", c.cfg, err, c.want)
+		// Each error names the option (flag and config key) it is about.
+		if _, ok := option.As(err); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(%+v) error %q, want an option error containing %q", c.cfg, err, c.want)
 		}
 	}
 
@@ -132,14 +135,14 @@ func TestExactRateAlwaysAnswered(t *testing.T) {
 			step := int64(math.Ceil(1e9 / rate))
 			now := int64(12345)
 			for i := range 5000 {
-				if d := l.Allow(src(42), now); d != Answer {
+				if d := l.Allow(src(42), Instant(now)); d != Answer {
 					t.Fatalf("rate %v burst %d: request %d at exactly the rate: %v", rate, burst, i, d)
 				}
 				now += step
 			}
 			// One nanosecond early is too early once the burst is gone.
 			if burst == 1 {
-				if d := l.Allow(src(42), now-1); d == Answer {
+				if d := l.Allow(src(42), Instant(now-1)); d == Answer {
 					t.Errorf("rate %v burst 1: a request 1 ns early was answered", rate)
 				}
 			}
@@ -155,7 +158,7 @@ func TestFasterThanRate(t *testing.T) {
 		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Hour})
 		now := int64(0)
 		n := 0
-		for l.Allow(src(7), now) == Answer {
+		for l.Allow(src(7), Instant(now)) == Answer {
 			n++
 			now += 4 * sec
 			if n > 1000 {
@@ -169,7 +172,7 @@ func TestFasterThanRate(t *testing.T) {
 		got := 0
 		for range 100 {
 			now += 4 * sec
-			if l.Allow(src(7), now) == Answer {
+			if l.Allow(src(7), Instant(now)) == Answer {
 				got++
 			}
 		}
@@ -201,25 +204,25 @@ func TestBurstKissDrop(t *testing.T) {
 		}
 	}
 	// Drops until KissInterval has passed since the Kiss ...
-	if d := l.Allow(src(k), t0+int64(kiss)-1); d != Drop {
+	if d := l.Allow(src(k), Instant(t0+int64(kiss)-1)); d != Drop {
 		t.Fatalf("1 ns before the kiss interval: %v, want drop", d)
 	}
 	// ... then one more Kiss, and drops again.
-	if d := l.Allow(src(k), t0+int64(kiss)); d != Kiss {
+	if d := l.Allow(src(k), Instant(t0+int64(kiss))); d != Kiss {
 		t.Fatalf("at the kiss interval: %v, want kiss", d)
 	}
-	if d := l.Allow(src(k), t0+int64(kiss)); d != Drop {
+	if d := l.Allow(src(k), Instant(t0+int64(kiss))); d != Drop {
 		t.Fatalf("after the second kiss: %v, want drop", d)
 	}
 	// After one emission interval (8 s) one request's credit is back.
 	t1 := t0 + 8*sec
-	if d := l.Allow(src(k), t1-1); d != Kiss { // still over; last kiss 6 s ago
+	if d := l.Allow(src(k), Instant(t1-1)); d != Kiss { // still over; last kiss 6 s ago
 		t.Fatalf("1 ns before the credit returns: %v, want kiss", d)
 	}
-	if d := l.Allow(src(k), t1); d != Answer {
+	if d := l.Allow(src(k), Instant(t1)); d != Answer {
 		t.Fatalf("after 8 s: %v, want answer", d)
 	}
-	if d := l.Allow(src(k), t1); d != Drop { // over again, kissed 1 ns ago
+	if d := l.Allow(src(k), Instant(t1)); d != Drop { // over again, kissed 1 ns ago
 		t.Fatalf("second request after 8 s: %v, want drop", d)
 	}
 
@@ -281,23 +284,23 @@ func TestClockBackwards(t *testing.T) {
 	// The clock steps back 50 s: no time has passed for this source, so
 	// it has no credit and was kissed "just now".
 	t1 := t0 - 50*sec
-	if d := l.Allow(src(5), t1); d != Drop {
+	if d := l.Allow(src(5), Instant(t1)); d != Drop {
 		t.Fatalf("after stepping back: %v, want drop", d)
 	}
 	// Repeated steps back give no credit either.
 	for i := range 20 {
-		if d := l.Allow(src(5), t1-int64(i)*sec); d == Answer {
+		if d := l.Allow(src(5), Instant(t1-int64(i)*sec)); d == Answer {
 			t.Fatalf("step back %d: answered", i)
 		}
 	}
 	t2 := t1 - 19*sec // where the source's clock now stands
-	if d := l.Allow(src(5), t2+4*sec); d != Kiss {
+	if d := l.Allow(src(5), Instant(t2+4*sec)); d != Kiss {
 		t.Fatalf("kiss interval after the steps: %v, want kiss", d)
 	}
-	if d := l.Allow(src(5), t2+8*sec-1); d == Answer {
+	if d := l.Allow(src(5), Instant(t2+8*sec-1)); d == Answer {
 		t.Fatalf("credit 1 ns early after the steps")
 	}
-	if d := l.Allow(src(5), t2+8*sec); d != Answer {
+	if d := l.Allow(src(5), Instant(t2+8*sec)); d != Answer {
 		t.Fatalf("credit after one interval past the steps: %v", d)
 	}
 }
@@ -306,13 +309,13 @@ func TestExtremeTimes(t *testing.T) {
 	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 3, KissInterval: time.Second, Entries: 16})
 	times := []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, 0, math.MinInt64 + 1, -1, math.MaxInt64, math.MinInt64}
 	for i, now := range times {
-		if d := l.Allow(src(uint64(100+i)), now); d != Answer {
+		if d := l.Allow(src(uint64(100+i)), Instant(now)); d != Answer {
 			t.Errorf("first request of a source at %d: %v", now, d)
 		}
 	}
 	for _, now := range times {
 		for k := range uint64(4) {
-			if d := l.Allow(src(k), now); d > Drop {
+			if d := l.Allow(src(k), Instant(now)); d > Drop {
 				t.Fatalf("decision %d", d)
 			}
 		}
@@ -388,7 +391,7 @@ func TestEvictsLeastRestricted(t *testing.T) {
 	if s := l.Stats(); s.InUse != 4 || s.Evictions != 0 {
 		t.Fatalf("filled: %+v", s)
 	}
-	if d := l.Allow(src(5), now); d != Answer {
+	if d := l.Allow(src(5), Instant(now)); d != Answer {
 		t.Fatalf("new source: %v", d)
 	}
 	ks := keysIn(l)
@@ -399,7 +402,7 @@ func TestEvictsLeastRestricted(t *testing.T) {
 		t.Errorf("stats %+v, want 1 eviction", s)
 	}
 	// The limited source is still limited.
-	if d := l.Allow(src(1), now); d == Answer {
+	if d := l.Allow(src(1), Instant(now)); d == Answer {
 		t.Errorf("limited source answered after another was evicted")
 	}
 }
@@ -412,7 +415,7 @@ func TestIdleEntriesReusedWithoutEviction(t *testing.T) {
 	// 64 s later everyone has their burst back: forgetting them loses nothing.
 	now := 64 * sec
 	for k := range uint64(100) {
-		if d := l.Allow(src(1000+k), now+int64(k)*8*sec); d != Answer {
+		if d := l.Allow(src(1000+k), Instant(now+int64(k)*8*sec)); d != Answer {
 			t.Fatalf("new source %d: %v", k, d)
 		}
 	}
@@ -428,7 +431,7 @@ func TestFailOpen(t *testing.T) {
 	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 4, KissInterval: time.Second, Entries: Ways})
 	now := sec
 	run(l, 1, now, 4) // the victim has spent its burst
-	if d := l.Allow(src(1), now); d == Answer {
+	if d := l.Allow(src(1), Instant(now)); d == Answer {
 		t.Fatal("victim not limited")
 	}
 	// An attacker uses three more addresses to the same degree, a moment
@@ -436,7 +439,7 @@ func TestFailOpen(t *testing.T) {
 	for k := uint64(2); k <= 4; k++ {
 		run(l, k, now+1, 4)
 	}
-	l.Allow(src(5), now+1)
+	l.Allow(src(5), Instant(now+1))
 	if has(keysIn(l), 1) {
 		t.Fatalf("victim still in table %v", keysIn(l))
 	}
@@ -455,7 +458,7 @@ func TestManyKeysFixedMemory(t *testing.T) {
 	now := int64(0)
 	// Warm up: fill the table once.
 	for range 1 << 17 {
-		l.Allow(src(rng.Uint64()), now)
+		l.Allow(src(rng.Uint64()), Instant(now))
 		now += int64(time.Microsecond)
 	}
 	var before, after runtime.MemStats
@@ -468,7 +471,7 @@ func TestManyKeysFixedMemory(t *testing.T) {
 		if i%4 == 0 {
 			k = uint64(i % 5000)
 		}
-		l.Allow(src(k), now)
+		l.Allow(src(k), Instant(now))
 		now += int64(time.Microsecond)
 	}
 	runtime.GC()
@@ -501,11 +504,11 @@ func TestAllowDoesNotAllocate(t *testing.T) {
 	var i uint64
 	fresh := testing.AllocsPerRun(10000, func() { // new sources, evictions
 		i++
-		l.Allow(src(i), int64(i))
+		l.Allow(src(i), Instant(int64(i)))
 	})
 	same := testing.AllocsPerRun(10000, func() { // answer, kiss, drop
 		i++
-		l.Allow(src(7), int64(i)*1000)
+		l.Allow(src(7), Instant(int64(i)*1000))
 	})
 	off := mustNew(t, Config{})
 	disabled := testing.AllocsPerRun(1000, func() { off.Allow(src(1), 0) })
@@ -562,8 +565,8 @@ func TestConcurrentHotKey(t *testing.T) {
 				}
 				// Own and shared keys on a moving clock.
 				now := clock.Add(int64(time.Millisecond))
-				l.Allow(src(uint64(w)<<32|uint64(i%300)), now)
-				l.Allow(src(uint64(i%50)), now)
+				l.Allow(src(uint64(w)<<32|uint64(i%300)), Instant(now))
+				l.Allow(src(uint64(i%50)), Instant(now))
 			}
 		})
 	}
@@ -623,7 +626,7 @@ func checkSteps(t testing.TB, cfg Config, seed uint64, steps []step) {
 			k.elapsed += float64(now - k.last)
 		}
 		k.last, k.seen = now, true
-		d := l.Allow(src(s.key), now)
+		d := l.Allow(src(s.key), Instant(now))
 		if d > Drop {
 			t.Fatalf("step %d: decision %d out of range", i, d)
 		}
@@ -740,7 +743,7 @@ func TestPropertyManyKeys(t *testing.T) {
 			default:
 				now += rng.Int64N(int64(time.Second))
 			}
-			d := l.Allow(src(rng.Uint64N(1+uint64(rng.IntN(1<<16)))), now)
+			d := l.Allow(src(rng.Uint64N(1+uint64(rng.IntN(1<<16)))), Instant(now))
 			if d > Drop {
 				t.Fatalf("decision %d", d)
 			}
@@ -859,13 +862,13 @@ func TestCollisionAttack(t *testing.T) {
 			now := 10 * sec
 			attacked := 0
 			for range 100 {
-				if l.Allow(attacker, now) == Answer {
+				if l.Allow(attacker, Instant(now)) == Answer {
 					attacked++
 				}
 			}
 			answered := 0
 			for range burst {
-				if l.Allow(v, now) == Answer {
+				if l.Allow(v, Instant(now)) == Answer {
 					answered++
 				}
 			}
@@ -887,7 +890,7 @@ func TestIPv6PrefixFlood(t *testing.T) {
 			var b [16]byte
 			binary.BigEndian.PutUint64(b[:8], 0x2001_0db8_0bad_0001)
 			binary.BigEndian.PutUint64(b[8:], mix(uint64(i)))
-			if l.Allow(netip.AddrFrom16(b), now) == Answer {
+			if l.Allow(netip.AddrFrom16(b), Instant(now)) == Answer {
 				answered++
 			}
 		}
@@ -917,7 +920,7 @@ func TestIPv6PrefixFlood(t *testing.T) {
 func runAddr(l *Limiter, a netip.Addr, now int64, n int) []Decision {
 	out := make([]Decision, n)
 	for i := range out {
-		out[i] = l.Allow(a, now)
+		out[i] = l.Allow(a, Instant(now))
 	}
 	return out
 }
@@ -948,7 +951,7 @@ func BenchmarkAllow(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		l.Allow(addrs[i&4095], now) // 4096 sources, each sending every ~16 µs
+		l.Allow(addrs[i&4095], Instant(now)) // 4096 sources, each sending every ~16 µs
 		now += int64(4 * time.Nanosecond)
 	}
 }
@@ -961,7 +964,7 @@ func BenchmarkAllowNewSources(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		l.Allow(addrs[i&(1<<18-1)], now) // every request from a new source: evictions
+		l.Allow(addrs[i&(1<<18-1)], Instant(now)) // every request from a new source: evictions
 		now += int64(time.Microsecond)
 	}
 }
@@ -976,7 +979,7 @@ func BenchmarkAllowParallel(b *testing.B) {
 		var i int
 		for pb.Next() {
 			i++
-			l.Allow(addrs[i&4095], now)
+			l.Allow(addrs[i&4095], Instant(now))
 			now += int64(4 * time.Nanosecond)
 		}
 	})

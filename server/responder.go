@@ -96,7 +96,7 @@ type Responder struct {
 // dual-stack socket comes IPv4-mapped) and the time in nanoseconds on the continuous scale; it must
 // not allocate.
 type Limiter interface {
-	Allow(src netip.Addr, now int64) ratelimit.Decision
+	Allow(src netip.Addr, now ratelimit.Instant) ratelimit.Decision
 }
 
 // NewResponder returns a responder serving time from clock smeared by s. A
@@ -237,7 +237,7 @@ func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
 	}
 	verdict := Answered
 	if r.limiter != nil {
-		switch r.limiter.Allow(req.Source.Addr(), int64(b.Now.TAI)) {
+		switch r.limiter.Allow(req.Source.Addr(), ratelimit.Instant(b.Now.TAI)) {
 		case ratelimit.Kiss:
 			verdict = Kissed
 		case ratelimit.Drop:

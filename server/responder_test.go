@@ -388,7 +388,8 @@ type countingLimiter struct {
 	monos    []int64
 }
 
-func (l *countingLimiter) Allow(src netip.Addr, mono int64) ratelimit.Decision {
+func (l *countingLimiter) Allow(src netip.Addr, at ratelimit.Instant) ratelimit.Decision {
+	mono := int64(at)
 	l.keys = append(l.keys, src)
 	l.monos = append(l.monos, mono)
 	return l.decision

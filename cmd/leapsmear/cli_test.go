@@ -35,6 +35,7 @@ func TestUsageMistakes(t *testing.T) {
 		{[]string{"serve", "--time-offset", "abc"}, []string{`--time-offset "abc": want a duration such as 90s`}},
 		{[]string{"serve", "--assume-synced=maybe"}, []string{`--assume-synced "maybe": want true or false`}},
 		{[]string{"query", "--samples", "z", "127.0.0.1"}, []string{`--samples "z": want a whole number`}},
+		{[]string{"plot", "--policy", "step", "--leap", "2016-12-31", "-o", filepath.Join(dir, "p.svg"), "--samples", "100000000"}, []string{"--samples 100000000: want 2 to 100000"}},
 		{[]string{"serve", "--config", unknownKey}, []string{"config file " + unknownKey + " line 3: nosuch: unknown option"}},
 		{[]string{"serve", "--config", badType}, []string{"config file " + badType + ` line 1: stratum: "x": want a whole number`}},
 		{[]string{"serve", "--config", syntax}, []string{"config file " + syntax + " line 1: "}},

@@ -53,7 +53,12 @@ every server of a fleet given the same table and policy serves the same time,
 and a restart in the middle of a smear changes nothing.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version on the root command only: query and watch have their
+		// own --version, the NTP version of their requests.
+		Version: versionString(),
 	}
+	root.SetVersionTemplate("leapsmear {{.Version}}\n")
+	root.Flags().Bool("version", false, "print the version of this build (module version, VCS revision, Go version) and exit")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{flagValueError(cmd, err)} })
 	root.SetHelpCommand(newHelpCmd(root))
 	for _, newCmd := range commands {

@@ -119,7 +119,7 @@ any other is refused. "-o -" writes to standard output, as SVG unless
 			}
 			chart, err := plot.PolicyCurves(smears, event.Day(), start, end, samples)
 			if err != nil {
-				return err
+				return optionError("plot", err)
 			}
 			// Render first, so that a failure leaves no half-written file.
 			var buf bytes.Buffer
@@ -145,6 +145,6 @@ any other is refused. "-o -" writes to standard output, as SVG unless
 	cmd.Flags().StringVar(&format, "format", "", "svg or png: the format for -o - (default svg); with a file it must agree with the extension")
 	cmd.Flags().StringVar(&from, "from", "", "start of the time axis, RFC 3339 (default: every window with a margin)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the time axis, RFC 3339")
-	cmd.Flags().IntVar(&samples, "samples", 2000, "points per curve")
+	cmd.Flags().IntVar(&samples, "samples", 2000, fmt.Sprintf("points per curve (2 to %d)", plot.MaxSamples))
 	return cmd
 }

@@ -224,7 +224,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval,
 			Entries: f.rateEntries, IPv6Prefix: f.rateIPv6Prefix})
 		if err != nil {
-			return cfg, usagef("%v", err)
+			return cfg, optionError("serve", err)
 		}
 		cfg.Limiter = l
 	}
