@@ -37,12 +37,6 @@ func announcing(t *testing.T, n int, li uint8) []string {
 // calls them.
 func startLeaps(t *testing.T, at time.Time, policy string, upstreams []string, kernelLeap int, adopt int) (*Daemon, *timescale.ManualClock, *logBuffer) {
 	t.Helper()
-	p, err := smear.Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := timescale.NewManualClock(at)
-	logs := &logBuffer{}
 	kernel := timescale.KernelState{State: timescale.TimeOK}
 	switch kernelLeap {
 	case 1:
@@ -50,20 +44,10 @@ func startLeaps(t *testing.T, at time.Time, policy string, upstreams []string, k
 	case -1:
 		kernel.Status = timescale.StatusDel
 	}
-	d, err := Start(context.Background(), Config{
-		Server: server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
-		Policy: p,
-		Source: timescale.Config{Clock: clock, CheckInterval: -1, AssumeSynced: true,
-			Kernel: func() (timescale.KernelState, error) { return kernel, nil }},
-		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),
-		CheckInterval: -1,
-		LeapSources:   LeapSources{Upstreams: upstreams, Adopt: adopt, Timeout: 2 * time.Second},
+	return startManualWith(t, at, policy, func(c *Config) {
+		c.Source.Kernel = func() (timescale.KernelState, error) { return kernel, nil }
+		c.LeapSources = LeapSources{Upstreams: upstreams, Adopt: adopt, Timeout: 2 * time.Second}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	return d, clock, logs
 }
 
 func utc(s string) time.Time {
