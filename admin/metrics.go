@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/ntske"
 	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
@@ -58,6 +59,14 @@ var (
 	descLastFail  = metric("leap_table_last_reload_failed", "1 when the last reload failed.")
 	descPolicy    = metric("policy_info", "The smear policy: its name, shape and window for an inserted second (SHAPE:START:LENGTH).", "policy", "shape", "window")
 
+	descLeapVerdict = metric("leap_sources_verdict", "1 for the verdict of the last comparison of the leap sources with the table (none, agree, table-only, faulty-source, unknown-leap), 0 for the others; absent before the first.", "verdict")
+	descLeapChecks  = metric("leap_sources_checks_total", "Comparisons of the leap sources with the table made.")
+	descLeapUp      = metric("leap_source_up", "1 when the leap source could be read at the last comparison.", "source", "kind")
+	descLeapSign    = metric("leap_source_announced_sign", "The leap second the source announced at the last comparison: 1 inserted, -1 deleted, 0 none.", "source", "kind")
+	descLeapAt      = metric("leap_source_announced_leap_seconds", "When the leap second the source announces takes effect (the midnight after it), in POSIX seconds; absent when it announces none.", "source", "kind")
+	descLeapFaulty  = metric("leap_source_faulty_total", "Comparisons that found the source faulty (a leap on a date the table rules out, or an impossible date).", "source")
+	descLeapAdopted = metric("leap_adopted_leaps", "Leap seconds adopted into the served table from the sources (--adopt-announced-leaps).")
+
 	descSynced      = metric("synchronized", "1 when the host clock is synchronised (adjtimex) or --assume-synced is given; 0 means replies carry LI=3 and stratum 16.")
 	descSyncAssumed = metric("sync_assumed", "1 when synchronisation is only assumed (--assume-synced) while adjtimex says the host clock is not synchronised.")
 	descSource      = metric("clock_source_info", "The clock source.", "source")
@@ -100,6 +109,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descRLEntries, descRLInUse, descRLInserted, descRLEvictions,
 		descOffset, descRate, descLI, descInWindow, descScheduled, descNextLeap, descNextOpen, descNextClose, descNextInfo,
 		descExpiry, descExpired, descVerified, descTableInfo, descLeaps, descReloads, descReloadErr, descLastFail, descPolicy,
+		descLeapVerdict, descLeapChecks, descLeapUp, descLeapSign, descLeapAt, descLeapFaulty, descLeapAdopted,
 		descSynced, descSyncAssumed, descSource, descSteps, descKernLeaps, descHostOffset, descStart, descBuild,
 		descNTSKE, descNTSReplies, descNTSNAKs, descNTSKeys, descNTSCert, descNTSRotation, descNTSReloadF,
 		descV5, descListener, descListenerOffset, descListenerLI, descListenerPkts} {
@@ -165,6 +175,27 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLastFail, boolValue(st.ReloadError != ""))
 	pol := st.Smear.Policy()
 	gauge(descPolicy, 1, pol.Name, pol.Shape.String(), pol.Spec(1))
+
+	ls := st.LeapSources
+	counter(descLeapChecks, ls.Checks)
+	gauge(descLeapAdopted, float64(len(ls.Adopted)))
+	for name, n := range ls.Faulty {
+		counter(descLeapFaulty, n, name)
+	}
+	if r := ls.Result; r != nil {
+		for _, v := range leapcheck.Verdicts() {
+			gauge(descLeapVerdict, boolValue(r.Verdict == v), v.String())
+		}
+		for _, o := range r.Sources {
+			gauge(descLeapUp, boolValue(o.Err == nil), o.Name, string(o.Kind))
+			sign := 0
+			if a := o.Announces; a != nil {
+				sign = a.Sign
+				gauge(descLeapAt, float64(a.Effective().Unix()), o.Name, string(o.Kind))
+			}
+			gauge(descLeapSign, float64(sign), o.Name, string(o.Kind))
+		}
+	}
 
 	gauge(descSynced, boolValue(st.Synced))
 	gauge(descSyncAssumed, boolValue(st.SyncAssumed))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/plot"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
@@ -70,6 +71,7 @@ type view struct {
 	Synced        bool
 	Verified      bool
 	LastReloadBad bool
+	VerdictClass  string // pill class of the leap-source verdict
 	Listeners     []listenerView
 }
 
@@ -127,6 +129,16 @@ func (p *page) view(st daemon.Status) view {
 		v.Expiry, v.ExpiryClass = fmt.Sprintf("%s — in %s", formatTime(t.Expires), human(left)), "ok"
 		if left <= ExpiryWarningDays*24*time.Hour {
 			v.ExpiryClass = "warn"
+		}
+	}
+	if r := st.LeapSources.Result; r != nil {
+		switch {
+		case r.Verdict == leapcheck.UnknownLeap:
+			v.VerdictClass = "bad"
+		case r.Verdict == leapcheck.FaultySource || len(r.Unreadable()) > 0:
+			v.VerdictClass = "warn"
+		default:
+			v.VerdictClass = "ok"
 		}
 	}
 	if st.HasNext {

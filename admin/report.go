@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 )
@@ -44,6 +45,9 @@ type Report struct {
 	Clock    ClockReport  `json:"clock"`
 	Requests RequestStats `json:"requests"`
 	Reloads  ReloadReport `json:"reloads"`
+	// LeapSources is the comparison of the leap seconds announced by the
+	// kernel, upstream servers and chronyd with the table.
+	LeapSources LeapSourcesReport `json:"leap_sources"`
 	// Listen holds the NTP addresses served, Started when the server
 	// started, Build the running binary.
 	Listen  []string  `json:"listen"`
@@ -140,6 +144,43 @@ type TableReport struct {
 	Fingerprint string `json:"fingerprint"`
 	// Rehearsal names the synthetic leap added to the smear's table.
 	Rehearsal string `json:"rehearsal,omitempty"`
+	// Adopted names the leaps adopted into the table from its sources
+	// (--adopt-announced-leaps); empty when the table is as loaded.
+	Adopted []string `json:"adopted"`
+}
+
+// LeapSourcesReport is the state of the leap-source comparison: the last
+// comparison in the form of "leapsmear leaps --json" (null before the first
+// one ended), when it ended (host clock), how many were made, how often each
+// source was found faulty, the adoption quorum (0: never), the leaps adopted
+// and, per leap date, why an announced leap was not adopted.
+type LeapSourcesReport struct {
+	Last        *leapcheck.Report `json:"last"`
+	Checked     *time.Time        `json:"checked"`
+	Checks      uint64            `json:"checks"`
+	Faulty      map[string]uint64 `json:"faulty"`
+	AdoptQuorum int               `json:"adopt_quorum"`
+	Adopted     []string          `json:"adopted"`
+	NotAdopted  map[string]string `json:"not_adopted"`
+}
+
+func newLeapSourcesReport(ls daemon.LeapSourcesStatus) LeapSourcesReport {
+	r := LeapSourcesReport{Checked: timePtr(ls.Checked), Checks: ls.Checks, Faulty: ls.Faulty, AdoptQuorum: ls.Adopt,
+		Adopted: []string{}, NotAdopted: ls.Refused}
+	if ls.Result != nil {
+		j := ls.Result.Report()
+		r.Last = &j
+	}
+	if r.Faulty == nil {
+		r.Faulty = map[string]uint64{}
+	}
+	if r.NotAdopted == nil {
+		r.NotAdopted = map[string]string{}
+	}
+	for _, e := range ls.Adopted {
+		r.Adopted = append(r.Adopted, e.String())
+	}
+	return r
 }
 
 // LeapReport describes one leap and its window.
@@ -221,11 +262,12 @@ func NewReport(st daemon.Status) Report {
 			Leaps: len(t.Events), Fingerprint: s.Table().Fingerprint()},
 		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
-		Requests: requestStats(st.Packets),
-		Reloads:  ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
-		Listen:   st.Listen,
-		Started:  st.Started.UTC(),
-		Build:    Build(),
+		Requests:    requestStats(st.Packets),
+		Reloads:     ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
+		LeapSources: newLeapSourcesReport(st.LeapSources),
+		Listen:      st.Listen,
+		Started:     st.Started.UTC(),
+		Build:       Build(),
 	}
 	r.Problems = []string{}
 	for _, p := range st.Problems() {
@@ -238,6 +280,7 @@ func NewReport(st daemon.Status) Report {
 	if st.Rehearsal != nil {
 		r.Table.Rehearsal = s.Table().Source
 	}
+	r.Table.Adopted = r.LeapSources.Adopted
 	for _, l := range st.Listeners {
 		lr := ListenerReport{Listen: l.Addr, Policy: policyReport(l.Smear.Policy()), OffsetNs: l.Offset.Nanoseconds(),
 			RatePPM: l.RatePPM, LeapIndicator: l.LI, InWindow: l.InWindow, Requests: requestStats(l.Packets)}

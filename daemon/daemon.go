@@ -85,6 +85,9 @@ type Config struct {
 	// ReloadTimeout is how long a reload may run before it is logged as
 	// stuck; 0 means DefaultReloadTimeout.
 	ReloadTimeout time.Duration
+	// LeapSources configures the periodic comparison of the leap seconds
+	// announced by the kernel, upstream servers and chronyd with the table.
+	LeapSources LeapSources
 }
 
 // Listener is one NTP listen address and the policy its NTPv3 and NTPv4
@@ -226,6 +229,9 @@ func (cfg Config) Validate() error {
 	case st.RootDispersion < 0 || st.RootDispersion > ntp.MaxShort:
 		return option.Errorf("root-dispersion", st.RootDispersion, "want 0 to %v", ntp.MaxShort)
 	}
+	if err := cfg.LeapSources.Validate(); err != nil {
+		return err
+	}
 	if cfg.User != "" {
 		if _, err := LookupUser(cfg.User); err != nil {
 			return err
@@ -258,6 +264,7 @@ type Daemon struct {
 
 	reloadReq chan struct{}
 	watch     watchState
+	leaps     leapState
 	stop      chan struct{}
 	stopOnce  sync.Once
 	watchDone chan struct{}
@@ -315,6 +322,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.src = src
 	d.table.Store(table)
+	d.leaps.files.Store(table)
+	d.newLeapState()
 	srvCfg := server.Config{SocketsPerAddress: cfg.Server.SocketsPerAddress}
 	for i, l := range d.listeners {
 		l.resp = server.NewResponderSmears(src, smears[i], cfg.Settings, cfg.Limiter)
@@ -357,6 +366,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.logStart(rep)
 	d.startChecks()
+	d.startLeapChecks()
 	return d, nil
 }
 
@@ -529,6 +539,7 @@ func (d *Daemon) reloadLoop(done <-chan struct{}) {
 func (d *Daemon) Close() {
 	d.stopOnce.Do(func() { close(d.stop) })
 	<-d.watchDone
+	<-d.leaps.done
 	d.closeAll()
 }
 
@@ -558,9 +569,13 @@ func (d *Daemon) Reload() error {
 	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
-	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
-	var smears []server.Smears
+	files, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
+	var (
+		smears []server.Smears
+		table  *leap.Table
+	)
 	if err == nil {
+		table = d.readopt(files)
 		smears, err = d.buildSmears(table)
 	}
 	if err != nil {
@@ -572,6 +587,7 @@ func (d *Daemon) Reload() error {
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
+	d.leaps.files.Store(files)
 	d.src.SetTable(table)
 	for i, l := range d.listeners {
 		l.resp.SetSmears(smears[i])

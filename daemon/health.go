@@ -31,7 +31,9 @@ type Problem struct {
 // Problems lists what is wrong at the snapshot, worst first: a host clock
 // that is not synchronised (every client rejects LI=3), a table that is not
 // verified, a table that has expired or states no expiry (judged on the
-// served clock), a failed reload, a table expiring soon.
+// served clock), a leap announced by sources that the table does not have
+// (unknown-leap), a faulty or unreadable leap source, an adopted leap, a
+// failed reload, a table expiring soon.
 func (st Status) Problems() []Problem {
 	var ps []Problem
 	if !st.Synced {
@@ -49,6 +51,7 @@ func (st Status) Problems() []Problem {
 		}
 	}
 	ps = append(ps, stale...)
+	ps = append(ps, st.LeapSources.problems()...)
 	if st.ReloadError != "" {
 		ps = append(ps, Problem{Warning, "the last leap table reload failed, the previous table is served: " + st.ReloadError})
 	}

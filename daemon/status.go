@@ -57,6 +57,9 @@ type Status struct {
 	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
+	// LeapSources is the state of the comparison of leap announcements
+	// with the table.
+	LeapSources LeapSourcesStatus
 	// NTS is the state of Network Time Security, nil when it is off.
 	NTS *NTSStatus
 	// Listeners holds each listen address's policy, time and counters, in
@@ -113,6 +116,7 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.LeapSources = d.LeapSourcesStatus()
 	st.NTS = d.NTSStatus()
 	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {

@@ -52,6 +52,10 @@ type Event struct {
 	// Synthetic marks a rehearsal leap (see Table.WithRehearsal): it may take
 	// effect at any whole second, not only at the start of a month.
 	Synthetic bool
+	// Adopted marks a leap second that the table's publisher did not list
+	// but that sources announced and the server adopted (see
+	// Table.WithAdopted): the table's expiry does not vouch for it.
+	Adopted bool
 }
 
 // Unix returns the POSIX seconds of the instant the event takes effect.
@@ -71,7 +75,8 @@ func (e Event) TAI() TAI { return TAI((e.Unix() + int64(e.TAIUTC)) * Second) }
 // "2029-06-30 23:59:59 deleted -1 (TAI-UTC 36)" for a deleted second. A
 // synthetic one says so, and where it is not at midnight it names the
 // second that repeats or is skipped, as POSIX time shows it: "rehearsal leap
-// at 2026-11-23T12:00:00Z +1: 11:59:59 repeats (TAI-UTC 38)".
+// at 2026-11-23T12:00:00Z +1: 11:59:59 repeats (TAI-UTC 38)". An adopted one
+// says so too: "2027-12-31 23:59:60 +1 (TAI-UTC 38, adopted)".
 func (e Event) String() string {
 	if e.Synthetic && !e.atMidnight() {
 		what := "repeats"
@@ -85,11 +90,14 @@ func (e Event) String() string {
 	if e.Delta < 0 {
 		clock = "23:59:59 deleted"
 	}
-	kind := ""
+	kind, adopted := "", ""
 	if e.Synthetic {
 		kind = "synthetic, "
 	}
-	return fmt.Sprintf("%s %s %+d (%sTAI-UTC %d)", e.Day().Format("2006-01-02"), clock, e.Delta, kind, e.TAIUTC)
+	if e.Adopted {
+		adopted = ", adopted"
+	}
+	return fmt.Sprintf("%s %s %+d (%sTAI-UTC %d%s)", e.Day().Format("2006-01-02"), clock, e.Delta, kind, e.TAIUTC, adopted)
 }
 
 // atMidnight reports whether the event takes effect at 00:00:00 UTC, where a
@@ -176,7 +184,7 @@ func (t *Table) check() (int, error) {
 			return i, fmt.Errorf("event %d (%s) changes TAI-UTC from %d to %d, not by its delta %+d", i+1, at.Format(time.RFC3339), prev, e.TAIUTC, e.Delta)
 		}
 		prev, prevAt = e.TAIUTC, at
-		if !e.Synthetic {
+		if !e.Synthetic && !e.Adopted {
 			lastReal = at
 		}
 	}

@@ -670,11 +670,21 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // Answerable reports whether a request from src may be answered: never from
 // port 0, an unspecified address (0.0.0.0, ::), a multicast or the limited
-// broadcast address. No host sends from those; a request that claims to is
-// forged, and a reply could only feed a reflection attack or a loop.
+// broadcast address (255.255.255.255). No host sends from those; a request
+// that claims to is forged, and a reply could only feed a reflection attack
+// or a loop.
 func Answerable(src netip.AddrPort) bool {
+	if src.Port() == 0 {
+		return false // also the zero AddrPort
+	}
 	a := src.Addr()
-	return src.IsValid() && src.Port() != 0 && !a.IsUnspecified() && !a.IsMulticast() && a != limitedBroadcast
+	if a.Is4() {
+		b := a.As4()
+		// 0.0.0.0/8 is "this network" (0.0.0.0 unspecified), 224.0.0.0/4
+		// multicast; 255.255.255.255 is the limited broadcast.
+		return b[0] != 0 && b[0]&0xf0 != 0xe0 && b != [4]byte{255, 255, 255, 255}
+	}
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast()
 }
 
 // SealNTS completes a reply that Respond built with verdict AnsweredNTS: it

@@ -17,6 +17,7 @@ import (
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapfile"
+	"github.com/leapsmear/leapsmear/leapsource"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
@@ -53,6 +54,10 @@ type serveFlags struct {
 	rateEntries    int
 	rateIPv6Prefix int
 	leap           leapFlags
+	sources        leapSourceFlags
+	adopt          int
+	leapCheck      time.Duration
+	leapCheckLast  time.Duration
 	log            logFlags
 	nts            ntsServeFlags
 }
@@ -83,6 +88,14 @@ With --admin HOST:PORT an HTTP listener serves Prometheus metrics (/metrics),
 a health check (/healthz: 200, or 503 with a reason), the state as JSON
 (/api/status) and a status page (/). See docs/operations.md.
 
+The server compares the leap seconds announced by the host kernel (always,
+unless --kernel=false), upstream NTP servers (--upstream), chronyd
+(--chrony-socket) and ptp4l (--ptp-socket) with its table, every 15 minutes and every minute on the
+last day of a month, on the served clock: see 'leapsmear leaps' and
+docs/leap-sources.md. A leap the table does not have fails /healthz; with
+--adopt-announced-leaps N it is adopted once N independent sources announce
+it, if its smear window has not opened yet.
+
 Network Time Security (RFC 8915): --nts-cert and --nts-key turn on NTS-KE
 (port 4460 of the first --listen host unless --nts-ke-listen) and
 authenticated replies; plain requests are still answered unless --require-nts.
@@ -108,6 +121,10 @@ on the command line win over the file.`,
 
   # Rehearse a deleted leap second two minutes from now with a 3-minute linear smear
   leapsmear serve --listen 127.0.0.1:11123 --rehearse now+2m,-1 --policy linear:-90s:3m
+
+  # Compare the table with two upstream servers and chronyd; adopt a leap both servers announce
+  leapsmear serve --listen 127.0.0.1:11123 --upstream 192.0.2.1:123 --upstream 192.0.2.2:123 \
+      --chrony-socket /run/chrony/chronyd.sock --adopt-announced-leaps 2
 
   # Metrics, health and a status page on http://127.0.0.1:9123/
   leapsmear serve --listen 127.0.0.1:11123 --admin 127.0.0.1:9123
@@ -153,6 +170,10 @@ on the command line win over the file.`,
 	fl.IntVar(&f.rateIPv6Prefix, "rate-ipv6-prefix", ratelimit.DefaultIPv6Prefix, "prefix length by which IPv6 sources are rate-limited: all the addresses of one\nprefix share one allowance, as one IPv4 address does (128: each address on its own)")
 	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
+	f.sources.register(cmd)
+	fl.IntVar(&f.adopt, "adopt-announced-leaps", 0, "adopt a leap second the table lacks once this many independent sources announce it\nand its smear window has not opened (0: never; see docs/leap-sources.md)")
+	fl.DurationVar(&f.leapCheck, "leap-check-interval", leapsource.DefaultInterval, "how often the leap sources are compared with the table")
+	fl.DurationVar(&f.leapCheckLast, "leap-check-last-day", leapsource.DefaultLastDayInterval, "how often during the last day of a month (on the served clock)")
 	f.log.register(cmd)
 	f.nts.register(cmd)
 	return cmd
@@ -206,6 +227,15 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		}
 		cfg.Rehearse = &r
 	}
+	months, err := f.sources.parseMonths()
+	if err != nil {
+		return cfg, err
+	}
+	if f.leapCheck < 0 {
+		return cfg, usagef("--leap-check-interval %s: cannot be negative", f.leapCheck)
+	}
+	cfg.LeapSources = daemon.LeapSources{Upstreams: f.sources.upstream, ChronySocket: f.sources.chrony, PTPSocket: f.sources.ptp, IgnoreKernel: !f.sources.kernel,
+		Months: months, Adopt: f.adopt, Interval: f.leapCheck, LastDayInterval: f.leapCheckLast, Timeout: f.sources.timeout}
 	refid, err := parseRefID(f.refid)
 	if err != nil {
 		return cfg, usagef("--refid %q: %v", f.refid, err)
