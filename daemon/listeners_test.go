@@ -166,3 +166,35 @@ func TestListeners(t *testing.T) {
 		t.Errorf("summary %v", summary)
 	}
 }
+
+// TestListenersAdopt: a leap adopted from the leap sources reaches every
+// listener: each serves its own policy of the table with the leap, and the
+// NTPv5 UTC of each announces it.
+func TestListenersAdopt(t *testing.T) {
+	d, _, _ := startManualWith(t, utc("2027-12-31T06:00:00Z"), "noon-to-noon", func(c *Config) {
+		c.Source.Kernel = func() (timescale.KernelState, error) { return timescale.KernelState{State: timescale.TimeOK}, nil }
+		c.LeapSources = LeapSources{Upstreams: announcing(t, 2, ntp.LeapInsert), Adopt: 2, Timeout: 2 * time.Second}
+		c.Listeners = []Listener{{Addr: "127.0.0.1:0", Policy: mustPolicy(t, "step")}}
+	})
+	d.CheckLeapSources(context.Background())
+	want, err := leap.Default().WithAdopted(utc("2028-01-01T00:00:00Z"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := want.TAIFromTime(utc("2027-12-31T18:00:00Z"))
+	st := d.Status()
+	if len(st.Listeners) != 2 {
+		t.Fatalf("%d listeners", len(st.Listeners))
+	}
+	for i, name := range []string{"noon-to-noon", "step"} {
+		s, err := smear.New(want, mustPolicy(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := d.srv.Listeners()[i].Responder.Smears()
+		if l.Policy.Served(x) != s.Served(x) || l.UTC.LI(x) != smear.LIInsert || l.Policy.Policy().Name != name {
+			t.Errorf("listener %d (%s) after the adoption: served %v, want %v; NTPv5 UTC LI %d", i, name,
+				l.Policy.Served(x).Time(), s.Served(x).Time(), l.UTC.LI(x))
+		}
+	}
+}

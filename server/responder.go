@@ -665,9 +665,6 @@ func (r *Responder) v5Fields(reply []byte, serverInfo bool) {
 	}
 }
 
-// limitedBroadcast is 255.255.255.255, the IPv4 limited broadcast address.
-var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
-
 // Answerable reports whether a request from src may be answered: never from
 // port 0, an unspecified address (0.0.0.0, ::), a multicast or the limited
 // broadcast address (255.255.255.255). No host sends from those; a request
