@@ -11,13 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"gonum.org/v1/plot/vg"
+
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/plot"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
-	"gonum.org/v1/plot/vg"
 )
 
 // RefreshSeconds is how often the status page reloads itself.

@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/leapsmear/leapsmear/internal/option"
 	"golang.org/x/sys/unix"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 // User is an unprivileged account the server can switch to after binding.

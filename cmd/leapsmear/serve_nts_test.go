@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/leapsmear/leapsmear/internal/testcert"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
-	"gopkg.in/yaml.v3"
 )
 
 // waitRecord waits for a JSON log record with the message.
