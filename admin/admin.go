@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -122,9 +121,19 @@ func Listen(addr string, ntpListen []string, d Daemon, opt Options) (*Server, er
 		return nil, err
 	}
 	ap, _ := netaddr.Listen(addr)
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(ap.Addr(), ap.Port()).String())
+	// As the NTP listener does: an IPv4 address (0.0.0.0 too) is IPv4 only;
+	// [::] is every IPv4 and IPv6 address.
+	network := "tcp4"
+	if ap.Addr().Is6() {
+		network = "tcp"
+	}
+	ln, err := net.Listen(network, ap.String())
 	if err != nil {
 		return nil, fmt.Errorf("admin address %s: %w", addr, err)
+	}
+	if !ap.Addr().IsLoopback() {
+		logger(opt).Warn("the admin endpoints listen beyond loopback: anyone who can reach them reads the server's state; restrict them with a firewall, or use 127.0.0.1",
+			"admin", ln.Addr().String())
 	}
 	return &Server{ln: ln, log: logger(opt), http: &http.Server{
 		Handler:           Handler(d, opt),

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,8 +20,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
@@ -218,7 +222,8 @@ func TestMetricsCountTraffic(t *testing.T) {
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_version"}, 1},
 		{"leapsmear_packets_dropped_total", []string{"reason", "bad_mode"}, 2},
 		{"leapsmear_packets_dropped_total", []string{"reason", "rate_limited"}, 0},
-		{"leapsmear_send_errors_total", nil, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "refused"}, 0},
+		{"leapsmear_send_errors_total", []string{"reason", "buffer_full"}, 0},
 	}
 	for _, c := range checks {
 		if got := delta(c.name, c.labels...); got != c.want {
@@ -268,6 +273,62 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 	if err := os.WriteFile(dst, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRateLimitMetrics: the rate limiter's table is exported. Nine loopback
+// sources, each answered once and kissed once, go through a table of one
+// set of four slots: every new source after the fourth evicts one that
+// still holds spent credit.
+func TestRateLimitMetrics(t *testing.T) {
+	off := start(t, nil).scrape(t)
+	for _, name := range []string{"leapsmear_rate_limit_entries", "leapsmear_rate_limit_entries_in_use",
+		"leapsmear_rate_limit_insertions_total", "leapsmear_rate_limit_evictions_total"} {
+		if v := value(t, off, name); v != 0 {
+			t.Errorf("rate limiting off: %s = %v, want 0", name, v)
+		}
+	}
+
+	l, err := ratelimit.New(ratelimit.Config{Rate: 1e-3, Burst: 1, KissInterval: time.Hour, Entries: ratelimit.Ways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, func(c *daemon.Config) { c.Limiter = l })
+	const sources = 9
+	for i := range sources {
+		src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		conn, err := net.DialUDP("udp4", src, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s.ntp)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			if _, err := conn.Write(request(4, ntp.ModeClient)); err != nil {
+				t.Fatal(err)
+			}
+			reply := make([]byte, 128)
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := conn.Read(reply)
+			var h ntp.Header
+			if err == nil {
+				err = h.Decode(reply[:n])
+			}
+			if err != nil || h.IsKiss() != (j == 1) {
+				t.Fatalf("source %v, request %d: %+v, %v", src.IP, j, h, err)
+			}
+		}
+		conn.Close()
+	}
+	m := s.scrape(t)
+	for name, want := range map[string]float64{
+		"leapsmear_rate_limit_entries":          ratelimit.Ways,
+		"leapsmear_rate_limit_entries_in_use":   ratelimit.Ways,
+		"leapsmear_rate_limit_insertions_total": sources,
+		"leapsmear_rate_limit_evictions_total":  sources - ratelimit.Ways,
+		"leapsmear_kod_sent_total":              sources,
+	} {
+		if v := value(t, m, name); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
 	}
 }
 
@@ -372,7 +433,7 @@ func TestHealthzUnverified(t *testing.T) {
 func TestStatusJSON(t *testing.T) {
 	requireFreshEmbedded(t)
 	at := time.Now().Add(time.Hour).Truncate(time.Second)
-	s := start(t, func(c *daemon.Config) { c.Rehearse = &leap.Rehearsal{At: at, Delta: -1} })
+	s := start(t, func(c *daemon.Config) { c.Rehearse, c.AllowJump = &leap.Rehearsal{At: at, Delta: -1}, true })
 	code, body := s.get(t, "/api/status")
 	if code != http.StatusOK {
 		t.Fatalf("%d %s", code, body)
@@ -402,14 +463,29 @@ func TestStatusJSON(t *testing.T) {
 	if !strings.Contains(r.Table.Rehearsal, "rehearsal leap") || r.Table.Fingerprint == leap.Default().Fingerprint() {
 		t.Errorf("rehearsal %q fingerprint %s", r.Table.Rehearsal, r.Table.Fingerprint)
 	}
-	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 6 {
+	if len(r.Listen) != 1 || r.Listen[0] != s.ntp || r.Requests.Dropped["short"] != 0 || len(r.Requests.Dropped) != 7 {
 		t.Errorf("listen %v dropped %v", r.Listen, r.Requests.Dropped)
 	}
 	// The metrics tell the same story.
 	f := s.scrape(t)
 	if value(t, f, "leapsmear_next_leap_info", "delta", "-1", "synthetic", "true") != 1 ||
-		value(t, f, "leapsmear_smear_window_active") != 1 || value(t, f, "leapsmear_rate_ppm") <= 0 {
+		value(t, f, "leapsmear_smear_window_active") != 1 {
 		t.Error("metrics of the rehearsal")
+	}
+	// In base units: the offset in seconds, the rate as a ratio (noon-to-noon
+	// over a deleted second: 1/86 399 fast), both as /api/status says.
+	if v := value(t, f, "leapsmear_frequency_offset_ratio"); math.Abs(v-1.0/86399) > 1e-15 || math.Abs(v-r.RatePPM/1e6) > 1e-15 {
+		t.Errorf("leapsmear_frequency_offset_ratio %g, want 1/86399 = %g (status: %g ppm)", v, 1.0/86399, r.RatePPM)
+	}
+	// The scrape came after the status: the offset grew by the rate times
+	// the time between them, far under a millisecond.
+	if v := value(t, f, "leapsmear_offset_seconds"); v < float64(r.OffsetNs)/1e9-1e-9 || v > float64(r.OffsetNs)/1e9+1e-3 {
+		t.Errorf("leapsmear_offset_seconds %g, status said %d ns", v, r.OffsetNs)
+	}
+	for _, old := range []string{"leapsmear_offset_nanoseconds", "leapsmear_rate_ppm"} {
+		if _, ok := f[old]; ok {
+			t.Errorf("%s is still exported", old)
+		}
 	}
 }
 
@@ -457,11 +533,13 @@ func TestStatusPageHTML(t *testing.T) {
 func TestChartCachedPerMinute(t *testing.T) {
 	at := time.Now().Add(2 * time.Minute).Truncate(time.Second)
 	s := start(t, func(c *daemon.Config) {
-		c.Rehearse = &leap.Rehearsal{At: at, Delta: 1}
+		c.Rehearse, c.AllowJump = &leap.Rehearsal{At: at, Delta: 1}, true
 		c.Policy, _ = smear.Parse("linear:-10h:20h")
 	})
 	p := newPage()
 	st := s.d.Status()
+	// At the start of a minute, so that the second below stays in it.
+	st.TAI -= st.TAI % leap.TAI(time.Minute)
 	svg1, caption, err := p.chart(st)
 	if err != nil || !strings.Contains(caption, "The dashed red line marks now.") {
 		t.Fatalf("%v %q", err, caption)
@@ -520,5 +598,45 @@ func TestHuman(t *testing.T) {
 		if got := human(d); got != want {
 			t.Errorf("human(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestListenFamilies: an IPv4 admin address, 0.0.0.0 included, listens on
+// IPv4 only, as the NTP listener does ([::] is the way to ask for both), and
+// an address beyond loopback is warned about.
+func TestListenFamilies(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	s := start(t, nil)
+	logs := &testenv.Buffer{}
+	adm, err := Listen("0.0.0.0:0", s.d.Addrs(), s.d, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	_, port, _ := net.SplitHostPort(adm.Addr())
+	if c, err := net.Dial("tcp6", "[::1]:"+port); err == nil {
+		c.Close()
+		t.Error("the admin address 0.0.0.0 also listens on IPv6")
+	}
+	if c, err := net.Dial("tcp4", "127.0.0.1:"+port); err != nil {
+		t.Errorf("the admin address 0.0.0.0 does not listen on 127.0.0.1: %v", err)
+	} else {
+		c.Close()
+	}
+	if !strings.Contains(logs.String(), "beyond loopback") {
+		t.Errorf("no warning for an admin address beyond loopback: %s", logs)
+	}
+	quiet := &testenv.Buffer{}
+	lo, err := Listen("127.0.0.1:0", s.d.Addrs(), s.d, Options{Logger: slog.New(slog.NewJSONHandler(quiet, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo.Close()
+	if quiet.String() != "" {
+		t.Errorf("a loopback admin address warned about: %s", quiet)
 	}
 }

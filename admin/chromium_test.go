@@ -106,7 +106,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Errorf("policy card: %q", textOf(policy))
 	}
 	next := element(doc, "next-leap")
-	wantNext := "Next leap rehearsal leap at " + at.UTC().Format(time.RFC3339) + " +1 (TAI-UTC 38) rehearsal, inserted second · window opens in"
+	wantNext := "Next leap rehearsal leap at " + at.UTC().Format(time.RFC3339) + " +1: " + at.Add(-time.Second).UTC().Format(time.TimeOnly) + " repeats (TAI-UTC 38) rehearsal, inserted second · window opens in"
 	if next == nil || !strings.HasPrefix(text(next), wantNext) {
 		t.Errorf("next leap card: %q, want it to start %q", textOf(next), wantNext)
 	}
@@ -133,19 +133,20 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The curves are drawn in red; nothing else on a healthy page is.
+	// The curves are drawn in the chart's first colour, a blue (0, 114,
+	// 178); nothing else on a healthy page is blue.
 	b := img.Bounds()
-	red := 0
+	blue := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			r, g, bl, _ := img.At(x, y).RGBA()
-			if r>>8 > 180 && g>>8 < 130 && bl>>8 < 130 {
-				red++
+			if r>>8 < 60 && g>>8 > 80 && g>>8 < 150 && bl>>8 > 140 {
+				blue++
 			}
 		}
 	}
-	if b.Dx() != 1200 || red < 300 {
-		t.Errorf("screenshot %v with %d red pixels: the chart was not drawn", b, red)
+	if b.Dx() != 1200 || blue < 300 {
+		t.Errorf("screenshot %v with %d blue pixels: the chart was not drawn", b, blue)
 	}
 	if keep := os.Getenv("LEAPSMEAR_KEEP_SCREENSHOT"); keep != "" {
 		data, _ := os.ReadFile(shot)

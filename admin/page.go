@@ -11,12 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"gonum.org/v1/plot/vg"
+
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/plot"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
-	"gonum.org/v1/plot/vg"
 )
 
 // RefreshSeconds is how often the status page reloads itself.
@@ -70,6 +72,16 @@ type view struct {
 	Synced        bool
 	Verified      bool
 	LastReloadBad bool
+	VerdictClass  string // pill class of the leap-source verdict
+	Listeners     []listenerView
+}
+
+// listenerView is one row of the listeners' table.
+type listenerView struct {
+	Addr, Policy, Window, V5, Offset, When string
+	LI                                     int
+	InWindow                               bool
+	Received, Replies, RepliesV5, Dropped  uint64
 }
 
 type leapView struct {
@@ -120,6 +132,16 @@ func (p *page) view(st daemon.Status) view {
 			v.ExpiryClass = "warn"
 		}
 	}
+	if r := st.LeapSources.Result; r != nil {
+		switch {
+		case r.Verdict == leapcheck.UnknownLeap:
+			v.VerdictClass = "bad"
+		case r.Verdict == leapcheck.FaultySource || len(r.Unreadable()) > 0:
+			v.VerdictClass = "warn"
+		default:
+			v.VerdictClass = "ok"
+		}
+	}
 	if st.HasNext {
 		v.Next = newLeapView(st, st.Next)
 	}
@@ -128,6 +150,20 @@ func (p *page) view(st daemon.Status) view {
 	}
 	for _, reason := range server.DropReasons() {
 		v.Drops = append(v.Drops, dropView{Reason: reason.String(), Count: st.Packets.Verdicts[reason]})
+	}
+	for _, l := range st.Listeners {
+		pol := l.Smear.Policy()
+		lv := listenerView{Addr: l.Addr, Policy: pol.Name, Window: pol.Spec(1), V5: "none (UTC)",
+			Offset: fmt.Sprintf("%+.3f ms", float64(l.Offset)/1e6), LI: l.LI, InWindow: l.InWindow,
+			Received: l.Packets.Received, Replies: l.Packets.Verdicts[server.Answered] + l.Packets.Verdicts[server.AnsweredNTS],
+			RepliesV5: l.Packets.AnsweredV5(), Dropped: l.Packets.Dropped()}
+		if l.V5Smear != nil {
+			lv.V5 = l.V5Smear.Policy().Name
+		}
+		if l.HasNext {
+			lv.When = newLeapView(st, l.Next).When
+		}
+		v.Listeners = append(v.Listeners, lv)
 	}
 	var err error
 	v.Chart, v.ChartCaption, err = p.chart(st)
@@ -187,7 +223,7 @@ func (p *page) chart(st daemon.Status) (template.HTML, string, error) {
 		hi = x + span/20
 	}
 	inView := lo <= x && x <= hi
-	caption := fmt.Sprintf("Policy %s around the %s, %s: served time minus true UTC, and the rate of the served clock.",
+	caption := fmt.Sprintf("Policy %s around the %s, %s: the part of the leap second applied, served time minus true UTC, and the rate of the served clock.",
 		s.Policy().Name, which, w.Event)
 	switch {
 	case inView:
@@ -220,7 +256,7 @@ func renderChart(s *smear.Smear, w smear.Window, which string, lo, hi leap.TAI, 
 		return "", err
 	}
 	c.Title = fmt.Sprintf("%s, %s: %s", s.Policy().Name, which, w.Event)
-	c.Width, c.Height = 10*vg.Inch, 6*vg.Inch
+	c.Width, c.Height = 10*vg.Inch, 7.5*vg.Inch
 	if marker {
 		c.Marker, c.MarkerLabel = now, "now"
 	}

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/leapcheck"
 	"github.com/leapsmear/leapsmear/server"
 	"github.com/leapsmear/leapsmear/smear"
 )
@@ -43,11 +45,70 @@ type Report struct {
 	Clock    ClockReport  `json:"clock"`
 	Requests RequestStats `json:"requests"`
 	Reloads  ReloadReport `json:"reloads"`
+	// LeapSources is the comparison of the leap seconds announced by the
+	// kernel, upstream servers and chronyd with the table.
+	LeapSources LeapSourcesReport `json:"leap_sources"`
 	// Listen holds the NTP addresses served, Started when the server
 	// started, Build the running binary.
 	Listen  []string  `json:"listen"`
 	Started time.Time `json:"started"`
 	Build   BuildInfo `json:"build"`
+	// NTS is Network Time Security, absent when it is off.
+	NTS *NTSReport `json:"nts,omitempty"`
+	// Listeners holds each NTP listen address with its own policy, time
+	// and counters, in the order of Listen; the fields above describe the
+	// first (time, policy) and the whole server (requests).
+	Listeners []ListenerReport `json:"listeners"`
+}
+
+// ListenerReport is one NTP listen address.
+type ListenerReport struct {
+	// Listen is the address; Policy the policy of its NTPv3 and NTPv4
+	// replies; V5SmearPolicy the smear of its NTPv5 leap-smeared UTC
+	// (null: none offered, such requests get UTC).
+	Listen        string       `json:"listen"`
+	Policy        PolicyReport `json:"policy"`
+	V5SmearPolicy *string      `json:"v5_smear_policy"`
+	// OffsetNs, RatePPM, LeapIndicator and InWindow are the listener's
+	// time now, as the fields of Report of the same names.
+	OffsetNs      int64   `json:"offset_ns"`
+	RatePPM       float64 `json:"rate_ppm"`
+	LeapIndicator int     `json:"leap_indicator"`
+	InWindow      bool    `json:"in_window"`
+	// NextLeap is the listener's next window (null when none).
+	NextLeap *LeapReport `json:"next_leap"`
+	// Requests are the listener's counters.
+	Requests RequestStats `json:"requests"`
+}
+
+// NTSReport is the state of NTS.
+type NTSReport struct {
+	// KEListen is the NTS-KE address, NTPServer what it names for NTP.
+	KEListen  string `json:"ke_listen"`
+	NTPServer string `json:"ntp_server"`
+	// KeySource is the cookie key file (or a random key); Keys the keys
+	// that open cookies; SealKeyID the one sealing new cookies; NextRotation
+	// when the next takes over.
+	KeySource    string    `json:"key_source"`
+	Keys         int       `json:"keys"`
+	SealKeyID    string    `json:"seal_key_id"`
+	NextRotation time.Time `json:"next_rotation"`
+	// CertificateExpires is the NTS-KE certificate's expiry.
+	CertificateExpires time.Time `json:"certificate_expires"`
+	// Require says unauthenticated requests are dropped.
+	Require bool `json:"require"`
+	// HandshakesOK and HandshakesFailed count NTS-KE connections, the
+	// failures by reason.
+	HandshakesOK     uint64            `json:"handshakes_ok"`
+	HandshakesFailed map[string]uint64 `json:"handshakes_failed"`
+	// Replies counts authenticated replies; NAKs NTS NAKs by reason
+	// (cookie, auth).
+	Replies uint64            `json:"replies"`
+	NAKs    map[string]uint64 `json:"naks"`
+	// ReloadsFailed counts failed reloads of certificate or key file;
+	// LastReloadError is the last one's error when it failed.
+	ReloadsFailed   uint64 `json:"reloads_failed"`
+	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
 // PolicyReport describes the smear policy.
@@ -83,6 +144,43 @@ type TableReport struct {
 	Fingerprint string `json:"fingerprint"`
 	// Rehearsal names the synthetic leap added to the smear's table.
 	Rehearsal string `json:"rehearsal,omitempty"`
+	// Adopted names the leaps adopted into the table from its sources
+	// (--adopt-announced-leaps); empty when the table is as loaded.
+	Adopted []string `json:"adopted"`
+}
+
+// LeapSourcesReport is the state of the leap-source comparison: the last
+// comparison in the form of "leapsmear leaps --json" (null before the first
+// one ended), when it ended (host clock), how many were made, how often each
+// source was found faulty, the adoption quorum (0: never), the leaps adopted
+// and, per leap date, why an announced leap was not adopted.
+type LeapSourcesReport struct {
+	Last        *leapcheck.Report `json:"last"`
+	Checked     *time.Time        `json:"checked"`
+	Checks      uint64            `json:"checks"`
+	Faulty      map[string]uint64 `json:"faulty"`
+	AdoptQuorum int               `json:"adopt_quorum"`
+	Adopted     []string          `json:"adopted"`
+	NotAdopted  map[string]string `json:"not_adopted"`
+}
+
+func newLeapSourcesReport(ls daemon.LeapSourcesStatus) LeapSourcesReport {
+	r := LeapSourcesReport{Checked: timePtr(ls.Checked), Checks: ls.Checks, Faulty: ls.Faulty, AdoptQuorum: ls.Adopt,
+		Adopted: []string{}, NotAdopted: ls.Refused}
+	if ls.Result != nil {
+		j := ls.Result.Report()
+		r.Last = &j
+	}
+	if r.Faulty == nil {
+		r.Faulty = map[string]uint64{}
+	}
+	if r.NotAdopted == nil {
+		r.NotAdopted = map[string]string{}
+	}
+	for _, e := range ls.Adopted {
+		r.Adopted = append(r.Adopted, e.String())
+	}
+	return r
 }
 
 // LeapReport describes one leap and its window.
@@ -121,13 +219,17 @@ type ClockReport struct {
 
 // RequestStats are the packet counters.
 type RequestStats struct {
-	// Received datagrams; Replies with time and KoD (RATE) sent; Dropped
-	// by reason (server.Verdict names); SendErrors.
-	Received   uint64            `json:"received"`
-	Replies    uint64            `json:"replies"`
-	KoD        uint64            `json:"kod"`
-	Dropped    map[string]uint64 `json:"dropped"`
-	SendErrors uint64            `json:"send_errors"`
+	// Received datagrams; Replies with time (NTPv3 and NTPv4 without NTS),
+	// RepliesV5 NTPv5 replies by timescale served (utc, tai, smeared) and
+	// KoD (RATE) sent; Dropped by reason (server.Verdict names); SendErrors
+	// (refused by the kernel) and SendDropped (send buffer full).
+	Received    uint64            `json:"received"`
+	Replies     uint64            `json:"replies"`
+	RepliesV5   map[string]uint64 `json:"replies_v5"`
+	KoD         uint64            `json:"kod"`
+	Dropped     map[string]uint64 `json:"dropped"`
+	SendErrors  uint64            `json:"send_errors"`
+	SendDropped uint64            `json:"send_dropped"`
 }
 
 // ReloadReport counts leap table reloads.
@@ -154,19 +256,18 @@ func NewReport(st daemon.Status) Report {
 		RatePPM:       st.RatePPM,
 		LeapIndicator: leapIndicator(st),
 		InWindow:      st.InWindow,
-		Policy: PolicyReport{Name: pol.Name, Shape: pol.Shape.String(), Window: pol.Spec(1),
-			MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin},
+		Policy:        policyReport(pol),
 		Table: TableReport{Source: t.Source, Verified: t.Verified, Verification: t.Verification,
 			Updated: timePtr(t.Updated), Expires: timePtr(t.Expires), Expired: st.Expired(),
 			Leaps: len(t.Events), Fingerprint: s.Table().Fingerprint()},
 		Clock: ClockReport{Source: st.Clock.Source, Synchronized: st.Synced, SyncAssumed: st.SyncAssumed, Steps: st.Clock.Steps,
 			KernelLeaps: st.Clock.KernelLeaps, HostOffsetNs: int64(st.Clock.Offset), ShiftNs: int64(st.Clock.Shift)},
-		Requests: RequestStats{Received: st.Packets.Received, Replies: st.Packets.Verdicts[server.Answered],
-			KoD: st.Packets.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: st.Packets.SendErrors},
-		Reloads: ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
-		Listen:  st.Listen,
-		Started: st.Started.UTC(),
-		Build:   Build(),
+		Requests:    requestStats(st.Packets),
+		Reloads:     ReloadReport{Tried: st.Reloads, Failed: st.ReloadFailures, LastError: st.ReloadError},
+		LeapSources: newLeapSourcesReport(st.LeapSources),
+		Listen:      st.Listen,
+		Started:     st.Started.UTC(),
+		Build:       Build(),
 	}
 	r.Problems = []string{}
 	for _, p := range st.Problems() {
@@ -179,14 +280,51 @@ func NewReport(st daemon.Status) Report {
 	if st.Rehearsal != nil {
 		r.Table.Rehearsal = s.Table().Source
 	}
-	for _, v := range server.DropReasons() {
-		r.Requests.Dropped[v.String()] = st.Packets.Verdicts[v]
+	r.Table.Adopted = r.LeapSources.Adopted
+	for _, l := range st.Listeners {
+		lr := ListenerReport{Listen: l.Addr, Policy: policyReport(l.Smear.Policy()), OffsetNs: l.Offset.Nanoseconds(),
+			RatePPM: l.RatePPM, LeapIndicator: l.LI, InWindow: l.InWindow, Requests: requestStats(l.Packets)}
+		if l.V5Smear != nil {
+			name := l.V5Smear.Policy().Name
+			lr.V5SmearPolicy = &name
+		}
+		if l.HasNext {
+			lr.NextLeap = leapReport(st, l.Next)
+		}
+		r.Listeners = append(r.Listeners, lr)
+	}
+	if n := st.NTS; n != nil {
+		r.NTS = &NTSReport{KEListen: n.KEListen, NTPServer: n.NTPServer, KeySource: n.KeySource, Keys: n.Keys,
+			SealKeyID: fmt.Sprintf("%#08x", n.SealKeyID), NextRotation: n.NextRotation.UTC(),
+			CertificateExpires: n.CertNotAfter.UTC(), Require: n.Require,
+			HandshakesOK: n.KE.OK, HandshakesFailed: n.KE.Failed,
+			Replies:       st.Packets.Verdicts[server.AnsweredNTS],
+			NAKs:          map[string]uint64{"cookie": st.Packets.Verdicts[server.NAKCookie], "auth": st.Packets.Verdicts[server.NAKAuth]},
+			ReloadsFailed: n.ReloadFailures, LastReloadError: n.ReloadError}
 	}
 	if st.HasNext {
 		r.NextLeap = leapReport(st, st.Next)
 	}
 	if st.HasLast {
 		r.LastLeap = leapReport(st, st.Last)
+	}
+	return r
+}
+
+func policyReport(pol smear.Policy) PolicyReport {
+	return PolicyReport{Name: pol.Name, Shape: pol.Shape.String(), Window: pol.Spec(1),
+		MaxRatePPM: finiteOrZero(pol.MaxRatePPM(1)), Origin: pol.Origin}
+}
+
+func requestStats(p server.Stats) RequestStats {
+	r := RequestStats{Received: p.Received, Replies: p.Verdicts[server.Answered], RepliesV5: map[string]uint64{},
+		KoD: p.Verdicts[server.Kissed], Dropped: map[string]uint64{}, SendErrors: p.SendErrors, SendDropped: p.SendDropped}
+	for _, v := range server.V5Verdicts() {
+		ts, _ := v.Timescale()
+		r.RepliesV5[ts.String()] = p.Verdicts[v]
+	}
+	for _, v := range server.DropReasons() {
+		r.Dropped[v.String()] = p.Verdicts[v]
 	}
 	return r
 }

@@ -12,6 +12,8 @@
 #   BENCH_FLAGS="--workers 4 --window 64"   the same generator settings for every server
 #   BASE_PORT=...       first of the loopback UDP ports used (default: random 20000-29999)
 #   FBTIME=1            build and include facebook/time's ntpresponder (0 to skip)
+#   NTS=1               also load leapsmear and chronyd serving NTS (RFC 8915) with NTS-authenticated
+#                       requests (leapsmear bench --nts; a private CA made here with openssl) (0 to skip)
 #   FBTIME_VERSION=...  its module version
 #   OUT=dir             also keep the raw results there
 #
@@ -24,6 +26,7 @@ DURATION=${DURATION:-10s}
 BENCH_FLAGS=${BENCH_FLAGS:---workers 4 --window 64}
 BASE_PORT=${BASE_PORT:-$((20000 + RANDOM % 9900))}
 FBTIME=${FBTIME:-1}
+NTS=${NTS:-1}
 FBTIME_VERSION=${FBTIME_VERSION:-v0.0.0-20260822211804-f81aedc1c1e3}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -87,8 +90,53 @@ next_port() { # sets PORT
 	BASE_PORT=$((PORT + 1))
 }
 
-NAMES=() PORTS=() SPIDS=()
-add_server() { NAMES+=("$1"); PORTS+=("$2"); SPIDS+=("$3"); PIDS+=("$3"); }
+NAMES=() PORTS=() SPIDS=() EXTRA=()
+# add_server name port pid [extra bench flags]
+add_server() { NAMES+=("$1"); PORTS+=("$2"); SPIDS+=("$3"); PIDS+=("$3"); EXTRA+=("${4:-}"); }
+
+# A private CA and a certificate for 127.0.0.1, for the NTS servers.
+make_certs() {
+	local d=$WORK/pki
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=compare-ca \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/ext.cnf"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+		-extfile "$d/ext.cnf" -out "$d/server.pem" >/dev/null 2>&1
+}
+start_leapsmear_nts() {
+	local port keport
+	next_port && port=$PORT
+	next_port && keport=$PORT
+	"$LS" serve --listen "127.0.0.1:$port" --assume-synced --sockets "$NCPU" --log-level warn \
+		--nts-cert "$WORK/pki/server.pem" --nts-key "$WORK/pki/server.key" --nts-ke-listen "127.0.0.1:$keport" \
+		>"$WORK/leapsmear-nts.log" 2>&1 &
+	add_server leapsmear-nts "$port" $! "--nts --nts-port $keport --nts-ca $WORK/pki/ca.pem"
+}
+start_chrony_nts() {
+	local port keport
+	next_port && port=$PORT
+	next_port && keport=$PORT
+	mkdir -p "$WORK/chrony-nts"
+	cat >"$WORK/chrony-nts/chrony.conf" <<-EOF
+		port $port
+		bindaddress 127.0.0.1
+		allow 127.0.0.1
+		local stratum 1
+		ntsport $keport
+		ntsserverkey $WORK/pki/server.key
+		ntsservercert $WORK/pki/server.pem
+		ntsdumpdir $WORK/chrony-nts
+		cmdport 0
+		bindcmdaddress /
+		pidfile $WORK/chrony-nts/chronyd.pid
+		driftfile $WORK/chrony-nts/drift
+	EOF
+	"$CHRONYD" -x -d -u root -f "$WORK/chrony-nts/chrony.conf" >"$WORK/chronyd-nts.log" 2>&1 &
+	add_server chronyd-nts "$port" $! "--nts --nts-port $keport --nts-ca $WORK/pki/ca.pem"
+}
 
 start_leapsmear() { # name sockets
 	local port
@@ -129,6 +177,12 @@ start_leapsmear "leapsmear" "$NCPU"
 start_leapsmear "leapsmear-1sock" 1
 start_chrony
 [[ -n $FB ]] && start_fb
+if [[ $NTS == 1 ]]; then
+	command -v openssl >/dev/null || die "openssl is missing (NTS=0 skips the NTS rows)"
+	make_certs
+	start_leapsmear_nts
+	start_chrony_nts
+fi
 
 # Wait until each answers (a short load run), warming it up at the same time.
 bench() { "$LS" bench --target "127.0.0.1:$1" --json "${@:2}"; }
@@ -137,7 +191,8 @@ for i in "${!NAMES[@]}"; do
 	ok=0
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		kill -0 "${SPIDS[$i]}" 2>/dev/null || break
-		if out=$(bench "${PORTS[$i]}" --duration 300ms --timeout 200ms 2>/dev/null) && [[ $out == *'"answered":'[1-9]* ]]; then
+		read -r -a extra <<<"${EXTRA[$i]}"
+		if out=$(bench "${PORTS[$i]}" --duration 300ms --timeout 200ms "${extra[@]}" 2>/dev/null) && [[ $out == *'"answered":'[1-9]* ]]; then
 			ok=1
 			break
 		fi
@@ -173,7 +228,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		fi
 		c0=$(cputicks "$pid") b0=$(busy) t0=$(date +%s.%N)
 		TIMEFORMAT='%U %S'
-		{ time out=$(bench "${PORTS[$i]}" --duration "$DURATION" "${flags[@]}"); } 2>"$WORK/time.txt" ||
+		read -r -a extra <<<"${EXTRA[$i]}"
+		{ time out=$(bench "${PORTS[$i]}" --duration "$DURATION" "${flags[@]}" "${extra[@]}"); } 2>"$WORK/time.txt" ||
 			die "leapsmear bench against $name failed: $out"
 		c1=$(cputicks "$pid") b1=$(busy) t1=$(date +%s.%N)
 		read -r gu gs <"$WORK/time.txt"
@@ -209,12 +265,13 @@ function median(s,   a, n, i, j, t) {
   raps[$1, $2] = $3; rsrv[$1, $2] = $6; rounds[$2] = 1 }
 END {
 	# Ratios to chronyd are paired: each round against chronyd in the same
-	# round (the machine drifts between minutes), then the median.
+	# round (the machine drifts between minutes), then the median. NTS rows
+	# (names ending in -nts) compare with chronyd-nts.
 	for (i = 1; i <= k; i++) {
-		s = order[i]
-		for (r in rounds) if ((s, r) in raps && ("chronyd", r) in raps && raps["chronyd", r] > 0 && rsrv["chronyd", r] > 0) {
-			qa[s] = qa[s] " " raps[s, r] / raps["chronyd", r]
-			qs[s] = qs[s] " " rsrv[s, r] / rsrv["chronyd", r]
+		s = order[i]; ref = s ~ /-nts$/ ? "chronyd-nts" : "chronyd"
+		for (r in rounds) if ((s, r) in raps && (ref, r) in raps && raps[ref, r] > 0 && rsrv[ref, r] > 0) {
+			qa[s] = qa[s] " " raps[s, r] / raps[ref, r]
+			qs[s] = qs[s] " " rsrv[s, r] / rsrv[ref, r]
 		}
 	}
 	printf "| %-16s | %10s | %8s | %8s | %12s | %12s | %10s | %10s | %8s |\n", "server", "answered/s", "p50 us", "p99 us", "CPU us/reply", "gen us/req", "answered/s", "CPU/reply", "other"
@@ -228,5 +285,6 @@ END {
 }' "$WORK/results.txt"
 echo
 echo "leapsmear: $NCPU SO_REUSEPORT sockets (one per CPU); leapsmear-1sock: --sockets 1; chronyd 4.x -x, no ratelimit;"
-echo "vs chrony: median over the rounds of the ratio to chronyd's figure in the same round."
+echo "vs chrony: median over the rounds of the ratio to chronyd's figure in the same round (NTS rows: to chronyd-nts)."
+[[ $NTS == 1 ]] && echo "-nts rows: NTS-authenticated requests (leapsmear bench --nts: NTS-KE once, requests built once each, AES-SIV-CMAC-256)."
 echo "other cores: CPU the rest of the machine used during the runs (0 on an idle machine)."

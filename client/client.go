@@ -9,6 +9,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"github.com/leapsmear/leapsmear/internal/netaddr"
 	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/nts"
+	"github.com/leapsmear/leapsmear/ntske"
 )
 
 // Defaults of Options.
@@ -36,8 +39,19 @@ type Options struct {
 	// Timeout bounds one exchange, from sending the request to accepting a
 	// reply; 0 means DefaultTimeout. A context deadline that comes first wins.
 	Timeout time.Duration
-	// Version is the NTP version of the request: 3 or 4; 0 means 4.
+	// Version is the NTP version of the request: 3 or 4, or 5 for NTPv5
+	// (draft-ietf-ntp-ntpv5-09, which ntp.V5Draft names); 0 means 4.
 	Version uint8
+	// Timescale is the NTPv5 timescale asked for (version 5 only); the
+	// reply's Response.Timescale says which one the server served.
+	Timescale ntp.Timescale
+	// SmearInfo makes NTPv4 requests (without NTS) ask what the server
+	// declares about leap smearing: leapsmear's ExtSmearInfo field (a
+	// leapsmear server answers with its policy and next window, others
+	// ignore the field) and the NTPv5 upgrade magic in the reference
+	// timestamp (a server that speaks NTPv5 echoes it). See
+	// Response.Smear.
+	SmearInfo bool
 	// Port is the server's port when the address names none; 0 means 123.
 	Port int
 	// LocalClock reads the local clock for the send (T1) and receive (T4)
@@ -55,6 +69,19 @@ type Options struct {
 	// LocalAddr, when valid, is the address requests are sent from (a host
 	// with several addresses; tests on loopback use 127.0.0.2 and so on).
 	LocalAddr netip.Addr
+	// NTS, when set, authenticates every exchange with Network Time Security
+	// (RFC 8915): Dial does NTS-KE first, and replies that do not verify are
+	// ignored like spoofed ones.
+	NTS *NTSOptions
+}
+
+// NTSOptions configure NTS.
+type NTSOptions struct {
+	// Port is the NTS-KE port of the named server; 0 means 4460.
+	Port int
+	// RootCAs verifies the NTS-KE server's certificate; nil means the
+	// system's roots.
+	RootCAs *x509.CertPool
 }
 
 // Errors of an exchange. Errors returned by Query wrap one of them (or a
@@ -76,17 +103,23 @@ var (
 	// synchronised (leap indicator 3 or stratum 16 and above). Query returns
 	// the response along with this error.
 	ErrUnsynchronised = errors.New("server is not synchronised")
+	// ErrNotAuthenticated: with NTS, a reply that does not verify (forged,
+	// replayed, or unauthenticated). Such replies are ignored while waiting.
+	ErrNotAuthenticated = errors.New("reply not authenticated by NTS")
 )
 
 // KissError reports a Kiss-o'-Death reply (stratum 0): the server refuses to
 // give time and says why in a four-letter code. Query returns the response
 // along with it.
 type KissError struct {
-	Code  string // "RATE", "DENY", "RSTR", "INIT", ...
+	Code  string // "RATE", "DENY", "RSTR", "INIT", ...; "V5" for NTPv5, which has no codes
 	RefID uint32 // the reference ID that carried the code
 }
 
 func (e *KissError) Error() string {
+	if e.RefID == 0 && e.Code == "V5" {
+		return "NTPv5 reply of stratum 0: the server refuses to answer, or asks to poll less often"
+	}
 	msg := "kiss-o'-death " + e.Code
 	switch e.RefID {
 	case ntp.KissRATE:
@@ -95,6 +128,8 @@ func (e *KissError) Error() string {
 		msg += " (access denied)"
 	case ntp.KissINIT:
 		msg += " (server not yet synchronised)"
+	case ntp.KissNTSN:
+		msg += " (NTS cookie not accepted: a new key exchange is needed)"
 	}
 	return msg
 }
@@ -114,6 +149,21 @@ type Response struct {
 	Offset time.Duration
 	// Delay is the round-trip delay, (T4-T1)-(T3-T2).
 	Delay time.Duration
+	// Authenticated says the reply was verified with NTS.
+	Authenticated bool
+	// V5 is the NTPv5 header of a version 5 reply (nil otherwise); Header
+	// then holds its fields that NTPv4 has too (root delay and dispersion
+	// rounded to the short format, no reference ID or timestamp, the
+	// origin as sent). Timescale is the timescale served: TimescaleUTC for
+	// versions 3 and 4.
+	V5        *ntp.HeaderV5
+	Timescale ntp.Timescale
+	// SmearInfo is what a leapsmear server declared about its smear, when
+	// asked (Options.SmearInfo); nil when the server said nothing.
+	SmearInfo *ntp.SmearInfo
+	// SpeaksV5 says the server echoed the NTPv5 upgrade magic (asked with
+	// Options.SmearInfo): it answers NTPv5 requests too.
+	SpeaksV5 bool
 }
 
 // RefID renders the server's reference ID for people (see ntp.FormatRefID).
@@ -137,6 +187,11 @@ type Client struct {
 	conn *net.UDPConn
 	buf  [4096]byte
 	oob  [128]byte
+
+	// NTS: the key exchange to redo when cookies run out or a NAK came,
+	// and the association it gave.
+	keAddr  string
+	session *nts.Session
 }
 
 // Dial resolves addr ("host", "host:port", "[v6]:port" or a bare IPv6
@@ -149,15 +204,42 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 	switch opt.Version {
 	case 0:
 		opt.Version = ntp.Version4
-	case 3, 4:
+	case 3, 4, 5:
 	default:
-		return nil, fmt.Errorf("%s: NTP version %d not supported (3 or 4)", addr, opt.Version)
+		return nil, fmt.Errorf("%s: NTP version %d not supported (3, 4 or 5)", addr, opt.Version)
+	}
+	if opt.Version == ntp.Version5 && opt.NTS != nil {
+		return nil, fmt.Errorf("%s: NTS with NTPv5 is not supported", addr)
 	}
 	if opt.Port == 0 {
 		opt.Port = DefaultPort
 	}
 	if opt.LocalClock == nil {
 		opt.LocalClock = time.Now
+	}
+	var ke *ntske.Result
+	var keAddr string
+	if opt.NTS != nil {
+		var err error
+		if keAddr, err = keAddress(addr, opt.NTS.Port); err != nil {
+			return nil, err
+		}
+		if ke, err = keyExchange(ctx, keAddr, opt); err != nil {
+			return nil, err
+		}
+		// The NTPv4 Server and Port records, when sent, say where to send
+		// the requests; else the server as named.
+		switch {
+		case ke.NTPServer != "" || ke.NTPPort != 0:
+			host, port := ke.NTPServer, ke.NTPPort
+			if host == "" {
+				host = hostOf(addr)
+			}
+			if port == 0 {
+				port = DefaultPort
+			}
+			addr = ntske.JoinHostPort(host, port)
+		}
 	}
 	ap, err := netaddr.Resolve(ctx, addr, opt.Port)
 	if err != nil {
@@ -178,7 +260,40 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 			return nil, fmt.Errorf("%s: receive timestamps: %w", addr, err)
 		}
 	}
-	return &Client{server: addr, addr: ap, opt: opt, conn: conn}, nil
+	c := &Client{server: addr, addr: ap, opt: opt, conn: conn, keAddr: keAddr}
+	if ke != nil {
+		if c.session, err = nts.NewSession(ke.Keys, ke.Cookies); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%s: %w", addr, err)
+		}
+	}
+	return c, nil
+}
+
+// keAddress is the NTS-KE address of a server named as Dial takes it.
+func keAddress(addr string, port int) (string, error) {
+	if port == 0 {
+		port = nts.DefaultKEPort
+	}
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("%s: bad NTS-KE port %d", addr, port)
+	}
+	return ntske.JoinHostPort(hostOf(addr), uint16(port)), nil
+}
+
+// hostOf returns the host of "host", "host:port", "[v6]:port" or "v6".
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	if len(addr) > 2 && addr[0] == '[' && addr[len(addr)-1] == ']' {
+		return addr[1 : len(addr)-1]
+	}
+	return addr
+}
+
+func keyExchange(ctx context.Context, keAddr string, opt Options) (*ntske.Result, error) {
+	return ntske.Exchange(ctx, keAddr, ntske.ClientConfig{RootCAs: opt.NTS.RootCAs, Timeout: opt.Timeout})
 }
 
 // Addr returns the resolved address of the server.
@@ -236,12 +351,54 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 		Mode:     ntp.ModeClient,
 		Transmit: ntp.Timestamp(binary.BigEndian.Uint64(nonce[:]) | 1), // never zero
 	}
-	var out [ntp.HeaderLen]byte
-	if err := req.Encode(out[:]); err != nil {
-		return nil, err
+	var out [1024]byte
+	size := ntp.HeaderLen
+	if c.opt.Version == ntp.Version5 {
+		// The client cookie plays the part of the random transmit
+		// timestamp; the request's timestamps stay zero.
+		h5 := ntp.HeaderV5{Mode: ntp.ModeClient, Timescale: c.opt.Timescale, ClientCookie: uint64(req.Transmit)}
+		if err := h5.Encode(out[:]); err != nil {
+			return nil, err
+		}
+		size += ntp.PutExtensionV5(out[size:], ntp.ExtV5DraftID, []byte(ntp.V5Draft))
+	} else {
+		if c.opt.SmearInfo && c.opt.NTS == nil && c.opt.Version == ntp.Version4 {
+			req.Reference = ntp.UpgradeMagic
+		}
+		if err := req.Encode(out[:]); err != nil {
+			return nil, err
+		}
+		if req.Reference == ntp.UpgradeMagic {
+			f := out[size : size+ntp.SmearInfoRequestLen]
+			binary.BigEndian.PutUint16(f, ntp.ExtSmearInfo)
+			binary.BigEndian.PutUint16(f[2:], ntp.SmearInfoRequestLen)
+			size += ntp.SmearInfoRequestLen
+		}
+	}
+	var uid []byte
+	if c.opt.NTS != nil {
+		if c.session == nil || c.session.Cookies() == 0 {
+			ke, err := keyExchange(ctx, c.keAddr, c.opt)
+			if err != nil {
+				return nil, err
+			}
+			if c.session, err = nts.NewSession(ke.Keys, ke.Cookies); err != nil {
+				return nil, err
+			}
+		}
+		var rnd [nts.MinUniqueIDLen + nts.NonceLen]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return nil, fmt.Errorf("random NTS identifier: %w", err)
+		}
+		uid = rnd[:nts.MinUniqueIDLen]
+		n, err := c.session.Request(out[:], uid, rnd[nts.MinUniqueIDLen:], c.session.Placeholders())
+		if err != nil {
+			return nil, fmt.Errorf("NTS request: %w", err)
+		}
+		size = n
 	}
 	t1 := c.opt.LocalClock()
-	if _, err := c.conn.Write(out[:]); err != nil {
+	if _, err := c.conn.Write(out[:size]); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
 
@@ -270,7 +427,7 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 			}
 			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 		}
-		resp, err := c.accept(c.buf[:n], from, req.Transmit, t1, t4)
+		resp, err := c.accept(c.buf[:n], from, req.Transmit, t1, t4, uid)
 		if resp == nil {
 			ignored++
 			lastIgnored = err
@@ -283,13 +440,16 @@ func (c *Client) exchange(ctx context.Context) (*Response, error) {
 // accept checks one datagram against the request. It returns a nil response
 // for a datagram to ignore (the error says why), or the response and the
 // verdict on it.
-func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t4 time.Time) (*Response, error) {
+func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t4 time.Time, uid []byte) (*Response, error) {
 	if from.Addr().Unmap() != c.addr.Addr() || from.Port() != c.addr.Port() {
 		return nil, fmt.Errorf("reply from %s, not the server", from)
 	}
 	var h ntp.Header
 	if err := h.Decode(b); err != nil {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if c.opt.Version == ntp.Version5 {
+		return c.acceptV5(b, sent, t1, t4)
 	}
 	if _, _, err := ntp.Trailer(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -303,8 +463,29 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 	if h.Origin != sent {
 		return nil, ErrOriginMismatch
 	}
+	authenticated := false
+	if uid != nil {
+		switch err := c.session.CheckReply(b, uid); {
+		case errors.Is(err, nts.ErrNAK):
+			// The server no longer takes our cookies: key exchange again
+			// before the next request.
+			c.session = nil
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrNotAuthenticated, err)
+		default:
+			authenticated = true
+		}
+	}
 	// From here on the reply is the server's answer to this request.
-	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4}
+	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4, Authenticated: authenticated}
+	if c.opt.SmearInfo && h.Version == ntp.Version4 && uid == nil {
+		r.SpeaksV5 = h.Reference == ntp.UpgradeMagic
+		if at, n, ok := ntp.FindExtension(b, ntp.ExtSmearInfo); ok {
+			if info, err := ntp.ParseSmearInfo(b[at+4 : at+n]); err == nil {
+				r.SmearInfo = &info
+			}
+		}
+	}
 	if h.IsKiss() {
 		return r, &KissError{Code: ntp.KissCode(h.ReferenceID), RefID: h.ReferenceID}
 	}
@@ -317,6 +498,58 @@ func (c *Client) accept(b []byte, from netip.AddrPort, sent ntp.Timestamp, t1, t
 	r.Delay = r.T4.Sub(r.T1) - r.T3.Sub(r.T2)
 	if !h.Synchronised() {
 		return r, fmt.Errorf("%w (leap indicator %d, stratum %d)", ErrUnsynchronised, h.Leap, h.Stratum)
+	}
+	return r, nil
+}
+
+// acceptV5 checks one datagram against an NTPv5 request, as accept does
+// for NTPv4: a reply of version 5 and mode 4 echoing the client cookie
+// (sent), with well-formed extension fields naming this draft.
+func (c *Client) acceptV5(b []byte, sent ntp.Timestamp, t1, t4 time.Time) (*Response, error) {
+	var h5 ntp.HeaderV5
+	_ = h5.Decode(b)
+	if v := b[0] >> 3 & 7; v != ntp.Version5 || h5.Mode != ntp.ModeServer {
+		return nil, fmt.Errorf("%w: version %d mode %d, not an NTPv5 server reply", ErrMalformed, v, h5.Mode)
+	}
+	if h5.ClientCookie != uint64(sent) {
+		return nil, ErrOriginMismatch
+	}
+	draft := ""
+	for rest := b[ntp.HeaderLen:]; ; {
+		f, next, ok, err := ntp.NextExtensionV5(rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		if !ok {
+			break
+		}
+		if f.Type == ntp.ExtV5DraftID {
+			draft = string(f.Value)
+		}
+		rest = next
+	}
+	if draft != ntp.V5Draft {
+		return nil, fmt.Errorf("%w: NTPv5 of draft %q, not %s", ErrMalformed, draft, ntp.V5Draft)
+	}
+	h := ntp.Header{Leap: h5.Leap, Version: ntp.Version5, Mode: h5.Mode, Stratum: h5.Stratum, Poll: h5.Poll,
+		Precision: h5.Precision, RootDelay: ntp.ShortFromDuration(h5.RootDelay.Duration()),
+		RootDispersion: ntp.ShortFromDuration(h5.RootDispersion.Duration()), Origin: sent,
+		Receive: h5.Receive, Transmit: h5.Transmit}
+	r := &Response{Server: c.server, Addr: c.addr, Header: h, T1: t1, T4: t4, V5: &h5, Timescale: h5.Timescale}
+	if h5.Stratum == 0 {
+		// NTPv5 has no kiss codes: stratum 0 refuses (a longer poll asks
+		// to slow down).
+		return r, &KissError{Code: "V5"}
+	}
+	if h5.Receive == 0 || h5.Transmit == 0 {
+		return r, fmt.Errorf("%w: zero receive or transmit timestamp", ErrMalformed)
+	}
+	r.T2 = h5.Receive.Time(t1)
+	r.T3 = h5.Transmit.Time(t1)
+	r.Offset = (r.T2.Sub(r.T1) + r.T3.Sub(r.T4)) / 2
+	r.Delay = r.T4.Sub(r.T1) - r.T3.Sub(r.T2)
+	if h5.Flags&ntp.FlagSynchronized == 0 || h5.Leap == ntp.LeapUnsynchronised || h5.Stratum >= ntp.StratumUnsynchronised {
+		return r, fmt.Errorf("%w (NTPv5 flags %#x, leap indicator %d, stratum %d)", ErrUnsynchronised, h5.Flags, h5.Leap, h5.Stratum)
 	}
 	return r, nil
 }

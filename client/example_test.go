@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/ntp"
 )
 
 func ExampleQuery() {
@@ -42,4 +43,35 @@ func ExampleDial() {
 		fmt.Println(resp.T3.Format(time.RFC3339Nano), resp.Offset)
 		time.Sleep(time.Second)
 	}
+}
+
+func ExampleCheckSources() {
+	// Ask each of a client's servers what it declares about leap smearing,
+	// then check that they can be used together.
+	servers := []string{"ntp1.example.net", "ntp2.example.net"}
+	var decls []client.SmearDeclaration
+	for _, s := range servers {
+		resp, err := client.Query(context.Background(), s, client.Options{Timeout: time.Second, SmearInfo: true})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		d := resp.Smear()
+		fmt.Printf("%s smears: %s (%s)\n", s, d.Smearing, d.Evidence)
+		decls = append(decls, d)
+	}
+	if err := client.CheckSources(servers, decls); err != nil {
+		fmt.Println("do not use them together:", err)
+	}
+}
+
+func ExampleOptions_v5() {
+	// NTPv5 (draft-ietf-ntp-ntpv5-09): ask for TAI; the reply names the
+	// timescale the server served.
+	resp, err := client.Query(context.Background(), "127.0.0.1:123", client.Options{Version: 5, Timescale: ntp.TimescaleTAI})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("served", resp.Timescale, "offset", resp.Offset)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/leap"
+	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/smear"
 )
 
@@ -20,8 +21,12 @@ type watchState struct {
 	// expiryWarnings crossed and logged (len+1 once expired).
 	table *leap.Table
 	level int
-	// smear and win describe the window Check saw last: the first window
-	// not ended, and whether the instant was inside it.
+}
+
+// windowWatch is what Check remembers of one listener's windows: the smear
+// and the window it saw last (the first window not ended), and whether the
+// instant was inside it.
+type windowWatch struct {
 	smear  *smear.Smear
 	win    smear.Window
 	hasWin bool
@@ -63,7 +68,13 @@ func (d *Daemon) Check() {
 	d.watch.mu.Lock()
 	defer d.watch.mu.Unlock()
 	d.checkExpiry(d.Table(), d.servedNow())
-	d.checkWindow(d.Smear(), d.src.Now().TAI)
+	x := d.src.Now().TAI
+	dsp := d.rootDispersion()
+	for _, l := range d.listeners {
+		d.checkWindow(l, x)
+		l.resp.SetRootDispersion(dsp)
+	}
+	d.rotateNTS(d.hostNow())
 }
 
 // expiryLevel counts the warnings due for table t at now: how many of
@@ -105,9 +116,18 @@ func (d *Daemon) checkExpiry(t *leap.Table, now time.Time) {
 	}
 }
 
-// checkWindow logs the window edges crossed since the last check at x.
-func (d *Daemon) checkWindow(s *smear.Smear, x leap.TAI) {
-	w := &d.watch
+// checkWindow logs the window edges of listener l crossed since the last
+// check at x. With several listeners, each logs its own, naming its
+// address.
+func (d *Daemon) checkWindow(l *listenerState, x leap.TAI) {
+	s := l.resp.Smear()
+	w := &l.watch
+	windowAttrs := baseWindowAttrs
+	if len(d.listeners) > 1 {
+		windowAttrs = func(s *smear.Smear, win smear.Window, x leap.TAI) []any {
+			return append([]any{"listen", l.bound}, baseWindowAttrs(s, win, x)...)
+		}
+	}
 	win, ok := s.Next(x)
 	inside := ok && x >= win.Start
 	if w.smear == nil {
@@ -137,9 +157,24 @@ func (d *Daemon) checkWindow(s *smear.Smear, x leap.TAI) {
 	w.smear, w.win, w.hasWin, w.inside = s, win, ok, inside
 }
 
-func windowAttrs(s *smear.Smear, w smear.Window, x leap.TAI) []any {
+func baseWindowAttrs(s *smear.Smear, w smear.Window, x leap.TAI) []any {
 	t := s.Table()
 	return []any{"leap", w.Event.String(), "policy", s.Policy().Name,
 		"window_opens", t.LabelFromTAI(w.Start).String(), "window_closes", t.LabelFromTAI(w.End).String(),
 		"utc", t.LabelFromTAI(x).String(), "offset_ns", s.Offset(x)}
+}
+
+// rootDispersion is what replies announce: the configured floor plus the
+// host clock's maximum error as its time daemon keeps it in the kernel
+// (adjtimex maxerror, which the kernel grows by 500 us a second while
+// nobody updates it). While synchronisation is only assumed the kernel's
+// figure means nothing (16 s on a host nobody synchronises, which every
+// client would reject), and the floor alone is announced.
+func (d *Daemon) rootDispersion() time.Duration {
+	floor := d.cfg.Settings.RootDispersion
+	st := d.src.Stats()
+	if st.KernelErr != "" || !st.Kernel.Synced() {
+		return floor
+	}
+	return min(floor+st.Kernel.MaxError, ntp.MaxShort)
 }

@@ -35,13 +35,19 @@ func messages(recs []map[string]any) []string {
 // of the source, and the embedded leap table.
 func startManual(t *testing.T, at time.Time, policy string) (*Daemon, *timescale.ManualClock, *logBuffer) {
 	t.Helper()
+	return startManualWith(t, at, policy, nil)
+}
+
+// startManualWith is startManual with the configuration edited first.
+func startManualWith(t *testing.T, at time.Time, policy string, edit func(*Config)) (*Daemon, *timescale.ManualClock, *logBuffer) {
+	t.Helper()
 	p, err := smear.Parse(policy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := timescale.NewManualClock(at)
 	logs := &logBuffer{}
-	d, err := Start(context.Background(), Config{
+	cfg := Config{
 		Server: server.Config{Listen: []string{"127.0.0.1:0"}, SocketsPerAddress: 1},
 		Policy: p,
 		Source: timescale.Config{Clock: clock, CheckInterval: -1, AssumeSynced: true,
@@ -49,7 +55,11 @@ func startManual(t *testing.T, at time.Time, policy string) (*Daemon, *timescale
 		Settings:      server.Settings{Stratum: 2},
 		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),
 		CheckInterval: -1,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	d, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

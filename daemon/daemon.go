@@ -15,6 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +36,19 @@ import (
 
 // Config is everything a server is started with.
 type Config struct {
-	// Server says where to listen.
+	// Server says where to listen: its Listen addresses serve Policy; its
+	// Listeners are ignored (use Listeners here).
 	Server server.Config
-	// Policy is the smear policy.
+	// Listeners are more listen addresses, after those of Server.Listen,
+	// each with its own policy.
+	Listeners []Listener
+	// Policy is the smear policy of Server.Listen, and of the Listeners
+	// that name none.
 	Policy smear.Policy
+	// V5Policy, when set, is the smear NTPv5 clients get when they ask for
+	// leap-smeared UTC, on every listener; nil means each listener's own
+	// policy when it smears (a stepping listener then offers none).
+	V5Policy *smear.Policy
 	// LeapFiles are cross-checked leap-second files; none means the
 	// embedded table.
 	LeapFiles []string
@@ -44,6 +56,9 @@ type Config struct {
 	Parse leap.ParseOptions
 	// Rehearse, when set, adds a synthetic leap to the smear's table.
 	Rehearse *leap.Rehearsal
+	// AllowJump lets a rehearsal start inside its own smear window, where
+	// clients see the served time jump at start (refused otherwise).
+	AllowJump bool
 	// Source configures the clock source; its Table is filled in.
 	Source timescale.Config
 	// Settings are the fixed reply fields; a zero Precision is measured
@@ -58,6 +73,9 @@ type Config struct {
 	// privileges are dropped, and served beside them (the admin endpoints,
 	// ...).
 	Services []NewService
+	// NTS, when set, turns on Network Time Security: an NTS-KE listener
+	// (one of the services) and authenticated replies.
+	NTS *NTSConfig
 	// Logger receives the daemon's messages; nil means slog.Default().
 	Logger *slog.Logger
 	// CheckInterval is the period of the daemon's own checks (leap table
@@ -67,6 +85,63 @@ type Config struct {
 	// ReloadTimeout is how long a reload may run before it is logged as
 	// stuck; 0 means DefaultReloadTimeout.
 	ReloadTimeout time.Duration
+	// LeapSources configures the periodic comparison of the leap seconds
+	// announced by the kernel, upstream servers and chronyd with the table.
+	LeapSources LeapSources
+}
+
+// Listener is one NTP listen address and the policy its NTPv3 and NTPv4
+// replies follow.
+type Listener struct {
+	// Addr is host:port, as in server.Config.Listen.
+	Addr string
+	// Policy is the listener's smear policy; a Policy without a Name means
+	// Config.Policy.
+	Policy smear.Policy
+}
+
+// String writes the listener as ParseListener reads it: "HOST:PORT" or
+// "HOST:PORT=POLICY".
+func (l Listener) String() string {
+	if l.Policy.Name == "" {
+		return l.Addr
+	}
+	return l.Addr + "=" + l.Policy.Name
+}
+
+// ParseListener reads a listen address with an optional policy,
+// HOST:PORT=POLICY ("127.0.0.1:123=step", "[::]:11123=noon-to-noon",
+// "0.0.0.0:123=linear:-30s:61s"); without "=POLICY" the listener takes
+// Config.Policy. Errors are *option.Error about "listen".
+func ParseListener(s string) (Listener, error) {
+	addr, pol, hasPolicy := strings.Cut(s, "=")
+	if _, err := netaddr.Listen(addr); err != nil || addr == "" {
+		return Listener{}, option.Errorf("listen", s, "want host:port or host:port=POLICY, such as 127.0.0.1:123, [::1]:123 or 127.0.0.1:123=step")
+	}
+	l := Listener{Addr: addr}
+	if hasPolicy {
+		p, err := smear.Parse(pol)
+		if err != nil {
+			return Listener{}, option.Errorf("listen", s, "%v", err)
+		}
+		l.Policy = p
+	}
+	return l, nil
+}
+
+// listeners returns every listener of cfg, in order, with its policy.
+func (cfg Config) listeners() []Listener {
+	out := make([]Listener, 0, len(cfg.Server.Listen)+len(cfg.Listeners))
+	for _, a := range cfg.Server.Listen {
+		out = append(out, Listener{Addr: a, Policy: cfg.Policy})
+	}
+	for _, l := range cfg.Listeners {
+		if l.Policy.Name == "" {
+			l.Policy = cfg.Policy
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // A Service runs beside the NTP sockets for the daemon's lifetime. It is
@@ -110,12 +185,22 @@ func (cfg Config) WithDefaults() Config {
 // apply WithDefaults first to fill them); its errors are
 // *option.Error named after the options (listen, stratum, user, ...).
 func (cfg Config) Validate() error {
-	if len(cfg.Server.Listen) == 0 {
+	all := cfg.listeners()
+	if len(all) == 0 {
 		return option.Errorf("listen", nil, "give at least one address to serve, such as 127.0.0.1:123")
 	}
-	for _, l := range cfg.Server.Listen {
-		if _, err := netaddr.Listen(l); err != nil {
+	seen := map[netip.AddrPort]bool{}
+	for _, l := range all {
+		ap, err := netaddr.Listen(l.Addr)
+		if err != nil {
 			return option.Errorf("listen", l, "want host:port such as 127.0.0.1:123 or [::1]:123")
+		}
+		if ap.Port() != 0 && seen[ap] {
+			return option.Errorf("listen", l, "%s is listed twice: one address serves one policy", ap)
+		}
+		seen[ap] = true
+		if err := l.Policy.Validate(); err != nil {
+			return option.Errorf("listen", l, "%v", err)
 		}
 	}
 	if cfg.Server.SocketsPerAddress < 0 || cfg.Server.SocketsPerAddress > 1024 {
@@ -123,6 +208,14 @@ func (cfg Config) Validate() error {
 	}
 	if err := cfg.Policy.Validate(); err != nil {
 		return option.Errorf("policy", cfg.Policy.Name, "%v", err)
+	}
+	if p := cfg.V5Policy; p != nil {
+		if err := p.Validate(); err != nil {
+			return option.Errorf("v5-smear-policy", p.Name, "%v", err)
+		}
+	}
+	if cfg.Settings.RefIDSmear > server.RefIDSmearChrony {
+		return option.Errorf("refid-smear", cfg.Settings.RefIDSmear, "want off, draft or chrony")
 	}
 	if err := cfg.Source.Validate(); err != nil {
 		return err
@@ -136,8 +229,16 @@ func (cfg Config) Validate() error {
 	case st.RootDispersion < 0 || st.RootDispersion > ntp.MaxShort:
 		return option.Errorf("root-dispersion", st.RootDispersion, "want 0 to %v", ntp.MaxShort)
 	}
+	if err := cfg.LeapSources.Validate(); err != nil {
+		return err
+	}
 	if cfg.User != "" {
 		if _, err := LookupUser(cfg.User); err != nil {
+			return err
+		}
+	}
+	if cfg.NTS != nil {
+		if err := cfg.NTS.Validate(); err != nil {
 			return err
 		}
 	}
@@ -150,18 +251,20 @@ type Daemon struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu      sync.Mutex // serialises reloads
-	table   atomic.Pointer[leap.Table]
-	src     timescale.Source
-	resp    *server.Responder
-	srv     *server.Server
-	svcs    []Service
-	reloads atomic.Uint64
-	failed  atomic.Uint64
-	lastErr atomic.Pointer[string]
+	mu        sync.Mutex // serialises reloads
+	table     atomic.Pointer[leap.Table]
+	src       timescale.Source
+	listeners []*listenerState
+	srv       *server.Server
+	svcs      []Service
+	nts       *ntsState
+	reloads   atomic.Uint64
+	failed    atomic.Uint64
+	lastErr   atomic.Pointer[string]
 
 	reloadReq chan struct{}
 	watch     watchState
+	leaps     leapState
 	stop      chan struct{}
 	stopOnce  sync.Once
 	watchDone chan struct{}
@@ -193,7 +296,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := d.buildSmear(table)
+	for _, l := range cfg.listeners() {
+		d.listeners = append(d.listeners, &listenerState{Listener: l})
+	}
+	smears, err := d.buildSmears(table)
 	if err != nil {
 		return nil, err
 	}
@@ -204,17 +310,40 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, l := range d.listeners {
+		if err := checkJump(cfg, l.Policy, smears[i].Policy, src.Now().TAI); err != nil {
+			src.Close()
+			return nil, err
+		}
+	}
 	if cfg.Settings.Precision == 0 {
 		cfg.Settings.Precision = ClockPrecision()
 		d.cfg.Settings.Precision = cfg.Settings.Precision
 	}
 	d.src = src
 	d.table.Store(table)
-	d.resp = server.NewResponder(src, s, cfg.Settings, cfg.Limiter)
-	d.srv, err = server.New(ctx, cfg.Server, d.resp)
+	d.leaps.files.Store(table)
+	d.newLeapState()
+	srvCfg := server.Config{SocketsPerAddress: cfg.Server.SocketsPerAddress}
+	for i, l := range d.listeners {
+		l.resp = server.NewResponderSmears(src, smears[i], cfg.Settings, cfg.Limiter)
+		srvCfg.Listeners = append(srvCfg.Listeners, server.Listener{Addr: l.Addr, Responder: l.resp})
+	}
+	d.srv, err = server.New(ctx, srvCfg, nil)
 	if err != nil {
 		src.Close()
 		return nil, err
+	}
+	for i, a := range d.srv.Addrs() {
+		d.listeners[i].bound = a.String()
+	}
+	if cfg.NTS != nil {
+		ke, err := d.startNTS()
+		if err != nil {
+			d.closeAll()
+			return nil, err
+		}
+		d.svcs = append(d.svcs, ke)
 	}
 	for _, newSvc := range cfg.Services {
 		svc, err := newSvc(d)
@@ -227,7 +356,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	// Every socket is bound: now the privileges can go, before any request
 	// is read.
 	if cfg.User != "" {
-		if err := drop.Drop(); err != nil {
+		if err := drop.Drop(); errors.Is(err, ErrThreadsNotHardened) {
+			d.log.Warn(err.Error())
+		} else if err != nil {
 			d.closeAll()
 			return nil, err
 		}
@@ -235,6 +366,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.logStart(rep)
 	d.startChecks()
+	d.startLeapChecks()
 	return d, nil
 }
 
@@ -257,25 +389,76 @@ func (d *Daemon) servedNow() time.Time {
 	return d.Table().UnixFromTAI(d.src.Now().TAI).Time()
 }
 
-// buildSmear applies the policy to table, plus the rehearsal leap if any.
-func (d *Daemon) buildSmear(table *leap.Table) (*smear.Smear, error) {
+// listenerState is one listener of a running daemon.
+type listenerState struct {
+	Listener
+	bound string // the address bound, port filled in
+	resp  *server.Responder
+	watch windowWatch // what Check saw of its windows
+}
+
+// buildSmears applies each listener's policy (and the NTPv5 smear policy)
+// to table, plus the rehearsal leap if any, in the order of d.listeners.
+func (d *Daemon) buildSmears(table *leap.Table) ([]server.Smears, error) {
 	if r := d.cfg.Rehearse; r != nil {
 		var err error
 		if table, err = table.WithRehearsal(r.At, r.Delta); err != nil {
 			return nil, fmt.Errorf("rehearsal: %w", err)
 		}
 	}
-	return smear.New(table, d.cfg.Policy)
+	out := make([]server.Smears, len(d.listeners))
+	for i, l := range d.listeners {
+		s, err := server.NewSmears(table, l.Policy, d.cfg.V5Policy)
+		if err != nil {
+			if len(d.listeners) > 1 {
+				err = fmt.Errorf("listen %s: %w", l.Addr, err)
+			}
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
-// ClockPrecision returns log2 of the resolution of CLOCK_REALTIME in seconds,
-// rounded up, as the NTP precision field wants it.
+// checkJump refuses a rehearsal that starts inside its own smear window,
+// unless cfg.AllowJump: its clients, served true UTC until then, would see
+// the served time jump by the smear's offset at start.
+func checkJump(cfg Config, p smear.Policy, s *smear.Smear, now leap.TAI) error {
+	r := cfg.Rehearse
+	if r == nil || cfg.AllowJump {
+		return nil
+	}
+	off := s.Offset(now)
+	if off == 0 {
+		return nil
+	}
+	w, _ := s.Next(now)
+	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (allow-jump)",
+		p.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off)
+}
+
+// ClockPrecision returns the precision of the timestamps the server
+// writes, as RFC 5905 defines it: log2 of the time it takes to read the
+// clock, in seconds, rounded up. It is measured (the smallest positive
+// difference between consecutive readings, over a thousand tries), because
+// clock_getres(2) says 1 ns on current kernels, which no reading achieves;
+// the resolution is the floor where readings are coarser than that.
 func ClockPrecision() int8 {
+	best := time.Duration(math.MaxInt64)
+	for range 1000 {
+		a := time.Now()
+		if d := time.Since(a); d > 0 && d < best {
+			best = d
+		}
+	}
 	var ts unix.Timespec
-	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err != nil || ts.Nano() <= 0 {
+	if err := unix.ClockGetres(unix.CLOCK_REALTIME, &ts); err == nil && ts.Nano() > 0 {
+		best = max(best, time.Duration(ts.Nano()))
+	}
+	if best == time.Duration(math.MaxInt64) {
 		return -20 // a microsecond, a safe claim for any clock Go runs on
 	}
-	return ntp.Precision(time.Duration(ts.Nano()))
+	return ntp.Precision(best)
 }
 
 // Run serves NTP and the services, and runs the reloads asked for with
@@ -356,6 +539,7 @@ func (d *Daemon) reloadLoop(done <-chan struct{}) {
 func (d *Daemon) Close() {
 	d.stopOnce.Do(func() { close(d.stop) })
 	<-d.watchDone
+	<-d.leaps.done
 	d.closeAll()
 }
 
@@ -382,35 +566,44 @@ func (d *Daemon) Addrs() []string {
 func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
-	table, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
-	var s *smear.Smear
+	files, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
+	var (
+		smears []server.Smears
+		table  *leap.Table
+	)
 	if err == nil {
-		s, err = d.buildSmear(table)
+		table = d.readopt(files)
+		smears, err = d.buildSmears(table)
 	}
 	if err != nil {
 		d.failed.Add(1)
 		msg := err.Error()
 		d.lastErr.Store(&msg)
 		d.log.Error("leap table reload failed; keeping the last good table", "error", err, "table", d.Table().Source)
-		return err
+		return errors.Join(err, ntsErr)
 	}
 	d.lastErr.Store(nil)
 	d.table.Store(table)
+	d.leaps.files.Store(files)
 	d.src.SetTable(table)
-	d.resp.SetSmear(s)
+	for i, l := range d.listeners {
+		l.resp.SetSmears(smears[i])
+	}
 	d.log.Info("leap table reloaded", tableAttrs(table, d.servedNow())...)
 	d.warnUnverified(table)
 	d.Check()
-	return nil
+	return ntsErr
 }
 
 // Table returns the leap table in use (without the rehearsal leap).
 func (d *Daemon) Table() *leap.Table { return d.table.Load() }
 
-// Smear returns the smear in use (with the rehearsal leap).
-func (d *Daemon) Smear() *smear.Smear { return d.resp.Smear() }
+// Smear returns the smear in use (with the rehearsal leap) on the first
+// listener.
+func (d *Daemon) Smear() *smear.Smear { return d.listeners[0].resp.Smear() }
 
 // Source returns the clock source.
 func (d *Daemon) Source() timescale.Source { return d.src }
@@ -439,9 +632,22 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 	if !d.src.Synced() {
 		stratum = ntp.StratumUnsynchronised
 	}
-	attrs := []any{"listen", d.Addrs(), "policy", d.cfg.Policy.Name, "source", d.src.Name(),
+	attrs := []any{"listen", d.Addrs(), "policy", d.listeners[0].Policy.Name, "source", d.src.Name(),
 		"stratum", stratum, "refid", ntp.FormatRefID(d.cfg.Settings.RefID, d.cfg.Settings.Stratum),
 		"precision", d.cfg.Settings.Precision}
+	if len(d.listeners) > 1 {
+		var ls []string
+		for i, a := range d.Addrs() {
+			ls = append(ls, a+"="+d.listeners[i].Policy.Name)
+		}
+		attrs = append(attrs, "listeners", ls)
+	}
+	if p := d.cfg.V5Policy; p != nil {
+		attrs = append(attrs, "v5_smear_policy", p.Name)
+	}
+	if m := d.cfg.Settings.RefIDSmear; m != server.RefIDSmearOff {
+		attrs = append(attrs, "refid_smear", m.String())
+	}
 	attrs = append(attrs, tableAttrs(table, d.servedNow())...)
 	if d.cfg.Rehearse != nil {
 		attrs = append(attrs, "rehearsal", d.cfg.Rehearse.String())
@@ -461,8 +667,20 @@ func (d *Daemon) logStart(rep leapfile.Report) {
 		attrs = append(attrs, "next_leap", "none scheduled before the table expires")
 	}
 	d.log.Info("serving", attrs...)
+	if st := d.src.Stats(); st.KernelErr != "" || !st.Kernel.Synced() {
+		if d.cfg.Source.AssumeSynced {
+			d.log.Info(timescale.AssumedSyncMessage, "source", d.src.Name())
+		} else {
+			d.log.Warn(timescale.UnsyncedMessage, "source", d.src.Name())
+		}
+	}
 	for _, diff := range rep.Differences {
 		d.log.Warn("leap files differ", "difference", diff.String())
+	}
+	for _, f := range d.cfg.LeapFiles {
+		if w := leapfile.WritableByOthers(f); w != "" {
+			d.log.Warn("leap file not protected: " + w)
+		}
 	}
 	d.warnUnverified(table)
 }

@@ -31,7 +31,9 @@ type Problem struct {
 // Problems lists what is wrong at the snapshot, worst first: a host clock
 // that is not synchronised (every client rejects LI=3), a table that is not
 // verified, a table that has expired or states no expiry (judged on the
-// served clock), a failed reload, a table expiring soon.
+// served clock), a leap announced by sources that the table does not have
+// (unknown-leap), a faulty or unreadable leap source, an adopted leap, a
+// failed reload, a table expiring soon.
 func (st Status) Problems() []Problem {
 	var ps []Problem
 	if !st.Synced {
@@ -49,9 +51,11 @@ func (st Status) Problems() []Problem {
 		}
 	}
 	ps = append(ps, stale...)
+	ps = append(ps, st.LeapSources.problems()...)
 	if st.ReloadError != "" {
 		ps = append(ps, Problem{Warning, "the last leap table reload failed, the previous table is served: " + st.ReloadError})
 	}
+	ps = append(ps, st.ntsProblems()...)
 	return append(ps, warn...)
 }
 
@@ -96,4 +100,31 @@ func rfc3339OrNone(t time.Time) string {
 		return "not stated"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// CertWarning is how long before the NTS-KE certificate expires Problems
+// warns of it.
+const CertWarning = 14 * 24 * time.Hour
+
+// ntsProblems are NTS's: a certificate expired (clients refuse the
+// handshake) or expiring within CertWarning, and a failed reload of the
+// certificate or the cookie key file. Certificates expire on the host's
+// clock, which is what TLS clients compare them with.
+func (st Status) ntsProblems() []Problem {
+	n := st.NTS
+	if n == nil {
+		return nil
+	}
+	var ps []Problem
+	switch left := n.CertNotAfter.Sub(st.Host); {
+	case n.CertNotAfter.IsZero():
+	case left <= 0:
+		ps = append(ps, Problem{Failing, fmt.Sprintf("the NTS-KE certificate expired on %s: NTS clients refuse the handshake; install a new one and send SIGHUP", rfc3339OrNone(n.CertNotAfter))})
+	case left <= CertWarning:
+		ps = append(ps, Problem{Warning, fmt.Sprintf("the NTS-KE certificate expires on %s, in %d days: renew it and send SIGHUP", rfc3339OrNone(n.CertNotAfter), int(left.Hours())/24)})
+	}
+	if n.ReloadError != "" {
+		ps = append(ps, Problem{Warning, "the last reload of the NTS certificate or cookie key file failed, the previous ones are used: " + n.ReloadError})
+	}
+	return ps
 }

@@ -57,6 +57,41 @@ type Status struct {
 	Rehearsal *leap.Rehearsal
 	// Settings are the fixed reply fields.
 	Settings server.Settings
+	// LeapSources is the state of the comparison of leap announcements
+	// with the table.
+	LeapSources LeapSourcesStatus
+	// NTS is the state of Network Time Security, nil when it is off.
+	NTS *NTSStatus
+	// Listeners holds each listen address's policy, time and counters, in
+	// the order of Listen. The fields above describe the first listener
+	// (Smear, Offset, RatePPM, Next, ...) and the whole server (Packets).
+	Listeners []ListenerStatus
+	// V5Policy is the NTPv5 smear policy given for every listener; nil when
+	// each offers its own (ListenerStatus.V5Smear).
+	V5Policy *smear.Policy
+}
+
+// ListenerStatus is one listen address of a snapshot.
+type ListenerStatus struct {
+	// Addr is the bound address.
+	Addr string
+	// Smear is the listener's policy applied to the table (with the
+	// rehearsal leap): its NTPv3 and NTPv4 time. V5Smear is its NTPv5
+	// leap-smeared UTC, nil when it offers none.
+	Smear, V5Smear *smear.Smear
+	// Served, Offset and RatePPM are the listener's time at the snapshot,
+	// its offset from true UTC and its rate; LI the leap indicator its
+	// NTPv4 replies carry (3 when unsynchronised).
+	Served  smear.Time
+	Offset  time.Duration
+	RatePPM float64
+	LI      int
+	// Next is the listener's first window that has not ended, when HasNext;
+	// InWindow says whether the snapshot is inside it.
+	Next              smear.Window
+	HasNext, InWindow bool
+	// Packets are the listener's counters.
+	Packets server.Stats
 }
 
 // Status takes a snapshot of the daemon. It reads the clock once and sums
@@ -81,11 +116,26 @@ func (d *Daemon) Status() Status {
 		Settings: d.cfg.Settings,
 	}
 	st.Reloads, st.ReloadFailures, st.ReloadError = d.ReloadStats()
+	st.LeapSources = d.LeapSourcesStatus()
+	st.NTS = d.NTSStatus()
 	st.SyncAssumed = d.cfg.Source.AssumeSynced && (st.Clock.KernelErr != "" || !st.Clock.Kernel.Synced())
 	if r := d.cfg.Rehearse; r != nil {
 		rc := *r
 		st.Rehearsal = &rc
 	}
+	for _, l := range d.srv.Listeners() {
+		sm := l.Responder.Smears()
+		ls := ListenerStatus{Addr: l.Addr.String(), Smear: sm.Policy, V5Smear: sm.Smeared,
+			Served: sm.Policy.Served(x), Offset: sm.Policy.Offset(x), RatePPM: sm.Policy.RatePPM(x),
+			LI: sm.Policy.LI(x), Packets: l.Stats}
+		if !st.Synced {
+			ls.LI = 3
+		}
+		ls.Next, ls.HasNext = sm.Policy.Next(x)
+		ls.InWindow = ls.HasNext && x >= ls.Next.Start
+		st.Listeners = append(st.Listeners, ls)
+	}
+	st.V5Policy = d.cfg.V5Policy
 	st.Next, st.HasNext = s.Next(x)
 	st.InWindow = st.HasNext && x >= st.Next.Start
 	for _, w := range s.Windows() {

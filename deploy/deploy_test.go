@@ -36,6 +36,8 @@ const (
 	unitFile  = "systemd/leapsmear.service"
 	k8sFile   = "kubernetes/leapsmear.yaml"
 	opsDoc    = "../docs/operations.md"
+	changelog = "../CHANGELOG.md"
+	buildSh   = "../release/build.sh"
 )
 
 // exportedMetrics scrapes the admin endpoints of a running daemon that has a
@@ -135,7 +137,7 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	}
 	// The alerts the issue asks for: expiry, synchronisation, fleet offset.
 	for _, n := range []string{"leapsmear_leap_table_expiry_seconds", "leapsmear_leap_table_expired",
-		"leapsmear_synchronized", "leapsmear_offset_nanoseconds"} {
+		"leapsmear_synchronized", "leapsmear_offset_seconds"} {
 		if !seen[n] {
 			t.Errorf("no alert on %s", n)
 		}
@@ -288,6 +290,7 @@ type k8sObject struct {
 			Spec struct {
 				HostNetwork bool `yaml:"hostNetwork"`
 				Containers  []struct {
+					Image string   `yaml:"image"`
 					Args  []string `yaml:"args"`
 					Ports []struct {
 						Name          string `yaml:"name"`
@@ -409,5 +412,39 @@ func TestKubernetesDaemonSet(t *testing.T) {
 	}
 	if mounts["config"] != "/etc/leapsmear/leapsmear.toml" || volumes["config"] != "leapsmear-config" {
 		t.Errorf("config mount %q from %q", mounts["config"], volumes["config"])
+	}
+}
+
+// TestKubernetesImageIsTheRelease: the DaemonSet runs the image
+// release/build.sh names, at the newest version of the CHANGELOG, and runs it
+// as the image's user could not on the host network (UID 0, one capability).
+func TestKubernetesImageIsTheRelease(t *testing.T) {
+	log, err := os.ReadFile(changelog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^## \[([0-9][^\]]*)\]`).FindSubmatch(log)
+	if m == nil {
+		t.Fatalf("%s has no '## [VERSION]' section", changelog)
+	}
+	script, err := os.ReadFile(buildSh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := regexp.MustCompile(`(?m)^IMAGE=\$\{IMAGE:-([^}]+)\}$`).FindSubmatch(script)
+	if im == nil {
+		t.Fatalf("%s sets no default IMAGE", buildSh)
+	}
+	want := string(im[1]) + ":" + string(m[1])
+	c := kubernetesObjects(t)["DaemonSet/leapsmear"].Spec.Template.Spec.Containers[0]
+	if c.Image != want {
+		t.Errorf("the DaemonSet runs %q; release/build.sh %s builds %q", c.Image, m[1], want)
+	}
+	data, err := os.ReadFile(k8sFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "runAsUser: 0\n") {
+		t.Error("the DaemonSet no longer runs as UID 0: port 123 on the host network needs it (docs/install.md)")
 	}
 }

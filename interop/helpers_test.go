@@ -3,6 +3,8 @@ package interop
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,15 @@ import (
 // binDir holds the leapsmear binary, built once for the whole package.
 var binDir string
 
+// helperVar, when set in the environment, makes the test binary a small
+// tool instead of running tests (see runHelper), so that a test can run it
+// inside a network namespace of its own.
+const helperVar = "LEAPSMEAR_INTEROP_HELPER"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(helperVar) != "" {
+		os.Exit(runHelper(os.Getenv(helperVar), os.Args[len(os.Args)-1]))
+	}
 	dir, err := os.MkdirTemp("", "leapsmear-interop-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -32,6 +42,45 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// runHelper does one job of the test binary run as a tool: "get" prints
+// the body of an HTTP GET of arg (within 5 s) and returns 0 on status 200.
+func runHelper(job, arg string) int {
+	if job != "get" {
+		fmt.Fprintf(os.Stderr, "unknown helper job %q\n", job)
+		return 2
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(arg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(os.Stdout, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status, err)
+		return 1
+	}
+	return 0
+}
+
+// helperIn runs the test binary's helper job with arg through wrap (such
+// as ip netns exec NS) and returns its output.
+func helperIn(t *testing.T, wrap []string, job, arg string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(slices.Clone(wrap), self, arg)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), helperVar+"="+job)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", job, arg, err)
+	}
+	return string(out)
 }
 
 var build struct {
@@ -50,8 +99,11 @@ func leapsmear(t *testing.T) string {
 			return
 		}
 		path := filepath.Join(binDir, "leapsmear")
+		// Without cgo, as releases are built (and as --user needs to harden
+		// every thread).
 		cmd := exec.Command(gobin, "build", "-o", path, "github.com/leapsmear/leapsmear/cmd/leapsmear")
 		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return
@@ -92,8 +144,9 @@ func records(t *testing.T, log, msg string) []map[string]any {
 type server struct {
 	cmd     *exec.Cmd
 	logs    *testenv.Buffer
-	addr    string // 127.0.0.1:port
-	port    int
+	addr    string         // 127.0.0.1:port, the first listen address
+	port    int            // its port
+	addrs   []string       // every listen address, in order
 	summary map[string]any // the start-up summary
 	exited  chan struct{}
 	waitErr error // valid once exited is closed
@@ -147,10 +200,13 @@ func startWrapped(t *testing.T, wrap []string, args ...string) *server {
 		if recs := records(t, s.logs.String(), `"serving"`); len(recs) > 0 {
 			s.summary = recs[0]
 			listen, _ := s.summary["listen"].([]any)
-			if len(listen) != 1 {
+			if len(listen) == 0 {
 				t.Fatalf("serving on %v", s.summary["listen"])
 			}
-			s.addr = listen[0].(string)
+			for _, a := range listen {
+				s.addrs = append(s.addrs, a.(string))
+			}
+			s.addr = s.addrs[0]
 			_, port, _ := strings.Cut(s.addr, ":")
 			s.port, _ = strconv.Atoi(port)
 			if s.port == 0 {

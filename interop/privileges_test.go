@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 )
 
@@ -154,7 +155,7 @@ func checkServes(t *testing.T, s *server) {
 	}
 	r := res[0]
 	t.Logf("answered on port 123: stratum %d, offset %v, delay %v", r.Stratum, time.Duration(r.OffsetNs), time.Duration(r.DelayNs))
-	if r.Stratum != 2 || time.Duration(r.OffsetNs).Abs() > 10*time.Millisecond {
+	if r.Stratum != 2 || !ntptest.OffsetWithin(time.Duration(r.OffsetNs), 0, time.Duration(r.DelayNs)) {
 		t.Errorf("answered stratum %d, offset %v", r.Stratum, time.Duration(r.OffsetNs))
 	}
 }
@@ -176,10 +177,28 @@ func TestUserDropsPrivileges(t *testing.T) {
 	want := map[string]string{
 		"Uid": strings.Repeat(u.Uid+" ", 3) + u.Uid, "Gid": strings.Repeat(u.Gid+" ", 3) + u.Gid, "Groups": "",
 		"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapAmb": "0000000000000000", "CapInh": "0000000000000000",
+		"CapBnd": "0000000000000000", "NoNewPrivs": "1",
 	}
 	for k, v := range want {
 		if st[k] != v {
 			t.Errorf("/proc/%d/status %s: %q, want %q", s.cmd.Process.Pid, k, st[k], v)
+		}
+	}
+	// Every thread, not only the first: capabilities and no_new_privs are
+	// kept per thread by the kernel.
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.cmd.Process.Pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("threads of the server: %v %v", tasks, err)
+	}
+	for _, task := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", s.cmd.Process.Pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, k := range []string{"CapBnd", "NoNewPrivs", "CapEff"} {
+			if !strings.Contains(string(data), k+":\t"+want[k]+"\n") {
+				t.Errorf("thread %s: %s is not %s", task.Name(), k, want[k])
+			}
 		}
 	}
 	checkServes(t, s)

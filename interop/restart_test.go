@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 )
 
@@ -69,7 +70,8 @@ const restartBudget = time.Minute
 // same address and queried again through the same client socket. Because
 // the smear is a pure function of the table, the policy and the time, every
 // measured offset is D plus the policy's offset at the served instant (to
-// 1 ms), on both sides: the restart leaves the served clock on one curve.
+// half the round trip and 1 ms), on both sides: the restart leaves the
+// served clock on one curve.
 func TestRestartTimeOffset(t *testing.T) {
 	t.Parallel()
 	begin := time.Now()
@@ -108,15 +110,15 @@ func TestRestartTimeOffset(t *testing.T) {
 		}
 		t.Logf("side %d: measured D%+v, predicted D%+v (policy), error %v, delay %v",
 			side, off-d, p.policy, off-p.offset, got[side].resp.Delay)
-		if !within(off, p.offset, time.Millisecond) {
-			t.Errorf("side %d: measured %v, want D %v + policy %v (error %v)", side, off, d, p.policy, off-p.offset)
+		if !ntptest.OffsetWithin(off, p.offset, got[side].resp.Delay) {
+			t.Errorf("side %d: measured %v, want D %v + policy %v (error %v, delay %v)", side, off, d, p.policy, off-p.offset, got[side].resp.Delay)
 		}
 	}
 	measured := got[1].resp.Offset - got[0].resp.Offset
 	predicted := want[1].offset - want[0].offset
 	t.Logf("across the restart (%v apart): the offset moved %v, the policy says %v (error %v)",
 		got[1].at.Sub(got[0].at).Round(time.Millisecond), measured, predicted, measured-predicted)
-	if !within(measured, predicted, time.Millisecond) || predicted >= 0 {
+	if !ntptest.OffsetWithin(measured, predicted, got[0].resp.Delay+got[1].resp.Delay) || predicted >= 0 {
 		t.Errorf("across the restart the offset moved %v, the policy says %v", measured, predicted)
 	}
 	if took := time.Since(begin); took > restartBudget {
@@ -128,7 +130,7 @@ func TestRestartTimeOffset(t *testing.T) {
 // served instant is X when the server starts and X plus the time since then
 // afterwards. Killed with SIGKILL and started again with the same X, the
 // server starts the replay over at X, and again serves the policy's time at
-// X plus the time since its start (to 1 ms).
+// X plus the time since its start (to half the round trip and 1 ms).
 func TestRestartTimeOffsetTo(t *testing.T) {
 	t.Parallel()
 	begin := time.Now()
@@ -168,8 +170,8 @@ func TestRestartTimeOffsetTo(t *testing.T) {
 		if !within(p.policy, -250*time.Millisecond, time.Millisecond) {
 			t.Fatalf("side %d: the policy offset at the replayed instant is %v: the replay is off", side, p.policy)
 		}
-		if !within(b.resp.Offset, p.offset, time.Millisecond) {
-			t.Errorf("side %d: measured %v, want %v (error %v)", side, b.resp.Offset, p.offset, b.resp.Offset-p.offset)
+		if !ntptest.OffsetWithin(b.resp.Offset, p.offset, b.resp.Delay) {
+			t.Errorf("side %d: measured %v, want %v (error %v, delay %v)", side, b.resp.Offset, p.offset, b.resp.Offset-p.offset, b.resp.Delay)
 		}
 	}
 	if took := time.Since(begin); took > restartBudget {

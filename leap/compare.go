@@ -92,7 +92,7 @@ func (t *Table) Coverage() time.Time {
 		return t.Expires
 	}
 	for i := len(t.Events) - 1; i >= 0; i-- {
-		if !t.Events[i].Synthetic {
+		if !t.Events[i].Synthetic && !t.Events[i].Adopted {
 			return t.Events[i].Effective
 		}
 	}

@@ -1,6 +1,7 @@
 package leap_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -30,7 +31,11 @@ func ExampleParseIERS() {
 2287785600	11	# 1 Jul 1972
 2303683200	12	# 1 Jan 1973
 `
-	t, err := leap.ParseIERS(strings.NewReader(list), "short.list", leap.ParseOptions{})
+	// Without its #h line it is refused: it was cut short or edited ...
+	_, err := leap.ParseIERS(strings.NewReader(list), "short.list", leap.ParseOptions{})
+	fmt.Println(err, "-", errors.Is(err, leap.ErrNoChecksum))
+	// ... unless it is accepted unverified.
+	t, err := leap.ParseIERS(strings.NewReader(list), "short.list", leap.ParseOptions{AcceptUnverified: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -42,10 +47,11 @@ func ExampleParseIERS() {
 	}
 	// A data line that does not change TAI-UTC by one second is rejected,
 	// naming the line.
-	_, err = leap.ParseIERS(strings.NewReader(list+"2335219200	14\n"), "short.list", leap.ParseOptions{})
+	_, err = leap.ParseIERS(strings.NewReader(list+"2335219200	14\n"), "short.list", leap.ParseOptions{AcceptUnverified: true})
 	fmt.Println(err)
 	// Output:
-	// verified: false - no #h checksum line
+	// leap file short.list: no #h checksum line: the lists of the IERS and the IETF always carry one, so this one was cut short or edited - true
+	// verified: false - no #h checksum line accepted by request
 	// expires: 2026-06-28
 	// 1972-06-30 23:59:60 +1 (TAI-UTC 11)
 	// 1972-12-31 23:59:60 +1 (TAI-UTC 12)

@@ -46,6 +46,10 @@ func FuzzParseIERS(f *testing.F) {
 		if err == nil && (err2 != nil || tb2.Verified != tb.Verified) {
 			t.Fatalf("AcceptUnverified changed the verdict on an acceptable file: %v", err2)
 		}
+		// Without AcceptUnverified, only a matching checksum gets a list in.
+		if err == nil && !tb.Verified {
+			t.Fatalf("unverified table accepted: %s", tb.Verification)
+		}
 	})
 }
 

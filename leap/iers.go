@@ -25,8 +25,10 @@ const ntpUnixOffset = 2208988800
 // the digits of the #$ line, the #@ line and each data line before its "#",
 // in file order, whitespace and comments left out. The words of the #h line
 // may lack leading zeros, as NIST's copies write them. A mismatch is an error
-// wrapping ErrChecksum unless opt.AcceptUnverified; a missing #h line leaves
-// the table unverified.
+// wrapping ErrChecksum, and a file that is otherwise sound but has no #h line
+// (cut short or edited: the IERS and IETF lists always carry one) an error
+// wrapping ErrNoChecksum, unless opt.AcceptUnverified, which loads either as
+// an unverified table.
 func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 	data, err := readLimited(r, source)
 	if err != nil {
@@ -100,7 +102,7 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 				continue
 			}
 			if len(f) != 2 {
-				faultf(ln, "want an NTP timestamp and TAI-UTC, found %q", strings.TrimSpace(text))
+				faultf(ln, "want an NTP timestamp and TAI-UTC, found %s", excerpt(strings.TrimSpace(text)))
 				continue
 			}
 			at, err := ntpInstant(f[0])
@@ -110,7 +112,7 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 			}
 			dtai, err := decimal(f[1], 4)
 			if err != nil {
-				faultf(ln, "TAI-UTC %q: %v", f[1], err)
+				faultf(ln, "TAI-UTC %s: want a whole number of seconds", excerpt(f[1]))
 				continue
 			}
 			if baseLine == 0 {
@@ -135,7 +137,8 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 	got := digits.Sum(nil)
 	switch {
 	case hashLine == 0 || want == nil:
-		t.Verification = "no #h checksum line"
+		// Refused below, after the faults, unless opt.AcceptUnverified.
+		t.Verification = "no #h checksum line accepted by request"
 	case bytes.Equal(got, want):
 		t.Verified, t.Verification = true, "SHA-1 checksum matched"
 	case opt.AcceptUnverified:
@@ -153,6 +156,10 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 	}
 	if len(t.Events) == 0 {
 		return nil, lineErr(source, 0, "no leap seconds after the 1972 base line")
+	}
+	if hashLine == 0 && !opt.AcceptUnverified {
+		return nil, &ParseError{Source: source, Err: fmt.Errorf(
+			"%w: the lists of the IERS and the IETF always carry one, so this one was cut short or edited", ErrNoChecksum)}
 	}
 	return finish(t, lineOf)
 }
@@ -178,11 +185,11 @@ func hashWords(s string) ([]byte, error) {
 	sum := make([]byte, 0, sha1.Size)
 	for _, w := range f {
 		if len(w) > 8 {
-			return nil, fmt.Errorf("word %q is longer than 8 hexadecimal digits", w)
+			return nil, fmt.Errorf("word %s is longer than 8 hexadecimal digits", excerpt(w))
 		}
 		v, err := strconv.ParseUint(w, 16, 32)
 		if err != nil {
-			return nil, fmt.Errorf("word %q is not hexadecimal", w)
+			return nil, fmt.Errorf("word %s is not hexadecimal", excerpt(w))
 		}
 		sum = append(sum, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 	}
@@ -193,7 +200,7 @@ func hashWords(s string) ([]byte, error) {
 func ntpInstant(s string) (time.Time, error) {
 	v, err := decimal(s, 12)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("NTP timestamp %q: %v", s, err)
+		return time.Time{}, fmt.Errorf("NTP timestamp %s: %v", excerpt(s), err)
 	}
 	at := time.Unix(v-ntpUnixOffset, 0).UTC()
 	if err := checkInstant(at); err != nil {

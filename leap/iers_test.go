@@ -133,11 +133,36 @@ func TestTamperingReportedAsChecksumNotSymptom(t *testing.T) {
 	}
 }
 
+// TestMissingHashLine: a list without its #h line (cut off at its end, or
+// the line deleted) is refused, unless AcceptUnverified, which loads it as
+// unverified. A list cut inside its data is refused for what the cut broke,
+// even with AcceptUnverified.
 func TestMissingHashLine(t *testing.T) {
-	mod := regexp.MustCompile(`(?m)^#h.*\n`).ReplaceAll(readTestdata(t, "leap-seconds.list"), nil)
-	tb, err := parseIERS(t, mod, ParseOptions{})
-	if err != nil || tb.Verified || tb.Verification != "no #h checksum line" || len(tb.Events) != 27 {
-		t.Fatalf("%v %+v", err, tb)
+	data := readTestdata(t, "leap-seconds.list")
+	deleted := regexp.MustCompile(`(?m)^#h.*\n`).ReplaceAll(data, nil)
+	cut := data[:bytes.Index(data, []byte("#h"))]
+	for name, mod := range map[string][]byte{"#h line deleted": deleted, "cut before #h": cut, "cut inside #h": data[:len(cut)+1]} {
+		if name == "cut inside #h" {
+			// "#" alone is a comment: the #h line is gone.
+			if !bytes.HasSuffix(mod, []byte("\n#")) {
+				t.Fatalf("%s: ends %q", name, mod[len(mod)-4:])
+			}
+		}
+		tb, err := parseIERS(t, mod, ParseOptions{})
+		if !errors.Is(err, ErrNoChecksum) || tb != nil || err.Error() != "leap file leap-seconds.list: no #h checksum line: "+
+			"the lists of the IERS and the IETF always carry one, so this one was cut short or edited" {
+			t.Errorf("%s: %v %+v", name, err, tb)
+		}
+		tb, err = parseIERS(t, mod, ParseOptions{AcceptUnverified: true})
+		if err != nil || tb.Verified || tb.Verification != "no #h checksum line accepted by request" || len(tb.Events) != 27 {
+			t.Errorf("%s, AcceptUnverified: %v %+v", name, err, tb)
+		}
+	}
+	inside := data[:bytes.Index(data, []byte("3692217600"))+5]
+	for _, opt := range []ParseOptions{{}, {AcceptUnverified: true}} {
+		if _, err := parseIERS(t, inside, opt); err == nil || errors.Is(err, ErrNoChecksum) || !strings.Contains(err.Error(), "line 113") {
+			t.Errorf("cut inside the data, %+v: %v", opt, err)
+		}
 	}
 }
 

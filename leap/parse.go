@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,13 +31,19 @@ func (f Format) HasChecksum() bool { return f == FormatIERS }
 // ParseOptions tune the parsers.
 type ParseOptions struct {
 	// AcceptUnverified makes a leap-seconds.list whose #h checksum does not
-	// match its data load anyway, as an unverified table, instead of failing.
+	// match its data, or that has no #h line, load anyway, as an unverified
+	// table, instead of failing.
 	AcceptUnverified bool
 }
 
 // ErrChecksum is wrapped by the error for a leap-seconds.list whose #h line
 // does not match its data.
 var ErrChecksum = errors.New("SHA-1 checksum mismatch")
+
+// ErrNoChecksum is wrapped by the error for a leap-seconds.list without its
+// #h checksum line. The lists of the IERS and the IETF always carry one, so
+// a list without it was cut short or edited.
+var ErrNoChecksum = errors.New("no #h checksum line")
 
 // ParseError is a fault in a leap-second file: the source, the line (0 when
 // the fault is not one line's, as in a binary file) and the reason.
@@ -79,6 +86,11 @@ func readLimited(r io.Reader, source string) ([]byte, error) {
 // from the content: the TZif magic, else tzdata's Leap or Expires lines, else
 // the IETF/IERS leap-seconds.list.
 func Parse(data []byte, source string, opt ParseOptions) (*Table, error) {
+	// A binary file (its first line holds a NUL byte) is named as such,
+	// rather than quoted back.
+	if first, _, _ := bytes.Cut(data, []byte("\n")); DetectFormat(data) != FormatTZif && bytes.IndexByte(first, 0) >= 0 {
+		return nil, lineErr(source, 0, "binary data: not a leap-seconds.list, a tzdata leapseconds file or a TZif right/ file")
+	}
 	switch DetectFormat(data) {
 	case FormatTZif:
 		return ParseTZif(data, source)
@@ -115,6 +127,15 @@ func DetectFormat(data []byte) Format {
 }
 
 // lines splits text into lines without their line ending (LF or CRLF).
+// excerpt quotes a piece of a file for an error message, at most 40 bytes
+// of it, so that a garbage file never floods the message.
+func excerpt(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 func lines(data []byte) []string {
 	text := string(data)
 	text = strings.TrimSuffix(text, "\n")

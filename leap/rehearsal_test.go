@@ -23,9 +23,10 @@ func TestWithRehearsalInsertedAfterAll(t *testing.T) {
 	if r.OffsetAt(at.Add(-time.Second)) != 37 || r.OffsetAt(at) != 38 || d.OffsetAt(at) != 37 {
 		t.Error("offsets around the rehearsal leap")
 	}
-	// The inserted second is 11:59:60, and labels round-trip across it.
+	// The inserted second repeats 11:59:59 (there is no 11:59:60), and labels
+	// round-trip across it.
 	x := TAI((at.Unix() + 37) * Second)
-	if got := r.LabelFromTAI(x).String(); got != "2026-11-23T11:59:60Z" {
+	if got := r.LabelFromTAI(x).String(); got != "2026-11-23T11:59:59Z (repeated)" {
 		t.Errorf("label %s", got)
 	}
 	for dx := -2 * Second; dx <= 2*Second; dx += Second / 4 {

@@ -52,6 +52,10 @@ type Event struct {
 	// Synthetic marks a rehearsal leap (see Table.WithRehearsal): it may take
 	// effect at any whole second, not only at the start of a month.
 	Synthetic bool
+	// Adopted marks a leap second that the table's publisher did not list
+	// but that sources announced and the server adopted (see
+	// Table.WithAdopted): the table's expiry does not vouch for it.
+	Adopted bool
 }
 
 // Unix returns the POSIX seconds of the instant the event takes effect.
@@ -68,17 +72,39 @@ func (e Event) Day() time.Time { return e.Effective.AddDate(0, 0, -1) }
 func (e Event) TAI() TAI { return TAI((e.Unix() + int64(e.TAIUTC)) * Second) }
 
 // String renders the event as "2016-12-31 23:59:60 +1 (TAI-UTC 37)", or
-// "2029-06-30 23:59:59 deleted -1 (TAI-UTC 36)" for a deleted second, or
-// "rehearsal leap at 2026-11-23T12:00:00Z +1 (TAI-UTC 38)" for a synthetic one.
+// "2029-06-30 23:59:59 deleted -1 (TAI-UTC 36)" for a deleted second. A
+// synthetic one says so, and where it is not at midnight it names the
+// second that repeats or is skipped, as POSIX time shows it: "rehearsal leap
+// at 2026-11-23T12:00:00Z +1: 11:59:59 repeats (TAI-UTC 38)". An adopted one
+// says so too: "2027-12-31 23:59:60 +1 (TAI-UTC 38, adopted)".
 func (e Event) String() string {
-	if e.Synthetic {
-		return fmt.Sprintf("rehearsal leap at %s %+d (TAI-UTC %d)", e.Effective.UTC().Format(time.RFC3339), e.Delta, e.TAIUTC)
+	if e.Synthetic && !e.atMidnight() {
+		what := "repeats"
+		if e.Delta < 0 {
+			what = "is skipped"
+		}
+		return fmt.Sprintf("rehearsal leap at %s %+d: %s %s (TAI-UTC %d)", e.Effective.UTC().Format(time.RFC3339), e.Delta,
+			e.Effective.Add(-time.Second).UTC().Format(time.TimeOnly), what, e.TAIUTC)
 	}
 	clock := "23:59:60"
 	if e.Delta < 0 {
 		clock = "23:59:59 deleted"
 	}
-	return fmt.Sprintf("%s %s %+d (TAI-UTC %d)", e.Day().Format("2006-01-02"), clock, e.Delta, e.TAIUTC)
+	kind, adopted := "", ""
+	if e.Synthetic {
+		kind = "synthetic, "
+	}
+	if e.Adopted {
+		adopted = ", adopted"
+	}
+	return fmt.Sprintf("%s %s %+d (%sTAI-UTC %d%s)", e.Day().Format("2006-01-02"), clock, e.Delta, kind, e.TAIUTC, adopted)
+}
+
+// atMidnight reports whether the event takes effect at 00:00:00 UTC, where a
+// leap second can be named 23:59:60.
+func (e Event) atMidnight() bool {
+	h, m, s := e.Effective.UTC().Clock()
+	return h == 0 && m == 0 && s == 0
 }
 
 // equal reports whether two events describe the same leap: same instant,
@@ -158,7 +184,7 @@ func (t *Table) check() (int, error) {
 			return i, fmt.Errorf("event %d (%s) changes TAI-UTC from %d to %d, not by its delta %+d", i+1, at.Format(time.RFC3339), prev, e.TAIUTC, e.Delta)
 		}
 		prev, prevAt = e.TAIUTC, at
-		if !e.Synthetic {
+		if !e.Synthetic && !e.Adopted {
 			lastReal = at
 		}
 	}
@@ -292,9 +318,14 @@ type Label struct {
 }
 
 // String renders the label in RFC 3339 with nanoseconds, writing 23:59:60
-// for an inserted second.
+// for an inserted second. An inserted second that does not end a UTC day (a
+// rehearsal's) has no such name: it is written as the second it repeats,
+// followed by " (repeated)".
 func (l Label) String() string {
 	s := l.Time.UTC().Format(time.RFC3339Nano)
+	if h, m, _ := l.Time.UTC().Clock(); l.Leap && (h != 23 || m != 59) {
+		return s + " (repeated)"
+	}
 	if l.Leap {
 		// "...T23:59:59..." -> "...T23:59:60...": the seconds sit at offset 17.
 		s = s[:17] + "60" + s[19:]
@@ -311,7 +342,11 @@ func ParseLabel(s string) (Label, error) {
 	}
 	at, err := time.Parse(time.RFC3339Nano, in)
 	if err != nil {
-		return Label{}, fmt.Errorf("time %q: want RFC 3339 such as 2016-12-31T23:59:60.5Z: %w", s, err)
+		// time's own message names its layout: no help to a reader.
+		return Label{}, fmt.Errorf("time %q: want RFC 3339 such as 2016-12-31T23:59:60.5Z", s)
+	}
+	if err := checkInstant(at); err != nil {
+		return Label{}, fmt.Errorf("time %s: %v, the span of leap tables", s, err)
 	}
 	if leapSecond {
 		if h, m, _ := at.Clock(); h != 23 || m != 59 {
@@ -358,7 +393,7 @@ func (t *Table) TAIFromLabel(l Label) (TAI, error) {
 		return TAI((e.Unix()+int64(e.Before()))*Second + frac), nil
 	}
 	if atEnd && e.Delta < 0 {
-		return 0, fmt.Errorf("%s: this second was deleted by the leap %s in leap table %s", l, e, t.Source)
+		return 0, fmt.Errorf("%s: this second was deleted (%s, leap table %s): it never happened", l, e, t.Source)
 	}
 	return t.TAIFromUnix(UTC(unix)), nil
 }

@@ -143,7 +143,9 @@ func TestEventString(t *testing.T) {
 	}{
 		{Event{Effective: utc(2017, 1, 1), TAIUTC: 37, Delta: 1}, "2016-12-31 23:59:60 +1 (TAI-UTC 37)"},
 		{Event{Effective: utc(2029, 7, 1), TAIUTC: 36, Delta: -1}, "2029-06-30 23:59:59 deleted -1 (TAI-UTC 36)"},
-		{Event{Effective: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), TAIUTC: 38, Delta: 1, Synthetic: true}, "rehearsal leap at 2026-11-23T12:00:00Z +1 (TAI-UTC 38)"},
+		{Event{Effective: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), TAIUTC: 38, Delta: 1, Synthetic: true}, "rehearsal leap at 2026-11-23T12:00:00Z +1: 11:59:59 repeats (TAI-UTC 38)"},
+		{Event{Effective: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), TAIUTC: 36, Delta: -1, Synthetic: true}, "rehearsal leap at 2026-11-23T12:00:00Z -1: 11:59:59 is skipped (TAI-UTC 36)"},
+		{Event{Effective: time.Date(2030, 7, 1, 0, 0, 0, 0, time.UTC), TAIUTC: 36, Delta: -1, Synthetic: true}, "2030-06-30 23:59:59 deleted -1 (synthetic, TAI-UTC 36)"},
 	} {
 		if got := c.e.String(); got != c.want {
 			t.Errorf("got %q, want %q", got, c.want)
@@ -298,8 +300,8 @@ func TestLabelRoundTripProperty(t *testing.T) {
 			if err != nil || back != x {
 				t.Fatalf("%v: TAI %d -> %s -> %d, %v", tb.Events, x, l, back, err)
 			}
-			p, err := ParseLabel(l.String())
-			if err != nil || p != l {
+			// ParseLabel reads the span of leap tables, from 1972 on.
+			if p, err := ParseLabel(l.String()); !l.Time.Before(firstInstant) && (err != nil || p != l) {
 				t.Fatalf("label %s does not parse back: %v %v", l, p, err)
 			}
 			// Strictly increasing, by exactly the TAI step away from leaps.
@@ -346,6 +348,9 @@ func TestParseLabel(t *testing.T) {
 		{"2017-01-01T00:59:60+01:00", "only at 23:59"},
 		{"2016-12-31 23:59:60", "RFC 3339"},
 		{"yesterday", "RFC 3339"},
+		{"", "RFC 3339"},
+		{"9999-12-31T23:59:59Z", "outside 1972-01-01..2200-01-01"},
+		{"1900-01-01T00:00:00Z", "outside 1972-01-01..2200-01-01"},
 	} {
 		l, err := ParseLabel(c.in)
 		if c.err == "" {
@@ -354,8 +359,8 @@ func TestParseLabel(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(err.Error(), c.err) {
-			t.Errorf("ParseLabel(%q) = %v, want an error with %q", c.in, err, c.err)
+		if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "2006-01-02") {
+			t.Errorf("ParseLabel(%q) = %v, want an error with %q (and not Go's layout)", c.in, err, c.err)
 		}
 	}
 	l, err := ParseLabel("2017-01-01T01:00:00+01:00")
@@ -371,5 +376,21 @@ func TestClone(t *testing.T) {
 	b.Events = append(b.Events, Event{})
 	if a.Events[0].TAIUTC != 11 || len(a.Events) != 27 {
 		t.Fatal("Clone shares events with the original")
+	}
+}
+
+// TestRehearsalLabels: an inserted second that does not end a UTC day has
+// no 23:59:60; its label says which second repeats, never an impossible
+// time such as 10:58:60.
+func TestRehearsalLabels(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 59, 0, 0, time.UTC)
+	r, err := Default().WithRehearsal(at, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := r.TAIFromTime(at) - TAI(Second/2) // half-way through the inserted second
+	l := r.LabelFromTAI(x)
+	if got := l.String(); !l.Leap || got != "2026-11-23T10:58:59.5Z (repeated)" {
+		t.Errorf("label %q (leap %v)", got, l.Leap)
 	}
 }

@@ -75,14 +75,14 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 				// zic names the deleted second itself: it ends one second later.
 				delta, at = -1, at.Add(time.Second)
 			default:
-				return nil, lineErr(source, ln, "correction %q: want + or -", f[5])
+				return nil, lineErr(source, ln, "correction %s: want + or -", excerpt(f[5]))
 			}
 			switch {
 			case prefixFold("Stationary", f[6]):
 			case prefixFold("Rolling", f[6]):
 				return nil, lineErr(source, ln, "rolling (local time) leap seconds are not supported; leap seconds happen at a UTC instant (S)")
 			default:
-				return nil, lineErr(source, ln, "%q: want S (stationary)", f[6])
+				return nil, lineErr(source, ln, "%s: want S (stationary)", excerpt(f[6]))
 			}
 			if err := checkInstant(at); err != nil {
 				return nil, lineErr(source, ln, "%v", err)
@@ -106,7 +106,7 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 			}
 			t.Expires, expiresLine = at, ln
 		default:
-			return nil, lineErr(source, ln, "want a Leap or Expires line, found %q", f[0])
+			return nil, lineErr(source, ln, "want a Leap or Expires line, found %s", excerpt(f[0]))
 		}
 	}
 	if len(t.Events) == 0 {
@@ -141,7 +141,7 @@ func hashComment(line, key string) (string, bool) {
 func posixInstant(s string) (time.Time, error) {
 	v, err := decimal(s, 11)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("POSIX timestamp %q: %v", s, err)
+		return time.Time{}, fmt.Errorf("POSIX timestamp %s: %v", excerpt(s), err)
 	}
 	at := time.Unix(v, 0).UTC()
 	if err := checkInstant(at); err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/leapsmear/leapsmear/leap"
@@ -109,4 +110,24 @@ func pathErr(path string, err error) error {
 		err = pe.Err
 	}
 	return fmt.Errorf("leap file %s: %w", path, err)
+}
+
+// WritableByOthers says whether anyone but the owner can change what path
+// holds: the file itself is world-writable, or its directory is (without the
+// sticky bit, which keeps others from replacing files they do not own). It
+// returns a sentence naming what is writable, or "" when neither is (or the
+// file cannot be examined: Load reports that).
+func WritableByOthers(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Sprintf("%s is writable by every user (mode %s): anyone could change the leap seconds it serves; chmod o-w it", path, fi.Mode().Perm())
+	}
+	dir := filepath.Dir(path)
+	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&fs.ModeSticky == 0 {
+		return fmt.Sprintf("the directory %s of %s is writable by every user (mode %s): anyone could replace the file; chmod o-w it", dir, path, di.Mode().Perm())
+	}
+	return ""
 }

@@ -142,6 +142,22 @@ func TestLoadAcceptUnverifiedHarmlessChange(t *testing.T) {
 	}
 }
 
+// TestLoadNoHashLine: a leap-seconds.list whose #h line was cut off is
+// refused (at start and on reload alike: both call Load), unless
+// AcceptUnverified, which loads it as unverified.
+func TestLoadNoHashLine(t *testing.T) {
+	data := read(t, "leap-seconds-2026b.list")
+	p := writeTemp(t, "leap-seconds.list", data[:bytes.Index(data, []byte("#h"))])
+	_, rep, err := Load([]string{p}, noOption, now)
+	if !errors.Is(err, leap.ErrNoChecksum) || !strings.HasPrefix(err.Error(), "leap file "+p+": no #h checksum line") || len(rep.Sources) != 0 {
+		t.Fatalf("got %v, %+v", err, rep)
+	}
+	tb, _, err := Load([]string{p}, leap.ParseOptions{AcceptUnverified: true}, now)
+	if err != nil || tb.Verified || tb.Verification != "no #h checksum line accepted by request" {
+		t.Fatalf("AcceptUnverified: %v, %+v", err, tb)
+	}
+}
+
 func TestLoadFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope")
@@ -171,5 +187,42 @@ func TestLoadFileErrors(t *testing.T) {
 	// One bad file among good ones fails the whole load.
 	if tb, _, err := Load([]string{testdata + "leap-seconds.list", garbage}, noOption, now); err == nil || tb != nil {
 		t.Errorf("good then bad: %v", err)
+	}
+}
+
+func TestWritableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	p := writeTemp(t, "leap-seconds.list", read(t, "leap-seconds.list"))
+	if err := os.Chmod(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(p); w != "" {
+		t.Errorf("a 0644 file in a 0755 directory: %q", w)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(p); !strings.Contains(w, "writable by every user (mode -rw-rw-rw-)") {
+		t.Errorf("a 0666 file: %q", w)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	q := filepath.Join(open, "leapseconds")
+	if err := os.WriteFile(q, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(q); !strings.Contains(w, "the directory "+open) {
+		t.Errorf("a file in a 0777 directory: %q", w)
+	}
+	if err := os.Chmod(open, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if w := WritableByOthers(q); w != "" {
+		t.Errorf("a file in a sticky 1777 directory (as /tmp): %q", w)
 	}
 }

@@ -47,9 +47,9 @@ const (
 	DefaultTimeout = time.Second
 	// batch is the most datagrams one sendmmsg or recvmmsg moves.
 	batch = 64
-	// replyBuf is the receive buffer per reply: a reply longer than a
+	// replyBuf is the receive buffer per reply; a reply longer than its
 	// request is not a valid answer, and is counted as malformed.
-	replyBuf = 128
+	replyBuf = 1024
 	oobSize  = 128
 )
 
@@ -77,6 +77,13 @@ type Config struct {
 	Timeout time.Duration
 	// AllowRemote permits a target outside the loopback network.
 	AllowRemote bool
+	// Templates, when set, are the requests sent instead of plain ones:
+	// complete packets (NTS-authenticated ones, built once each), every one
+	// with its own transmit timestamp, which matches its reply. They are
+	// shared out between the workers, each of which needs more than Window
+	// of them; a template is sent again once its reply came or it timed
+	// out.
+	Templates [][]byte
 }
 
 // Result is what a run measured.
@@ -93,8 +100,9 @@ type Result struct {
 	// Malformed counts datagrams that were not a valid NTP server reply.
 	Malformed uint64
 	// Errors counts failed sends and receives (such as ECONNREFUSED when
-	// nothing listens on the target).
-	Errors uint64
+	// nothing listens on the target); LastError is the last of them.
+	Errors    uint64
+	LastError error
 	// Elapsed is how long requests were sent.
 	Elapsed time.Duration
 	// CPU is the user plus system time this process used during the run
@@ -163,6 +171,22 @@ func (c Config) Validate() error {
 	case c.Timeout <= 0:
 		return option.Errorf("timeout", c.Timeout, "want a positive duration")
 	}
+	if len(c.Templates) > 0 {
+		if len(c.Templates) < c.Workers*(c.Window+1) {
+			return option.Errorf("templates", len(c.Templates), "%d request templates: want more than window x workers (%d)", len(c.Templates), c.Workers*c.Window)
+		}
+		seen := map[uint64]bool{}
+		for _, t := range c.Templates {
+			if len(t) < ntp.HeaderLen || len(t) > replyBuf {
+				return option.Errorf("templates", len(t), "request template of %d bytes", len(t))
+			}
+			ts := binary.BigEndian.Uint64(t[40:ntp.HeaderLen])
+			if ts == 0 || seen[ts] {
+				return option.Errorf("templates", len(c.Templates), "request templates need distinct non-zero transmit timestamps")
+			}
+			seen[ts] = true
+		}
+	}
 	return nil
 }
 
@@ -218,6 +242,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Unmatched += w.res.Unmatched
 		res.Malformed += w.res.Malformed
 		res.Errors += w.res.Errors
+		if w.res.LastError != nil {
+			res.LastError = w.res.LastError
+		}
 		res.Latency.Merge(&w.res.Latency)
 	}
 	if err := ctx.Err(); err != nil && res.Sent == 0 {
@@ -284,6 +311,11 @@ type worker struct {
 	rmsgs [batch]mmsg.Msg
 
 	res Result
+
+	// templates mode: this worker's share, the next to try, and the longest.
+	templates [][]byte
+	next      int
+	maxReq    int
 }
 
 func newWorker(target *net.UDPAddr, cfg Config, i int) (*worker, error) {
@@ -323,6 +355,11 @@ func newWorker(target *net.UDPAddr, cfg Config, i int) (*worker, error) {
 		_ = hdr.Encode(w.req[j][:])
 		w.wmsgs[j].Set(&w.wiov[j], w.req[j][:], nil, nil)
 		w.rmsgs[j].Set(&w.riov[j], w.rep[j][:], nil, w.oob[j][:])
+	}
+	w.maxReq = ntp.HeaderLen
+	for j := i; j < len(cfg.Templates); j += cfg.Workers {
+		w.templates = append(w.templates, cfg.Templates[j])
+		w.maxReq = max(w.maxReq, len(cfg.Templates[j]))
 	}
 	return w, nil
 }
@@ -425,7 +462,13 @@ func (s *shared) noteSendEnd(now time.Time) {
 // send builds n requests with fresh random transmit timestamps, enters them
 // in the table and sends them with sendmmsg.
 func (w *worker) send(n int) {
-	for i := 0; i < n; i++ {
+	if w.templates != nil {
+		n = w.pickTemplates(n)
+		if n == 0 {
+			return
+		}
+	}
+	for i := 0; i < n && w.templates == nil; i++ {
 		var ts, slot uint64
 		for {
 			ts = w.rng.Uint64()
@@ -456,12 +499,33 @@ func (w *worker) send(n int) {
 	}
 }
 
+// pickTemplates points the first n (at most) messages of the batch at
+// templates not in flight and enters them in the table; it returns how many.
+func (w *worker) pickTemplates(n int) int {
+	k := 0
+	for tries := 0; k < n && tries < len(w.templates); tries++ {
+		t := w.templates[w.next]
+		w.next = (w.next + 1) % len(w.templates)
+		ts := binary.BigEndian.Uint64(t[40:ntp.HeaderLen])
+		slot := w.hashSlot(ts)
+		if w.table[slot].ts != 0 {
+			continue // in flight, or its slot is taken by another
+		}
+		w.table[slot].ts = ts
+		w.slot[k] = int(slot)
+		w.wmsgs[k].Set(&w.wiov[k], t, nil, nil)
+		k++
+	}
+	return k
+}
+
 // receive reads one batch of replies, waiting up to the read deadline.
 func (w *worker) receive() {
 	n, err := w.mc.Recv(w.rmsgs[:])
 	if err != nil {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			w.res.Errors++
+			w.res.LastError = err
 		}
 		return
 	}
@@ -475,7 +539,7 @@ func (w *worker) receive() {
 
 // match checks one reply and takes its request out of the table.
 func (w *worker) match(b []byte, m *mmsg.Msg, fallback *int64, i int) {
-	if m.Truncated() || len(b) < ntp.HeaderLen || b[0]&7 != ntp.ModeServer {
+	if m.Truncated() || len(b) < ntp.HeaderLen || len(b) > w.maxReq || b[0]&7 != ntp.ModeServer {
 		w.res.Malformed++
 		return
 	}

@@ -68,3 +68,55 @@ func ExampleKissCode() {
 	}
 	// Output: kiss-o'-death: RATE
 }
+
+func ExampleHeaderV5_Encode() {
+	// An NTPv5 request for TAI (draft-ietf-ntp-ntpv5-09): the header and the
+	// Draft Identification field, which a server requires.
+	req := make([]byte, ntp.HeaderLen+ntp.ExtensionV5Len(len(ntp.V5Draft)))
+	h := ntp.HeaderV5{Mode: ntp.ModeClient, Timescale: ntp.TimescaleTAI, ClientCookie: 0x0123456789abcdef}
+	if err := h.Encode(req); err != nil {
+		fmt.Println(err)
+		return
+	}
+	ntp.PutExtensionV5(req[ntp.HeaderLen:], ntp.ExtV5DraftID, []byte(ntp.V5Draft))
+	fmt.Printf("%d bytes, version %d, timescale %s\n", len(req), req[0]>>3&7, h.Timescale)
+
+	// Reading the fields back, as a server does.
+	for rest := req[ntp.HeaderLen:]; ; {
+		f, r, ok, err := ntp.NextExtensionV5(rest)
+		if err != nil || !ok {
+			break
+		}
+		fmt.Printf("field %#04x: %s\n", f.Type, f.Value)
+		rest = r
+	}
+	// Output:
+	// 76 bytes, version 5, timescale tai
+	// field 0xf5ff: draft-ietf-ntp-ntpv5-09
+}
+
+func ExampleRefIDFromSmear() {
+	// A server a quarter into a noon-to-noon smear of an inserted second
+	// serves time 0.25 s behind true UTC, and says so in its reference ID.
+	refid := ntp.RefIDFromSmear(-250 * time.Millisecond)
+	fmt.Println(ntp.FormatRefID(refid, 2))
+	offset, ok := ntp.SmearFromRefID(refid)
+	fmt.Println(offset, ok)
+	// Output:
+	// 254.240.0.0
+	// -250ms true
+}
+
+func ExampleParseSmearInfo() {
+	// The value of a leapsmear server's ExtSmearInfo field.
+	v := []byte("policy=noon-to-noon window=linear:-12h:24h leap=2016-12-31T23:59:60Z delta=1 " +
+		"opens=2016-12-31T12:00:00Z closes=2017-01-01T12:00:00Z\x00\x00")
+	i, err := ntp.ParseSmearInfo(v)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(i.Policy, i.Smears(), i.Leap, i.Opens, i.Closes)
+	// Output:
+	// noon-to-noon true 2016-12-31T23:59:60Z 2016-12-31T12:00:00Z 2017-01-01T12:00:00Z
+}

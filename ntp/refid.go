@@ -203,3 +203,57 @@ func PrecisionDuration(p int8) time.Duration {
 	}
 	return time.Duration((nsPerSec<<32>>(-p) + 1<<31) >> 32)
 }
+
+// Leap-smear reference IDs. A server that serves leap-smeared time may say
+// so in the reference ID of its replies, in one of two conventions:
+//
+//   - draft-stenn-ntp-leap-smear-refid, as ntpd implements it: 254 in the
+//     first byte (254.0.0.0/8 is reserved, never an upstream's address),
+//     then the current smear offset (RefIDFromSmear);
+//   - chrony's: 127.127.1.255 while it serves smoothed time (smoothtime),
+//     without the offset.
+//
+// A stratum-2 server's reference ID is otherwise an upstream's IPv4 address
+// or the hash of an IPv6 one; one such hash in 256 starts with 254, so a
+// client cannot tell a smear from a hash with certainty outside a window.
+const (
+	// RefIDChronySmooth is chrony's reference ID while it serves smoothed
+	// time: 127.127.1.255.
+	RefIDChronySmooth uint32 = 0x7F7F01FF
+	// refIDSmearByte is the first byte of a draft leap-smear reference ID.
+	refIDSmearByte = 0xFE
+	// smearFracBits is the number of fraction bits of the offset carried.
+	smearFracBits = 22
+)
+
+// RefIDFromSmear returns the leap-smear reference ID of
+// draft-stenn-ntp-leap-smear-refid for a smear offset (the time served minus
+// true UTC): 254 in the first byte, and the offset in the other 24 bits as a
+// two's-complement fixed-point number of 2 integer and 22 fraction bits
+// (units of 2^-22 s, about 238 ns), rounded to the nearest unit. It holds
+// offsets from -2 s to just under +2 s; a leap smear stays within ±1 s.
+func RefIDFromSmear(offset time.Duration) uint32 {
+	// offset*2^22 stays below 2^63 for |offset| < 2^41 ns (36 minutes).
+	units := floorDiv(int64(offset)<<smearFracBits+nsPerSec/2, nsPerSec)
+	return refIDSmearByte<<24 | uint32(units)&0xFFFFFF
+}
+
+// SmearFromRefID reads a reference ID as RefIDFromSmear writes it: the smear
+// offset it carries (rounded to the nanosecond), and whether refid is one at
+// all (its first byte is 254).
+func SmearFromRefID(refid uint32) (time.Duration, bool) {
+	if refid>>24 != refIDSmearByte {
+		return 0, false
+	}
+	units := int64(int32(refid<<8) >> 8) // sign-extend the 24 bits
+	return time.Duration(floorDiv(units*nsPerSec+1<<(smearFracBits-1), 1<<smearFracBits)), true
+}
+
+// floorDiv divides rounding towards negative infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}

@@ -68,3 +68,26 @@ func Trailer(pkt []byte) (extensions, mac int, err error) {
 	}
 	return extensions, 0, nil
 }
+
+// FindExtension returns where the first NTPv4 extension field of type typ
+// starts in the packet pkt and its length, walking what follows the header
+// as Trailer does; ok is false when pkt has no such field or its trailer is
+// malformed. It never reads outside pkt and allocates nothing.
+func FindExtension(pkt []byte, typ uint16) (start, n int, ok bool) {
+	if _, _, err := Trailer(pkt); err != nil || len(pkt) <= HeaderLen || pkt[0]>>3&7 <= Version3 {
+		return 0, 0, false
+	}
+	off := HeaderLen
+	for len(pkt)-off >= ExtensionMinLen {
+		rest := len(pkt) - off
+		if rest == MACLenMD5 || rest == MACLenSHA1 {
+			return 0, 0, false
+		}
+		l := int(binary.BigEndian.Uint16(pkt[off+2:]))
+		if binary.BigEndian.Uint16(pkt[off:]) == typ {
+			return off, l, true
+		}
+		off += l
+	}
+	return 0, 0, false
+}

@@ -20,7 +20,7 @@
 //
 // A request over the limit gets a Kiss when the source has had no KoD for
 // KissInterval, and is dropped otherwise. Over any span of time W in which
-// its entry stays in the table, one address is sent at most Burst + W/T
+// its entry stays in the table, one source is sent at most Burst + W/T
 // answers and 1 + W/KissInterval KoDs; with the default KissInterval (equal
 // to T) that is Burst + 1 + 2W/T replies however fast it sends, each no
 // larger than its request.
@@ -30,14 +30,28 @@
 // nor lose credit. A jump forwards is time passed: one of Burst*T or more
 // gives every source its full burst.
 //
+// # Sources
+//
+// An IPv4 address is one source. An IPv6 address is limited as part of its
+// prefix, a /64 by default (Config.IPv6Prefix): a subscriber gets at least a
+// /64 where it gets one IPv4 address, so every address of a prefix shares
+// one entry and one allowance (128 limits each IPv6 address on its own). An
+// IPv4-mapped IPv6 address (from a dual-stack socket) is its IPv4 address.
+//
+// Each entry stores its source's 128 bits, and a request only ever matches
+// an entry of its own source: no address can spend another's allowance
+// without spoofing it (see key.go for the keyed hash, and the decision it
+// reverses).
+//
 // # Memory
 //
-// The table is an array of Entries slots of 32 bytes (key, TAT, time of the
-// last KoD, time last seen), grouped in sets of Ways (4) slots behind a
+// The table is an array of Entries slots of 48 bytes (source, TAT, time of
+// the last KoD, time last seen), grouped in sets of Ways (4) slots behind a
 // 64-byte header holding the set's lock and counters. It is allocated once
-// by New and never grown: MemoryBytes is 48*Entries, 3 MiB with the default
-// 65536 entries. A source's key, mixed with a random seed chosen by New,
-// picks one set, and the source can live only in that set's four slots.
+// by New and never grown: MemoryBytes is 64*Entries, 4 MiB with the default
+// 65536 entries. A keyed hash of the source with a secret random seed drawn
+// by New picks one set, and the source can live only in that set's four
+// slots.
 //
 // Allow locks only that set, so goroutines serving different sockets (and
 // so, mostly, different sources) neither wait for one another nor share
@@ -49,20 +63,24 @@
 // source least is replaced: the one with the earliest TAT. An entry whose
 // source has its full burst available (TAT not after now) carries no
 // information and is reused silently; replacing any other counts as an
-// eviction (Stats.Evictions).
+// eviction (Stats.Evictions). Stats.Inserted counts the new sources; both
+// are exported as metrics, and sustained evictions mean the table is too
+// small for the sources it sees (docs/operations.md says how to size it).
 //
 // The limiter fails open for real clients. An attacker who sends from many
-// spoofed addresses (or from many addresses of its own, such as a whole IPv6
-// prefix) fills the table with new entries and can evict the entry of
-// another source, which then starts again with a full burst; each new
-// address also gets its own burst. Entries that have spent the most credit,
-// the heaviest senders, are evicted last: a limited source is forgotten only
-// when the other Ways-1 sources of its set have spent more credit than it and
-// yet another new source arrives there. As New seeds the choice of set at
-// random, an attacker cannot aim at one set and must churn the whole table,
-// sending several requests from each of a table's worth of addresses.
-// Per-source limiting therefore bounds what each address gets, not the
-// server's total output: a global limit, if wanted, belongs in front of it.
+// spoofed addresses (or from many prefixes of its own) fills the table with
+// new entries and can evict the entry of another source, which then starts
+// again with a full burst; each new source also gets its own burst. Entries
+// that have spent the most credit, the heaviest senders, are evicted last: a
+// limited source is forgotten only when the other Ways-1 sources of its set
+// have spent more credit than it and yet another new source arrives there.
+// As the choice of set is a keyed hash with a secret seed, an attacker
+// cannot aim at one set and must churn the whole table, sending several
+// requests from each of a table's worth of sources. Per-source limiting
+// therefore bounds what each source gets, not the server's total output: a
+// global limit, if wanted, belongs in front of it. (Refusing new sources
+// instead, when every entry of their set is limited, would let a spoofing
+// attacker lock every new client out for a few thousand packets a second.)
 //
 // An attacker who spoofs one victim's address can use up that address's
 // credit, so that the server answers the victim's own requests with KoDs or
@@ -76,6 +94,6 @@
 // "average 3"), a burst of 8 (chrony's default, enough for the quick
 // requests of a client's iburst on start), at most one KoD per source per
 // 8 s (ntpd sends at most one per guard time, 2 s by default; one per T
-// keeps the replies to any address within twice the allowed rate), and
-// 65536 entries.
+// keeps the replies to any address within twice the allowed rate),
+// 65536 entries, and IPv6 limited per /64.
 package ratelimit

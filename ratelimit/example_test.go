@@ -18,8 +18,8 @@ func ExampleNew() {
 	_, err = ratelimit.New(ratelimit.Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second})
 	fmt.Println(err)
 	// Output:
-	// 65536 entries in 3 MiB, fixed
-	// rate limit: burst 0: must be >= 1
+	// 65536 entries in 4 MiB, fixed
+	// rate-burst 0: want 1 or more
 }
 
 func ExampleLimiter_Allow() {
@@ -32,8 +32,8 @@ func ExampleLimiter_Allow() {
 	if err != nil {
 		panic(err)
 	}
-	client := ratelimit.AddrKey(netip.MustParseAddr("192.0.2.7"))
-	start := int64(0) // the caller's monotonic clock, in nanoseconds
+	client := netip.MustParseAddr("192.0.2.7")
+	var start ratelimit.Instant // the caller's clock, in nanoseconds: any that never jumps
 
 	// Five requests at once: the burst is answered, then one KoD, then silence.
 	for range 5 {
@@ -41,7 +41,7 @@ func ExampleLimiter_Allow() {
 	}
 	fmt.Println()
 	// 8 s later one request's credit has come back.
-	later := start + int64(8*time.Second)
+	later := start + ratelimit.Instant(8*time.Second)
 	fmt.Println(l.Allow(client, later), l.Allow(client, later))
 	s := l.Stats()
 	fmt.Println(s.Answered, "answered,", s.Kissed, "kissed,", s.Dropped, "dropped")
@@ -49,4 +49,20 @@ func ExampleLimiter_Allow() {
 	// answer;answer;answer;kiss;drop;
 	// answer kiss
 	// 4 answered, 2 kissed, 1 dropped
+}
+
+func ExampleLimiter_Prefix() {
+	l, err := ratelimit.New(ratelimit.DefaultConfig())
+	if err != nil {
+		panic(err)
+	}
+	// IPv4 addresses are limited one by one; IPv6 addresses per /64.
+	for _, a := range []string{"192.0.2.7", "::ffff:192.0.2.7", "2001:db8:1:2::7", "2001:db8:1:2:abcd::1"} {
+		fmt.Println(a, "is limited as", l.Prefix(netip.MustParseAddr(a)))
+	}
+	// Output:
+	// 192.0.2.7 is limited as 192.0.2.7/32
+	// ::ffff:192.0.2.7 is limited as 192.0.2.7/32
+	// 2001:db8:1:2::7 is limited as 2001:db8:1:2::/64
+	// 2001:db8:1:2:abcd::1 is limited as 2001:db8:1:2::/64
 }

@@ -1,15 +1,18 @@
 package ratelimit
 
 import (
-	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 // Decision is what the server should do with one request.
@@ -43,7 +46,8 @@ const (
 	DefaultRate         = 1.0 / 8         // one request per 8 s (chrony "interval 3", ntpd "average 3")
 	DefaultBurst        = 8               // chrony's default burst
 	DefaultKissInterval = 8 * time.Second // at most one KoD per source per emission interval
-	DefaultEntries      = 1 << 16         // 3 MiB of table
+	DefaultEntries      = 1 << 16         // 4 MiB of table
+	DefaultIPv6Prefix   = 64              // an IPv6 subscriber's smallest prefix
 )
 
 // Limits on the configuration.
@@ -51,8 +55,11 @@ const (
 	// Ways is the number of entries in one set of the table: a source can
 	// only live in the Ways slots of its set.
 	Ways = 4
-	// MaxEntries is the largest table accepted (3 GiB).
+	// MaxEntries is the largest table accepted (4 GiB).
 	MaxEntries = 1 << 26
+	// MinIPv6Prefix is the shortest IPv6 prefix accepted as one source
+	// (a /32 is a whole ISP's allocation).
+	MinIPv6Prefix = 32
 	// maxCredit bounds Burst times the emission interval (about 36
 	// years), and Allow clamps its time argument to ±timeLimit (about 146
 	// years either side of 0): together they keep every sum within int64,
@@ -79,39 +86,60 @@ type Config struct {
 	// Entries is the number of sources the table can hold, rounded up to a
 	// power of two and to at least Ways; 0 means DefaultEntries.
 	Entries int
+	// IPv6Prefix is the prefix length by which IPv6 sources are limited:
+	// all the addresses of one prefix share one entry and one allowance, as
+	// one IPv4 address is one source. A subscriber gets a /64 at least (often
+	// a /56 or a /48) where it gets one IPv4 address, so that limited per
+	// address one host could claim a fresh burst from each of 2^64
+	// addresses. 128 limits each IPv6 address on its own; 0 means
+	// DefaultIPv6Prefix (64); otherwise it must lie between MinIPv6Prefix
+	// and 128. (Within a prefix there is no second, per-address limit: with
+	// the same rate it could never refuse what the prefix's allows.)
+	// IPv4 and IPv4-mapped addresses are always limited one by one.
+	IPv6Prefix int
 }
 
 // DefaultConfig returns the recommended limits: DefaultRate, DefaultBurst,
 // DefaultKissInterval and DefaultEntries.
 func DefaultConfig() Config {
-	return Config{Rate: DefaultRate, Burst: DefaultBurst, KissInterval: DefaultKissInterval, Entries: DefaultEntries}
+	return Config{Rate: DefaultRate, Burst: DefaultBurst, KissInterval: DefaultKissInterval, Entries: DefaultEntries,
+		IPv6Prefix: DefaultIPv6Prefix}
 }
 
 // Stats are counters of a Limiter since it was made.
 type Stats struct {
-	Entries   int    // capacity of the table (0 when limiting is disabled)
-	InUse     int    // slots that hold a source (they are reused, never freed)
-	Evictions uint64 // sources forgotten while still holding spent credit
+	Entries int // capacity of the table (0 when limiting is disabled)
+	InUse   int // slots that hold a source (they are reused, never freed)
+	// Inserted counts new sources given a slot: sources seen for the first
+	// time, and sources seen again after their entry was replaced.
+	Inserted uint64
+	// Evictions counts sources forgotten while still holding spent credit,
+	// to make room for a new source in a full set: each such source starts
+	// again with a full burst (the limiter fails open). Replacing an entry
+	// whose source has its full burst back loses nothing and is not
+	// counted.
+	Evictions uint64
 	Answered  uint64 // requests answered
 	Kissed    uint64 // requests answered with a RATE Kiss-o'-Death
 	Dropped   uint64 // requests dropped
 }
 
-// entry is the state of one source, 32 bytes.
+// entry is the state of one source, 48 bytes.
 type entry struct {
-	key    uint64 // the source's key; 0 marks an empty slot
+	src    source // the source, all 128 bits
 	tat    int64  // GCRA theoretical arrival time, ns on the caller's clock
 	kissAt int64  // time of the last Kiss, ns; math.MinInt64 if none
 	seen   int64  // time of the last request, ns
+	used   bool   // the slot holds a source
 }
 
 // setHeader is the lock and the counters of one set.
 type setHeader struct {
-	mu                                   sync.Mutex
-	answered, kissed, dropped, evictions uint64
+	mu                                             sync.Mutex
+	answered, kissed, dropped, evictions, inserted uint64
 }
 
-// set is Ways entries behind a header of one cache line: 192 bytes, three
+// set is Ways entries behind a header of one cache line: 256 bytes, four
 // cache lines that only the CPUs serving the set's sources touch. (A shared
 // array of locks or counters would bounce between the CPUs on every call.)
 type set struct {
@@ -127,9 +155,6 @@ type counter struct {
 	_ [120]byte
 }
 
-// zeroKey stands for key 0, since 0 marks an empty slot.
-const zeroKey = 0x9e3779b97f4a7c15
-
 const never = math.MinInt64
 
 // Limiter limits the request rate of each source in a table of fixed size.
@@ -139,45 +164,52 @@ type Limiter struct {
 	interval int64 // emission interval T = ceil(1e9/Rate), ns
 	credit   int64 // Burst*T, ns
 	kiss     int64 // KissInterval, ns; negative: never kiss
-	seed     uint64
+	seed     maphash.Seed
+	spread   uint64 // picks a counter when disabled
+	hiMask   uint64 // IPv6Prefix as masks of the two halves of an address
+	loMask   uint64
 	setMask  uint64
 	sets     []set     // nil when disabled
 	free     []counter // answers when disabled
 }
 
 // New returns a Limiter for cfg, or an error naming the first bad field.
+// It draws the secret seed of the hash that places sources in the table.
 func New(cfg Config) (*Limiter, error) {
-	return newSeeded(cfg, rand.Uint64())
-}
-
-func newSeeded(cfg Config, seed uint64) (*Limiter, error) {
 	if math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) || cfg.Rate < 0 {
-		return nil, fmt.Errorf("rate limit: rate %v: must be a finite number >= 0", cfg.Rate)
+		return nil, option.Errorf("rate-limit", cfg.Rate, "want a finite number of requests per second, 0 or more")
 	}
 	if cfg.Entries < 0 || cfg.Entries > MaxEntries {
-		return nil, fmt.Errorf("rate limit: entries %d: must be between 0 (default %d) and %d", cfg.Entries, DefaultEntries, MaxEntries)
+		return nil, option.Errorf("rate-entries", cfg.Entries, "want 0 (default %d) to %d", DefaultEntries, MaxEntries)
 	}
 	if cfg.Burst < 0 {
-		return nil, fmt.Errorf("rate limit: burst %d: must be >= 1", cfg.Burst)
+		return nil, option.Errorf("rate-burst", cfg.Burst, "want 1 or more")
 	}
-	l := &Limiter{cfg: cfg, seed: seed}
+	if cfg.IPv6Prefix == 0 {
+		cfg.IPv6Prefix = DefaultIPv6Prefix
+	}
+	if cfg.IPv6Prefix < MinIPv6Prefix || cfg.IPv6Prefix > 128 {
+		return nil, option.Errorf("rate-ipv6-prefix", cfg.IPv6Prefix, "want a prefix length from %d to 128 (0: %d)", MinIPv6Prefix, DefaultIPv6Prefix)
+	}
+	l := &Limiter{cfg: cfg, seed: maphash.MakeSeed(), spread: rand.Uint64()}
+	l.hiMask, l.loMask = prefixMasks(cfg.IPv6Prefix)
 	if cfg.Rate == 0 {
 		l.cfg.Entries = 0
 		l.free = make([]counter, min(max(nextPow2(4*runtime.GOMAXPROCS(0)), 8), 1024))
 		return l, nil
 	}
 	if cfg.Burst < 1 {
-		return nil, fmt.Errorf("rate limit: burst %d: must be >= 1", cfg.Burst)
+		return nil, option.Errorf("rate-burst", cfg.Burst, "want 1 or more")
 	}
 	if cfg.KissInterval == 0 {
-		return nil, errors.New("rate limit: kiss interval 0: must be > 0 (or negative to never send a KoD)")
+		return nil, option.Errorf("kiss-interval", time.Duration(0), "want more than 0 (or negative to never send a Kiss-o'-Death)")
 	}
 	if cfg.Rate > 1e9 {
-		return nil, fmt.Errorf("rate limit: rate %v: must be at most 1e9 per second", cfg.Rate)
+		return nil, option.Errorf("rate-limit", cfg.Rate, "want at most 1e9 requests per second")
 	}
 	t := math.Ceil(1e9 / cfg.Rate) // emission interval, ns, rounded towards stricter
 	if t*float64(cfg.Burst) > maxCredit {
-		return nil, fmt.Errorf("rate limit: rate %v with burst %d: burst/rate must be below %.0f years", cfg.Rate, cfg.Burst, maxCredit/1e9/86400/365.25)
+		return nil, option.Errorf("rate-burst", cfg.Burst, "with rate-limit %v, burst/rate must be below %.0f years", cfg.Rate, maxCredit/1e9/86400/365.25)
 	}
 	l.interval = int64(t)
 	l.credit = l.interval * int64(cfg.Burst)
@@ -201,29 +233,32 @@ func nextPow2(n int) int {
 	return p
 }
 
+// Instant is the limiter's time: nanoseconds on a clock that mostly goes
+// forward, from any origin (the server passes the continuous scale,
+// leap.TAI, which never jumps). Only differences of Instants mean anything.
+type Instant int64
+
 // Config returns the configuration in force, with Entries as allocated.
 func (l *Limiter) Config() Config { return l.cfg }
 
-// Allow records one request from the source with the given key at time now
-// and says what to do with it. key is a hash of the source address (see
-// AddrKey); now is in nanoseconds on any clock that mostly goes forward: a
-// step backwards counts as no time passing for the sources it touches, and
-// times beyond ±2^62 ns (146 years) are taken as that bound. Key 0 is the
-// same source as key 0x9e3779b97f4a7c15 (0 marks an empty slot).
+// Allow records one request from the address addr at time now and says what
+// to do with it. The request counts against addr's source (see Prefix): the
+// address itself for IPv4, its /IPv6Prefix for IPv6; the zone is ignored.
+// now is read on a clock that mostly goes forward (Instant): a step
+// backwards counts as no time passing for the sources it touches, and times
+// beyond ±2^62 ns (146 years) are taken as that bound.
 // Allow does not allocate, and locks only the set of the source.
-func (l *Limiter) Allow(key uint64, now int64) Decision {
-	if key == 0 {
-		key = zeroKey
-	}
-	now = min(max(now, -timeLimit), timeLimit)
-	h := mix(key ^ l.seed)
+func (l *Limiter) Allow(addr netip.Addr, at Instant) Decision {
+	now := int64(at)
+	src := sourceOf(addr, l.hiMask, l.loMask)
 	if l.sets == nil {
-		l.free[h&uint64(len(l.free)-1)].n.Add(1)
+		l.free[mix(src.hi^src.lo^l.spread)&uint64(len(l.free)-1)].n.Add(1)
 		return Answer
 	}
-	s := &l.sets[h&l.setMask]
+	now = min(max(now, -timeLimit), timeLimit)
+	s := &l.sets[src.hash(l.seed)&l.setMask]
 	s.mu.Lock()
-	d := l.decide(l.slot(s, key, now), now)
+	d := l.decide(l.slot(s, src, now), now)
 	switch d {
 	case Answer:
 		s.answered++
@@ -236,19 +271,19 @@ func (l *Limiter) Allow(key uint64, now int64) Decision {
 	return d
 }
 
-// slot returns key's entry in s, claiming an empty or replaced slot for a
+// slot returns src's entry in s, claiming an empty or replaced slot for a
 // new source. The caller holds the set's lock.
-func (l *Limiter) slot(s *set, key uint64, now int64) *entry {
+func (l *Limiter) slot(s *set, src source, now int64) *entry {
 	es := &s.entries
 	for i := range es {
-		if es[i].key == key {
+		if es[i].used && es[i].src == src {
 			return &es[i]
 		}
 	}
 	var victim *entry
 	for i := range es {
 		e := &es[i]
-		if e.key == 0 {
+		if !e.used {
 			victim = e
 			break
 		}
@@ -260,10 +295,11 @@ func (l *Limiter) slot(s *set, key uint64, now int64) *entry {
 			victim = e
 		}
 	}
-	if victim.key != 0 && victim.tat > now {
+	if victim.used && victim.tat > now {
 		s.evictions++
 	}
-	*victim = entry{key: key, tat: now, kissAt: never, seen: now}
+	s.inserted++
+	*victim = entry{src: src, tat: now, kissAt: never, seen: now, used: true}
 	return victim
 }
 
@@ -307,8 +343,9 @@ func (l *Limiter) Stats() Stats {
 		st.Kissed += s.kissed
 		st.Dropped += s.dropped
 		st.Evictions += s.evictions
+		st.Inserted += s.inserted
 		for j := range s.entries {
-			if s.entries[j].key != 0 {
+			if s.entries[j].used {
 				st.InUse++
 			}
 		}
@@ -317,8 +354,8 @@ func (l *Limiter) Stats() Stats {
 	return st
 }
 
-// MemoryBytes returns the size of the limiter's table: 48 bytes per entry
-// (an entry of 32 bytes, and a 64-byte header of lock and counters per set
+// MemoryBytes returns the size of the limiter's table: 64 bytes per entry
+// (an entry of 48 bytes, and a 64-byte header of lock and counters per set
 // of Ways entries), or a few KiB of counters when limiting is disabled. It
 // is fixed when the Limiter is made and does not grow with the number of
 // sources.
@@ -327,7 +364,8 @@ func (l *Limiter) MemoryBytes() int {
 }
 
 // mix is the SplitMix64 finaliser, a bijection of uint64 that spreads every
-// input bit over the output.
+// input bit over the output. It spreads the disabled limiter's counting over
+// its counters; it keys nothing.
 func mix(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 const sec = int64(time.Second)
@@ -24,11 +27,20 @@ func mustNew(t testing.TB, cfg Config) *Limiter {
 	return l
 }
 
-// run sends n requests from key at now and returns the decisions in order.
-func run(l *Limiter, key uint64, now int64, n int) []Decision {
+// src returns the address of test source k: an IPv6 address whose first 64
+// bits are k, so that each k is its own /64 (and its own source).
+func src(k uint64) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k)
+	b[15] = 1
+	return netip.AddrFrom16(b)
+}
+
+// run sends n requests from source k at now and returns the decisions in order.
+func run(l *Limiter, k uint64, now int64, n int) []Decision {
 	out := make([]Decision, n)
 	for i := range out {
-		out[i] = l.Allow(key, now)
+		out[i] = l.Allow(src(k), Instant(now))
 	}
 	return out
 }
@@ -52,19 +64,22 @@ func TestNewValidation(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate -1"},
-		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate NaN"},
-		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate +Inf"},
+		{Config{Rate: -1, Burst: 8, KissInterval: time.Second}, "rate-limit -1: want a finite number"},
+		{Config{Rate: math.NaN(), Burst: 8, KissInterval: time.Second}, "rate-limit NaN: want a finite number"},
+		{Config{Rate: math.Inf(1), Burst: 8, KissInterval: time.Second}, "rate-limit +Inf: want a finite number"},
 		{Config{Rate: 2e9, Burst: 8, KissInterval: time.Second}, "at most 1e9"},
 		{Config{Rate: 1e-12, Burst: 8, KissInterval: time.Second}, "burst/rate"},
 		{Config{Rate: 1.0 / 8, Burst: 1 << 40, KissInterval: time.Second}, "burst/rate"},
-		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "burst 0"},
-		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "burst -3"},
-		{Config{Rate: 0, Burst: -3}, "burst -3"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss interval 0"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "entries -1"},
-		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "entries"},
-		{Config{Rate: 0, Entries: -5}, "entries -5"},
+		{Config{Rate: 1.0 / 8, Burst: 0, KissInterval: time.Second}, "rate-burst 0: want 1 or more"},
+		{Config{Rate: 1.0 / 8, Burst: -3, KissInterval: time.Second}, "rate-burst -3: want 1 or more"},
+		{Config{Rate: 0, Burst: -3}, "rate-burst -3: want 1 or more"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: 0}, "kiss-interval 0s: want more than 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: -1}, "rate-entries -1: want 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: MaxEntries + 1}, "rate-entries 67108865: want 0"},
+		{Config{Rate: 0, Entries: -5}, "rate-entries -5: want 0"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 31}, "rate-ipv6-prefix 31: want a prefix length from 32 to 128"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 129}, "rate-ipv6-prefix 129: want"},
+		{Config{Rate: 0, IPv6Prefix: -1}, "rate-ipv6-prefix -1: want"},
 	}
 	for _, c := range bad {
 		l, err := New(c.cfg)
@@ -72,8 +87,9 @@ func TestNewValidation(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want an error", c.cfg, l)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "rate limit: ") {
-			t.Errorf("New(%+v) error %q, want it to contain %q", c.cfg, err, c.want)
+		// Each error names the option (flag and config key) it is about.
+		if _, ok := option.As(err); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(%+v) error %q, want an option error containing %q", c.cfg, err, c.want)
 		}
 	}
 
@@ -83,7 +99,7 @@ func TestNewValidation(t *testing.T) {
 		if got := l.Config().Entries; got != s.want || l.Stats().Entries != s.want {
 			t.Errorf("Entries %d: got %d (stats %d), want %d", s.in, got, l.Stats().Entries, s.want)
 		}
-		if got, want := l.MemoryBytes(), s.want*48; got != want {
+		if got, want := l.MemoryBytes(), s.want*64; got != want {
 			t.Errorf("Entries %d: MemoryBytes %d, want %d", s.in, got, want)
 		}
 	}
@@ -98,11 +114,11 @@ func TestNewValidation(t *testing.T) {
 }
 
 func TestLayout(t *testing.T) {
-	if s := unsafe.Sizeof(entry{}); s != 32 {
-		t.Errorf("entry is %d bytes, want 32", s)
+	if s := unsafe.Sizeof(entry{}); s != 48 {
+		t.Errorf("entry is %d bytes, want 48", s)
 	}
-	if s := unsafe.Sizeof(set{}); s != 192 {
-		t.Errorf("set is %d bytes, want 192", s)
+	if s := unsafe.Sizeof(set{}); s != 256 {
+		t.Errorf("set is %d bytes, want 256", s)
 	}
 	if s := unsafe.Offsetof(set{}.entries); s != 64 {
 		t.Errorf("set entries at offset %d, want 64", s)
@@ -119,14 +135,14 @@ func TestExactRateAlwaysAnswered(t *testing.T) {
 			step := int64(math.Ceil(1e9 / rate))
 			now := int64(12345)
 			for i := range 5000 {
-				if d := l.Allow(42, now); d != Answer {
+				if d := l.Allow(src(42), Instant(now)); d != Answer {
 					t.Fatalf("rate %v burst %d: request %d at exactly the rate: %v", rate, burst, i, d)
 				}
 				now += step
 			}
 			// One nanosecond early is too early once the burst is gone.
 			if burst == 1 {
-				if d := l.Allow(42, now-1); d == Answer {
+				if d := l.Allow(src(42), Instant(now-1)); d == Answer {
 					t.Errorf("rate %v burst 1: a request 1 ns early was answered", rate)
 				}
 			}
@@ -142,7 +158,7 @@ func TestFasterThanRate(t *testing.T) {
 		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Hour})
 		now := int64(0)
 		n := 0
-		for l.Allow(7, now) == Answer {
+		for l.Allow(src(7), Instant(now)) == Answer {
 			n++
 			now += 4 * sec
 			if n > 1000 {
@@ -156,7 +172,7 @@ func TestFasterThanRate(t *testing.T) {
 		got := 0
 		for range 100 {
 			now += 4 * sec
-			if l.Allow(7, now) == Answer {
+			if l.Allow(src(7), Instant(now)) == Answer {
 				got++
 			}
 		}
@@ -188,25 +204,25 @@ func TestBurstKissDrop(t *testing.T) {
 		}
 	}
 	// Drops until KissInterval has passed since the Kiss ...
-	if d := l.Allow(k, t0+int64(kiss)-1); d != Drop {
+	if d := l.Allow(src(k), Instant(t0+int64(kiss)-1)); d != Drop {
 		t.Fatalf("1 ns before the kiss interval: %v, want drop", d)
 	}
 	// ... then one more Kiss, and drops again.
-	if d := l.Allow(k, t0+int64(kiss)); d != Kiss {
+	if d := l.Allow(src(k), Instant(t0+int64(kiss))); d != Kiss {
 		t.Fatalf("at the kiss interval: %v, want kiss", d)
 	}
-	if d := l.Allow(k, t0+int64(kiss)); d != Drop {
+	if d := l.Allow(src(k), Instant(t0+int64(kiss))); d != Drop {
 		t.Fatalf("after the second kiss: %v, want drop", d)
 	}
 	// After one emission interval (8 s) one request's credit is back.
 	t1 := t0 + 8*sec
-	if d := l.Allow(k, t1-1); d != Kiss { // still over; last kiss 6 s ago
+	if d := l.Allow(src(k), Instant(t1-1)); d != Kiss { // still over; last kiss 6 s ago
 		t.Fatalf("1 ns before the credit returns: %v, want kiss", d)
 	}
-	if d := l.Allow(k, t1); d != Answer {
+	if d := l.Allow(src(k), Instant(t1)); d != Answer {
 		t.Fatalf("after 8 s: %v, want answer", d)
 	}
-	if d := l.Allow(k, t1); d != Drop { // over again, kissed 1 ns ago
+	if d := l.Allow(src(k), Instant(t1)); d != Drop { // over again, kissed 1 ns ago
 		t.Fatalf("second request after 8 s: %v, want drop", d)
 	}
 
@@ -243,7 +259,7 @@ func TestNeverKiss(t *testing.T) {
 func TestDisabled(t *testing.T) {
 	l := mustNew(t, Config{Rate: 0, Entries: 1 << 20})
 	for i := range 10000 {
-		if d := l.Allow(uint64(i%3), 0); d != Answer {
+		if d := l.Allow(src(uint64(i%3)), 0); d != Answer {
 			t.Fatalf("disabled limiter: %v", d)
 		}
 	}
@@ -268,23 +284,23 @@ func TestClockBackwards(t *testing.T) {
 	// The clock steps back 50 s: no time has passed for this source, so
 	// it has no credit and was kissed "just now".
 	t1 := t0 - 50*sec
-	if d := l.Allow(5, t1); d != Drop {
+	if d := l.Allow(src(5), Instant(t1)); d != Drop {
 		t.Fatalf("after stepping back: %v, want drop", d)
 	}
 	// Repeated steps back give no credit either.
 	for i := range 20 {
-		if d := l.Allow(5, t1-int64(i)*sec); d == Answer {
+		if d := l.Allow(src(5), Instant(t1-int64(i)*sec)); d == Answer {
 			t.Fatalf("step back %d: answered", i)
 		}
 	}
 	t2 := t1 - 19*sec // where the source's clock now stands
-	if d := l.Allow(5, t2+4*sec); d != Kiss {
+	if d := l.Allow(src(5), Instant(t2+4*sec)); d != Kiss {
 		t.Fatalf("kiss interval after the steps: %v, want kiss", d)
 	}
-	if d := l.Allow(5, t2+8*sec-1); d == Answer {
+	if d := l.Allow(src(5), Instant(t2+8*sec-1)); d == Answer {
 		t.Fatalf("credit 1 ns early after the steps")
 	}
-	if d := l.Allow(5, t2+8*sec); d != Answer {
+	if d := l.Allow(src(5), Instant(t2+8*sec)); d != Answer {
 		t.Fatalf("credit after one interval past the steps: %v", d)
 	}
 }
@@ -293,13 +309,13 @@ func TestExtremeTimes(t *testing.T) {
 	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 3, KissInterval: time.Second, Entries: 16})
 	times := []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, 0, math.MinInt64 + 1, -1, math.MaxInt64, math.MinInt64}
 	for i, now := range times {
-		if d := l.Allow(uint64(100+i), now); d != Answer {
+		if d := l.Allow(src(uint64(100+i)), Instant(now)); d != Answer {
 			t.Errorf("first request of a source at %d: %v", now, d)
 		}
 	}
 	for _, now := range times {
 		for k := range uint64(4) {
-			if d := l.Allow(k, now); d > Drop {
+			if d := l.Allow(src(k), Instant(now)); d > Drop {
 				t.Fatalf("decision %d", d)
 			}
 		}
@@ -342,13 +358,13 @@ func TestSaturating(t *testing.T) {
 	}
 }
 
-// keysIn returns the keys held by the table, in slot order.
+// keysIn returns the test sources (see src) held by the table, in slot order.
 func keysIn(l *Limiter) []uint64 {
 	var ks []uint64
 	for i := range l.sets {
 		for _, e := range l.sets[i].entries {
-			if e.key != 0 {
-				ks = append(ks, e.key)
+			if e.used {
+				ks = append(ks, e.src.hi)
 			}
 		}
 	}
@@ -375,7 +391,7 @@ func TestEvictsLeastRestricted(t *testing.T) {
 	if s := l.Stats(); s.InUse != 4 || s.Evictions != 0 {
 		t.Fatalf("filled: %+v", s)
 	}
-	if d := l.Allow(5, now); d != Answer {
+	if d := l.Allow(src(5), Instant(now)); d != Answer {
 		t.Fatalf("new source: %v", d)
 	}
 	ks := keysIn(l)
@@ -386,7 +402,7 @@ func TestEvictsLeastRestricted(t *testing.T) {
 		t.Errorf("stats %+v, want 1 eviction", s)
 	}
 	// The limited source is still limited.
-	if d := l.Allow(1, now); d == Answer {
+	if d := l.Allow(src(1), Instant(now)); d == Answer {
 		t.Errorf("limited source answered after another was evicted")
 	}
 }
@@ -399,7 +415,7 @@ func TestIdleEntriesReusedWithoutEviction(t *testing.T) {
 	// 64 s later everyone has their burst back: forgetting them loses nothing.
 	now := 64 * sec
 	for k := range uint64(100) {
-		if d := l.Allow(1000+k, now+int64(k)*8*sec); d != Answer {
+		if d := l.Allow(src(1000+k), Instant(now+int64(k)*8*sec)); d != Answer {
 			t.Fatalf("new source %d: %v", k, d)
 		}
 	}
@@ -415,7 +431,7 @@ func TestFailOpen(t *testing.T) {
 	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 4, KissInterval: time.Second, Entries: Ways})
 	now := sec
 	run(l, 1, now, 4) // the victim has spent its burst
-	if d := l.Allow(1, now); d == Answer {
+	if d := l.Allow(src(1), Instant(now)); d == Answer {
 		t.Fatal("victim not limited")
 	}
 	// An attacker uses three more addresses to the same degree, a moment
@@ -423,7 +439,7 @@ func TestFailOpen(t *testing.T) {
 	for k := uint64(2); k <= 4; k++ {
 		run(l, k, now+1, 4)
 	}
-	l.Allow(5, now+1)
+	l.Allow(src(5), Instant(now+1))
 	if has(keysIn(l), 1) {
 		t.Fatalf("victim still in table %v", keysIn(l))
 	}
@@ -442,7 +458,7 @@ func TestManyKeysFixedMemory(t *testing.T) {
 	now := int64(0)
 	// Warm up: fill the table once.
 	for range 1 << 17 {
-		l.Allow(rng.Uint64(), now)
+		l.Allow(src(rng.Uint64()), Instant(now))
 		now += int64(time.Microsecond)
 	}
 	var before, after runtime.MemStats
@@ -455,7 +471,7 @@ func TestManyKeysFixedMemory(t *testing.T) {
 		if i%4 == 0 {
 			k = uint64(i % 5000)
 		}
-		l.Allow(k, now)
+		l.Allow(src(k), Instant(now))
 		now += int64(time.Microsecond)
 	}
 	runtime.GC()
@@ -488,18 +504,19 @@ func TestAllowDoesNotAllocate(t *testing.T) {
 	var i uint64
 	fresh := testing.AllocsPerRun(10000, func() { // new sources, evictions
 		i++
-		l.Allow(i, int64(i))
+		l.Allow(src(i), Instant(int64(i)))
 	})
 	same := testing.AllocsPerRun(10000, func() { // answer, kiss, drop
 		i++
-		l.Allow(7, int64(i)*1000)
+		l.Allow(src(7), Instant(int64(i)*1000))
 	})
 	off := mustNew(t, Config{})
-	disabled := testing.AllocsPerRun(1000, func() { off.Allow(1, 0) })
-	addr := netip.MustParseAddr("2001:db8::1")
-	key := testing.AllocsPerRun(1000, func() { _ = AddrKey(addr) })
-	if fresh != 0 || same != 0 || disabled != 0 || key != 0 {
-		t.Errorf("allocations per call: new sources %v, one source %v, disabled %v, AddrKey %v", fresh, same, disabled, key)
+	disabled := testing.AllocsPerRun(1000, func() { off.Allow(src(1), 0) })
+	v4 := netip.MustParseAddr("192.0.2.1")
+	zoned := netip.MustParseAddr("fe80::1%eth0")
+	addrs := testing.AllocsPerRun(1000, func() { l.Allow(v4, 1); l.Allow(zoned, 1) })
+	if fresh != 0 || same != 0 || disabled != 0 || addrs != 0 {
+		t.Errorf("allocations per call: new sources %v, one source %v, disabled %v, IPv4 and zoned %v", fresh, same, disabled, addrs)
 	}
 	if s := l.Stats(); s.Evictions == 0 || s.Kissed == 0 || s.Dropped == 0 {
 		t.Errorf("the allocation runs did not exercise every path: %+v", s)
@@ -538,7 +555,7 @@ func TestConcurrentHotKey(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				// The hot key, at a frozen instant.
-				switch l.Allow(0xabc, 0) {
+				switch l.Allow(src(0xabc), 0) {
 				case Answer:
 					answered.Add(1)
 				case Kiss:
@@ -548,8 +565,8 @@ func TestConcurrentHotKey(t *testing.T) {
 				}
 				// Own and shared keys on a moving clock.
 				now := clock.Add(int64(time.Millisecond))
-				l.Allow(uint64(w)<<32|uint64(i%300), now)
-				l.Allow(uint64(i%50), now)
+				l.Allow(src(uint64(w)<<32|uint64(i%300)), Instant(now))
+				l.Allow(src(uint64(i%50)), Instant(now))
 			}
 		})
 	}
@@ -583,7 +600,7 @@ type step struct {
 // most Ways distinct keys may be used, so that no entry is evicted.
 func checkSteps(t testing.TB, cfg Config, seed uint64, steps []step) {
 	t.Helper()
-	l, err := newSeeded(cfg, seed)
+	l, err := New(cfg)
 	if err != nil {
 		t.Fatalf("config %+v: %v", cfg, err)
 	}
@@ -609,7 +626,7 @@ func checkSteps(t testing.TB, cfg Config, seed uint64, steps []step) {
 			k.elapsed += float64(now - k.last)
 		}
 		k.last, k.seen = now, true
-		d := l.Allow(s.key, now)
+		d := l.Allow(src(s.key), Instant(now))
 		if d > Drop {
 			t.Fatalf("step %d: decision %d out of range", i, d)
 		}
@@ -662,7 +679,7 @@ func decodeSteps(data []byte) (Config, []step) {
 		Entries:      []int{4, 16, 1024}[int(data[0]/8)%3],
 	}
 	unit := int64(math.Ceil(1e9/cfg.Rate)) / 32
-	keys := []uint64{0, 1, zeroKey ^ 1, math.MaxUint64}
+	keys := []uint64{0, 1, 0x9e3779b97f4a7c14, math.MaxUint64}
 	var steps []step
 	for b := data[3:]; len(b) >= 3; b = b[3:] {
 		dt := int64(int16(uint16(b[1])<<8 | uint16(b[2])))
@@ -711,7 +728,7 @@ func TestPropertyManyKeys(t *testing.T) {
 			KissInterval: propKiss[rng.IntN(len(propKiss))],
 			Entries:      1 << rng.IntN(8),
 		}
-		l, err := newSeeded(cfg, seed)
+		l, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -726,7 +743,7 @@ func TestPropertyManyKeys(t *testing.T) {
 			default:
 				now += rng.Int64N(int64(time.Second))
 			}
-			d := l.Allow(rng.Uint64N(1+uint64(rng.IntN(1<<16))), now)
+			d := l.Allow(src(rng.Uint64N(1+uint64(rng.IntN(1<<16)))), Instant(now))
 			if d > Drop {
 				t.Fatalf("decision %d", d)
 			}
@@ -742,32 +759,170 @@ func TestPropertyManyKeys(t *testing.T) {
 	}
 }
 
-func TestAddrKey(t *testing.T) {
-	v4 := netip.MustParseAddr("192.0.2.1")
-	mapped := netip.MustParseAddr("::ffff:192.0.2.1")
-	zoned := netip.MustParseAddr("fe80::1%eth0")
-	plain := netip.MustParseAddr("fe80::1")
-	if AddrKey(v4) != AddrKey(mapped) {
-		t.Error("IPv4 and IPv4-mapped keys differ")
+func TestSources(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1, Burst: 1, KissInterval: time.Second})
+	same := [][2]string{
+		{"192.0.2.1", "::ffff:192.0.2.1"},          // IPv4-mapped is the IPv4 address
+		{"fe80::1%eth0", "fe80::1"},                // the zone is ignored
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::"}, // one /64
+		{"2001:db8:1:2::", "2001:db8:1:2:8000::1"},
 	}
-	if AddrKey(zoned) != AddrKey(plain) {
-		t.Error("the zone changes the key")
-	}
-	seen := map[uint64]netip.Addr{}
-	add := func(a netip.Addr) {
-		k := AddrKey(a)
-		if b, dup := seen[k]; dup {
-			t.Fatalf("%v and %v share key %#x", a, b, k)
+	for _, p := range same {
+		a, b := netip.MustParseAddr(p[0]), netip.MustParseAddr(p[1])
+		if sourceOf(a, l.hiMask, l.loMask) != sourceOf(b, l.hiMask, l.loMask) || l.Prefix(a) != l.Prefix(b) {
+			t.Errorf("%v and %v are different sources (%v, %v)", a, b, l.Prefix(a), l.Prefix(b))
 		}
-		seen[k] = a
 	}
-	for i := range 1 << 16 {
-		add(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}))
-		p := [16]byte{0x20, 0x01, 6: byte(i >> 8), 7: byte(i), 15: 1} // ::1 in each of 65536 /64s
-		add(netip.AddrFrom16(p))
-		h := [16]byte{0x20, 0x01, 8: 1, 14: byte(i >> 8), 15: byte(i)} // 65536 hosts in one /64
-		add(netip.AddrFrom16(h))
+	prefixes := map[string]string{
+		"192.0.2.1":              "192.0.2.1/32",
+		"::ffff:10.1.2.3":        "10.1.2.3/32",
+		"2001:db8:1:2:3:4:5:6":   "2001:db8:1:2::/64",
+		"::1":                    "::/64",
+		"::ffff:0:1:2":           "::/64", // not IPv4-mapped: 0:1:2 is not in ::ffff:0:0/96
+		"64:ff9b::c000:201":      "64:ff9b::/64",
+		"fe80::1%eth0":           "fe80::/64",
+		"2001:db8:ffff:ffff:1::": "2001:db8:ffff:ffff::/64",
 	}
+	for in, want := range prefixes {
+		if got := l.Prefix(netip.MustParseAddr(in)); got.String() != want {
+			t.Errorf("Prefix(%s) = %v, want %s", in, got, want)
+		}
+	}
+	for _, c := range []struct {
+		bits int
+		in   string
+		want string
+	}{
+		{128, "2001:db8::1", "2001:db8::1/128"},
+		{56, "2001:db8:1:23ff::1", "2001:db8:1:2300::/56"},
+		{48, "2001:db8:1:23ff::1", "2001:db8:1::/48"},
+		{96, "2001:db8::1:2:3", "2001:db8::1:0:0/96"},
+		{127, "2001:db8::3", "2001:db8::2/127"},
+		{32, "2001:db8:1::", "2001:db8::/32"},
+	} {
+		lp := mustNew(t, Config{Rate: 1, Burst: 1, KissInterval: time.Second, IPv6Prefix: c.bits})
+		if got := lp.Prefix(netip.MustParseAddr(c.in)); got.String() != c.want {
+			t.Errorf("/%d: Prefix(%s) = %v, want %s", c.bits, c.in, got, c.want)
+		}
+	}
+	// No IPv6 prefix, whatever its length, is the source of an IPv4 address.
+	for bits := MinIPv6Prefix; bits <= 128; bits++ {
+		hi, lo := prefixMasks(bits)
+		for _, a := range []string{"::ffff:0:0", "::ffff:ffff:ffff", "::fffe:ffff:ffff", "::1:ffff:0:0", "0:0:0:1::ffff:0:0"} {
+			addr := netip.MustParseAddr(a)
+			if addr.Is4In6() {
+				continue
+			}
+			v6 := sourceOf(addr, hi, lo)
+			if v6.hi == 0 && v6.lo>>32 == 0xffff {
+				t.Errorf("/%d: %v is limited as an IPv4 address", bits, addr)
+			}
+		}
+	}
+	// Sets are chosen by a keyed hash: two limiters place sources apart.
+	l1 := mustNew(t, DefaultConfig())
+	l2 := mustNew(t, DefaultConfig())
+	differ := 0
+	for k := range uint64(64) {
+		s := sourceOf(src(k), l1.hiMask, l1.loMask)
+		if s.hash(l1.seed)&l1.setMask != s.hash(l2.seed)&l2.setMask {
+			differ++
+		}
+	}
+	if differ < 32 {
+		t.Errorf("two limiters put %d of 64 sources in the same sets", 64-differ)
+	}
+}
+
+// oldAddrKey is the key sources were matched by until issue 14: an unkeyed,
+// invertible mix of the address.
+func oldAddrKey(a netip.Addr) uint64 {
+	b := a.Unmap().As16()
+	return mix(binary.BigEndian.Uint64(b[:8])) ^ binary.BigEndian.Uint64(b[8:])
+}
+
+// TestCollisionAttack: a host with an IPv6 prefix computes, for a victim's
+// address, an address of its own whose old key equals the victim's, and
+// floods from it. The victim must still get its whole burst: no source can
+// spend another's allowance. (Against the old key it got 1 answer of 5.)
+func TestCollisionAttack(t *testing.T) {
+	const burst = 5
+	attackerNet := uint64(0x2001_0db8_0bad_0001) // the attacker's /64
+	for _, victim := range []string{"192.0.2.7", "2001:db8:1:2::7", "::ffff:198.51.100.1"} {
+		for _, bits := range []int{64, 128} {
+			v := netip.MustParseAddr(victim)
+			var b [16]byte
+			binary.BigEndian.PutUint64(b[:8], attackerNet)
+			binary.BigEndian.PutUint64(b[8:], mix(attackerNet)^oldAddrKey(v))
+			attacker := netip.AddrFrom16(b)
+			if oldAddrKey(attacker) != oldAddrKey(v) {
+				t.Fatalf("test premise: %v does not collide with %v", attacker, v)
+			}
+			l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second, Entries: 1024, IPv6Prefix: bits})
+			now := 10 * sec
+			attacked := 0
+			for range 100 {
+				if l.Allow(attacker, Instant(now)) == Answer {
+					attacked++
+				}
+			}
+			answered := 0
+			for range burst {
+				if l.Allow(v, Instant(now)) == Answer {
+					answered++
+				}
+			}
+			if answered != burst || attacked != burst {
+				t.Errorf("/%d: after %v flooded, victim %v answered %d of %d (attacker %d of 100, want %d)",
+					bits, attacker, v, answered, burst, attacked, burst)
+			}
+		}
+	}
+}
+
+// TestIPv6PrefixFlood: a flood from 10 000 addresses of one /64 is limited as
+// one source (one burst), while the rest of the world is not touched; with
+// IPv6Prefix 128 each address is its own source.
+func TestIPv6PrefixFlood(t *testing.T) {
+	const burst = 8
+	flood := func(l *Limiter, now int64) (answered int) {
+		for i := range 10000 {
+			var b [16]byte
+			binary.BigEndian.PutUint64(b[:8], 0x2001_0db8_0bad_0001)
+			binary.BigEndian.PutUint64(b[8:], mix(uint64(i)))
+			if l.Allow(netip.AddrFrom16(b), Instant(now)) == Answer {
+				answered++
+			}
+		}
+		return answered
+	}
+	for _, c := range []struct {
+		bits, want int
+	}{{0, burst}, {64, burst}, {56, burst}, {128, 10000}} {
+		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second, Entries: 1 << 16, IPv6Prefix: c.bits})
+		now := 10 * sec
+		if got := flood(l, now); got != c.want {
+			t.Errorf("IPv6Prefix %d: a flood from 10000 addresses of one /64 got %d answers, want %d", c.bits, got, c.want)
+		}
+		for _, other := range []string{"2001:db8:bad:201::1", "192.0.2.1", "::ffff:192.0.2.2"} {
+			if a, _, _ := count(runAddr(l, netip.MustParseAddr(other), now, burst)); a != burst {
+				t.Errorf("IPv6Prefix %d: %s got %d of its burst of %d after the flood", c.bits, other, a, burst)
+			}
+		}
+		// Limited as one source, the /64 gets its credit back at the rate.
+		if got := flood(l, now+8*sec); c.bits != 128 && got != 1 {
+			t.Errorf("IPv6Prefix %d: 8 s later the /64 got %d answers, want 1", c.bits, got)
+		}
+	}
+}
+
+// runAddr sends n requests from a at now and returns the decisions in order.
+func runAddr(l *Limiter, a netip.Addr, now int64, n int) []Decision {
+	out := make([]Decision, n)
+	for i := range out {
+		out[i] = l.Allow(a, Instant(now))
+	}
+	return out
 }
 
 func TestDecisionString(t *testing.T) {
@@ -778,26 +933,38 @@ func TestDecisionString(t *testing.T) {
 	}
 }
 
+// benchAddrs returns n source addresses, each its own /64, made before the
+// benchmark runs so that it measures Allow alone.
+func benchAddrs(n int, base uint64) []netip.Addr {
+	out := make([]netip.Addr, n)
+	for i := range out {
+		out[i] = src(mix(base | uint64(i)))
+	}
+	return out
+}
+
 func BenchmarkAllow(b *testing.B) {
 	l := mustNew(b, DefaultConfig())
+	addrs := benchAddrs(4096, 0)
 	now := int64(0)
-	var i uint64
+	var i int
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		l.Allow(mix(i&4095), now) // 4096 sources, each sending every ~16 µs
+		l.Allow(addrs[i&4095], Instant(now)) // 4096 sources, each sending every ~16 µs
 		now += int64(4 * time.Nanosecond)
 	}
 }
 
 func BenchmarkAllowNewSources(b *testing.B) {
 	l := mustNew(b, DefaultConfig())
+	addrs := benchAddrs(1<<18, 0) // four times the table: every source is new again when it comes back
 	now := int64(0)
-	var i uint64
+	var i int
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		l.Allow(mix(i), now) // every request from a new source: evictions
+		l.Allow(addrs[i&(1<<18-1)], Instant(now)) // every request from a new source: evictions
 		now += int64(time.Microsecond)
 	}
 }
@@ -807,12 +974,12 @@ func BenchmarkAllowParallel(b *testing.B) {
 	var ids atomic.Uint64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		base := ids.Add(1) << 40 // each goroutine (socket) its own 4096 sources
-		now := int64(0)          // and its own clock, as a socket's receive timestamps
-		var i uint64
+		addrs := benchAddrs(4096, ids.Add(1)<<40) // each goroutine (socket) its own 4096 sources
+		now := int64(0)                           // and its own clock, as a socket's receive timestamps
+		var i int
 		for pb.Next() {
 			i++
-			l.Allow(mix(base|i&4095), now)
+			l.Allow(addrs[i&4095], Instant(now))
 			now += int64(4 * time.Nanosecond)
 		}
 	})
@@ -820,18 +987,19 @@ func BenchmarkAllowParallel(b *testing.B) {
 
 func BenchmarkAllowParallelOneSource(b *testing.B) {
 	l := mustNew(b, DefaultConfig())
+	a := src(1)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			l.Allow(1, 0)
+			l.Allow(a, 0)
 		}
 	})
 }
 
 func BenchmarkStats(b *testing.B) {
 	l := mustNew(b, DefaultConfig())
-	for i := range uint64(1 << 17) {
-		l.Allow(mix(i), 0)
+	for _, a := range benchAddrs(1<<17, 0) {
+		l.Allow(a, 0)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -841,10 +1009,11 @@ func BenchmarkStats(b *testing.B) {
 
 func BenchmarkAllowDisabled(b *testing.B) {
 	l := mustNew(b, Config{})
-	var i uint64
+	addrs := benchAddrs(4096, 0)
+	var i int
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		l.Allow(i, 0)
+		l.Allow(addrs[i&4095], 0)
 	}
 }

@@ -34,12 +34,12 @@ var testClient = netip.MustParseAddrPort("127.0.0.1:40123")
 
 // respond answers one request from testClient received at rx (host
 // realtime, 0 for none) as a socket answers a batch of one: Begin reads the
-// clock, Respond builds the reply, StampTransmit stamps it.
+// clock, Respond builds the reply, StampReply stamps it.
 func respond(r *Responder, req, resp []byte, rx int64) (int, Verdict) {
 	b := r.Begin()
 	n, v := r.Respond(&b, Request{Data: req, Rx: timescale.Realtime(rx), Source: testClient}, resp)
 	if n > 0 {
-		StampTransmit(resp, r.TransmitTime(&b))
+		StampReply(&b, resp, r.TransmitTAI())
 	}
 	return n, v
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func TestRespondDrops(t *testing.T) {
 		{"47 bytes", v4(nil)[:47], DropShort},
 		{"mode 6 readstat (12 bytes)", []byte{0x16, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, DropShort},
 		{"version 0", request(t, 0, 3, 6, 99, nil), DropVersion},
-		{"version 5", request(t, 5, 3, 6, 99, nil), DropVersion},
+		{"version 5 without a draft identification", request(t, 5, 3, 6, 99, nil), DropVersion},
 		{"version 6", request(t, 6, 3, 6, 99, nil), DropVersion},
 		{"version 7", request(t, 7, 3, 6, 99, nil), DropVersion},
 		{"version 0 and mode 6", request(t, 0, 6, 6, 99, nil), DropVersion},
@@ -331,7 +332,7 @@ func TestRespondProperty(t *testing.T) {
 				req = append(req[:ntp.HeaderLen], []([]byte){mac(20), mac(24), make([]byte, 4), extension(1, 16+4*rng.IntN(10))}[rng.IntN(4)]...)
 			}
 		}
-		resp := make([]byte, ntp.HeaderLen)
+		resp := make([]byte, max(len(req), ntp.HeaderLen))
 		n, v := respond(r, req, resp, 0)
 		checkReply(t, req, resp, n, v)
 		if n > 0 {
@@ -343,20 +344,40 @@ func TestRespondProperty(t *testing.T) {
 	}
 }
 
-// wellFormed says whether req is a client request that must be answered.
+// wellFormed says whether req is a client request that must be answered:
+// versions 1 to 4 with a well-formed trailer, or version 5 with well-formed
+// extension fields naming this draft.
 func wellFormed(req []byte) bool {
 	if len(req) < ntp.HeaderLen {
 		return false
 	}
 	version, mode := req[0]>>3&7, req[0]&7
-	if version < 1 || version > 4 || mode != ntp.ModeClient {
+	if version < 1 || version > 5 || mode != ntp.ModeClient {
 		return false
+	}
+	if version == ntp.Version5 {
+		draft := false
+		for rest := req[ntp.HeaderLen:]; ; {
+			f, next, ok, err := ntp.NextExtensionV5(rest)
+			if err != nil {
+				return false
+			}
+			if !ok {
+				return draft
+			}
+			if f.Type == ntp.ExtV5DraftID {
+				draft = string(f.Value) == ntp.V5Draft
+			}
+			rest = next
+		}
 	}
 	_, _, err := ntp.Trailer(req)
 	return err == nil
 }
 
-// checkReply checks the invariants of every reply to req.
+// checkReply checks the invariants of every reply to req: never longer than
+// req; 48 bytes to versions 1 to 4 (and the smear declaration's field when
+// asked), as long as the request for version 5.
 func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 	t.Helper()
 	if n > len(req) {
@@ -371,7 +392,21 @@ func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 		}
 		return
 	}
-	if n != ntp.HeaderLen || v != Answered {
+	if req[0]>>3&7 == ntp.Version5 {
+		var h, q ntp.HeaderV5
+		_ = h.Decode(resp)
+		_ = q.Decode(req)
+		ts, ok := v.Timescale()
+		if n != len(req) || !ok || resp[0]>>3&7 != 5 || h.Mode != ntp.ModeServer || h.ClientCookie != q.ClientCookie || h.Timescale != ts {
+			t.Fatalf("request % x: %d bytes, %v, reply %+v", req, n, v, h)
+		}
+		return
+	}
+	want := ntp.HeaderLen
+	if _, l, ok := ntp.FindExtension(req, ntp.ExtSmearInfo); ok && req[0]>>3&7 == 4 {
+		want += l
+	}
+	if n != want || v != Answered {
 		t.Fatalf("reply length %d verdict %v", n, v)
 	}
 	h := decode(t, resp)
@@ -383,12 +418,13 @@ func checkReply(t *testing.T, req, resp []byte, n int, v Verdict) {
 // countingLimiter answers with a fixed decision and records its calls.
 type countingLimiter struct {
 	decision ratelimit.Decision
-	keys     []uint64
+	keys     []netip.Addr
 	monos    []int64
 }
 
-func (l *countingLimiter) Allow(key uint64, mono int64) ratelimit.Decision {
-	l.keys = append(l.keys, key)
+func (l *countingLimiter) Allow(src netip.Addr, at ratelimit.Instant) ratelimit.Decision {
+	mono := int64(at)
+	l.keys = append(l.keys, src)
 	l.monos = append(l.monos, mono)
 	return l.decision
 }
@@ -421,7 +457,7 @@ func TestRespondLimiter(t *testing.T) {
 			t.Errorf("kiss:\n got %+v\nwant %+v", h, want)
 		}
 	}
-	if key := ratelimit.AddrKey(testClient.Addr()); !slices.Equal(kiss.keys, []uint64{key, key}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
+	if a := testClient.Addr(); !slices.Equal(kiss.keys, []netip.Addr{a, a}) || kiss.monos[0] != int64(tbl.TAIFromTime(at)) {
 		t.Errorf("limiter called with keys %v at %v", kiss.keys, kiss.monos)
 	}
 
@@ -544,7 +580,7 @@ func TestRespondAllocatesNothing(t *testing.T) {
 	req := request(t, 4, 3, 6, 12345, mac(20))
 	resp := make([]byte, ntp.HeaderLen)
 	for _, src := range []timescale.Source{newFakeSource(tbl, mustTime(t, "2016-12-31T18:00:00Z"), time.Microsecond), sys} {
-		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]uint64, 0, 4096), monos: make([]int64, 0, 4096)})
+		r := NewResponder(src, s, testSettings, &countingLimiter{decision: ratelimit.Answer, keys: make([]netip.Addr, 0, 4096), monos: make([]int64, 0, 4096)})
 		rx := time.Now().UnixNano()
 		if a := testing.AllocsPerRun(1000, func() { respond(r, req, resp, rx) }); a != 0 {
 			t.Errorf("%s: %v allocations per reply", src.Name(), a)
@@ -566,7 +602,7 @@ func TestVerdicts(t *testing.T) {
 	if Verdict(200).String() != "unknown" {
 		t.Error("out-of-range verdict")
 	}
-	want := []Verdict{DropShort, DropVersion, DropMode, DropMalformed, DropRateLimited, DropSource}
+	want := []Verdict{DropShort, DropVersion, DropMode, DropMalformed, DropRateLimited, DropSource, DropUnauthenticated}
 	if got := DropReasons(); !slices.Equal(got, want) {
 		t.Errorf("DropReasons %v, want %v", got, want)
 	}
@@ -574,5 +610,41 @@ func TestVerdicts(t *testing.T) {
 	st.Verdicts[Answered], st.Verdicts[Kissed], st.Verdicts[DropMode], st.Verdicts[DropShort] = 5, 2, 3, 4
 	if st.Answered() != 5 || st.Dropped() != 7 {
 		t.Errorf("answered %d dropped %d", st.Answered(), st.Dropped())
+	}
+}
+
+// TestRespondImpossibleSources: requests that claim a source no host sends
+// from (port 0, an unspecified, multicast or broadcast address) are dropped
+// as bad_source, whatever they hold; real sources of every kind are answered.
+func TestRespondImpossibleSources(t *testing.T) {
+	tbl := leap.Default()
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	req := request(t, 4, ntp.ModeClient, 6, 99, nil)
+	for _, c := range []struct {
+		src  string
+		want Verdict
+	}{
+		{"127.0.0.1:0", DropSource},
+		{"0.0.0.0:123", DropSource},
+		{"[::]:123", DropSource},
+		{"255.255.255.255:123", DropSource},
+		{"224.0.1.1:123", DropSource},
+		{"239.255.255.250:40000", DropSource},
+		{"[ff02::101]:123", DropSource},
+		{"[ff05::1:3]:40000", DropSource},
+		{"127.0.0.1:123", Answered},
+		{"127.0.0.5:40000", Answered},
+		{"[::1]:40000", Answered},
+	} {
+		b := r.Begin()
+		src := netip.MustParseAddrPort(c.src)
+		if n, v := r.Respond(&b, Request{Data: req, Source: src}, make([]byte, ntp.HeaderLen)); v != c.want || (v == Answered) != (n == ntp.HeaderLen) {
+			t.Errorf("from %s: %d bytes, %v; want %v", c.src, n, v, c.want)
+		}
+	}
+	if b := r.Begin(); true {
+		if _, v := r.Respond(&b, Request{Data: req}, make([]byte, ntp.HeaderLen)); v != DropSource {
+			t.Errorf("no source: %v", v)
+		}
 	}
 }

@@ -32,7 +32,7 @@ type slot struct {
 	req   [maxRequest]byte
 	oob   [oobSize]byte
 	name  unix.RawSockaddrInet6 // large enough for IPv4 and IPv6 sources
-	reply [ntp.HeaderLen]byte
+	reply [maxRequest]byte      // a plain reply is 48 bytes, an NTS reply as long as its request
 	// replyOOB carries the packet-info that makes the reply leave from the
 	// address the request was sent to (sockets bound to a wildcard address).
 	replyOOB [oobSize]byte
@@ -46,7 +46,9 @@ type counters struct {
 	received atomic.Uint64
 	verdicts [numVerdicts]atomic.Uint64
 	errors   atomic.Uint64
-	_        [64]byte // keep sockets' counters on separate cache lines
+	// sendDropped counts replies dropped because the send buffer was full.
+	sendDropped atomic.Uint64
+	_           [64]byte // keep sockets' counters on separate cache lines
 }
 
 // socket is one UDP socket with its batch buffers. Everything a packet needs
@@ -66,6 +68,11 @@ type socket struct {
 	wtmpl  [batchSize]mmsg.Msg
 	wmsgs  [batchSize]mmsg.Msg
 	nwrite int
+	// ntsSlots hold the NTS state of each slot's request; sealed[j] says
+	// which slot the j-th reply of the batch came from when it must be
+	// sealed by SealNTS (-1 when it is a plain reply).
+	ntsSlots []NTSSlot
+	sealed   [batchSize]int16
 
 	stats counters
 }
@@ -82,6 +89,7 @@ func newSocket(conn *net.UDPConn, r *Responder, l listener) (*socket, error) {
 
 // initBuffers points every header at its slot's buffers, once.
 func (s *socket) initBuffers() {
+	s.ntsSlots = NewNTSSlots(batchSize)
 	for i := range s.slots {
 		sl := &s.slots[i]
 		s.rmsgs[i].Set(&sl.riov, sl.req[:], &sl.name, sl.oob[:])
@@ -109,11 +117,17 @@ func (s *socket) serve() error {
 		}
 		s.handle(n)
 		if s.nwrite > 0 {
-			failed, err := s.mc.Send(s.wmsgs[:s.nwrite])
+			// Never wait for room in the send buffer: a flood whose replies
+			// overrun one slow path out would stop this socket reading, for
+			// clients on every interface. What does not fit is dropped.
+			failed, dropped, err := s.mc.TrySend(s.wmsgs[:s.nwrite])
 			if failed > 0 {
 				// A reply that cannot be sent (an unreachable client, say)
 				// is skipped; the rest of the batch still went.
 				s.stats.errors.Add(uint64(failed))
+			}
+			if dropped > 0 {
+				s.stats.sendDropped.Add(uint64(dropped))
 			}
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
@@ -138,11 +152,16 @@ func (s *socket) handle(n int) {
 			continue
 		}
 		ctl := mmsg.ParseControl(rm.Control(sl.oob[:]))
-		req := Request{Data: sl.req[:rm.Len], Rx: timescale.Realtime(ctl.Rx), Source: mmsg.Source(&sl.name, rm.Hdr.Namelen)}
+		req := Request{Data: sl.req[:rm.Len], Rx: timescale.Realtime(ctl.Rx), Source: mmsg.Source(&sl.name, rm.Hdr.Namelen), NTS: &s.ntsSlots[i]}
 		size, v := s.r.Respond(&b, req, sl.reply[:])
 		tally[v]++
 		if size == 0 {
 			continue
+		}
+		sl.wiov.SetLen(size)
+		s.sealed[s.nwrite] = -1
+		if v == AnsweredNTS {
+			s.sealed[s.nwrite] = int16(i)
 		}
 		w := &s.wmsgs[s.nwrite]
 		*w = s.wtmpl[i]
@@ -154,9 +173,22 @@ func (s *socket) handle(n int) {
 		s.nwrite++
 	}
 	if s.nwrite > 0 {
-		ts := s.r.TransmitTime(&b)
+		x := s.r.TransmitTAI()
 		for i := 0; i < s.nwrite; i++ {
-			StampTransmit(unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), ts)
+			if s.sealed[i] < 0 {
+				StampReply(&b, unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), x)
+			}
+		}
+		// NTS replies: each reads the clock for its own transmit timestamp
+		// just before it is sealed, the header being authenticated.
+		for i := 0; i < s.nwrite; i++ {
+			if j := s.sealed[i]; j >= 0 {
+				sl := &s.slots[j]
+				req := Request{Data: sl.req[:s.rmsgs[j].Len], NTS: &s.ntsSlots[j]}
+				if s.r.SealNTS(&b, req, sl.reply[:]) == 0 {
+					sl.wiov.SetLen(0) // cannot happen; sends nothing useful
+				}
+			}
 		}
 	}
 	s.stats.received.Add(uint64(n))

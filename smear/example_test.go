@@ -48,6 +48,17 @@ func ExampleParse() {
 	// policy linear:0s:1s: smearing one second over 1s needs 1000000 ppm, more than the 500000 ppm allowed; use a longer window or step
 }
 
+// quadratic-17h starts its window 2 s before the leap for a deleted second,
+// where chronyd starts its curve; Spec spells the window of each sign.
+func ExamplePolicy_WindowStart() {
+	p, _ := smear.Parse("quadratic-17h")
+	fmt.Println(p.WindowStart(+1), p.WindowStart(-1))
+	fmt.Println(p.Spec(+1), p.Spec(-1))
+	// Output:
+	// 0s -2s
+	// quadratic:0s:17h21m40s quadratic:-2s:17h21m40s
+}
+
 func ExampleSmear_Unsmear() {
 	s, _ := smear.New(table, smear.Presets()[1]) // noon-to-noon
 	// A log line stamped by a smeared clock at 2017-01-01T06:00:00Z happened

@@ -76,13 +76,18 @@ type Policy struct {
 	// Shape of the fraction over the window.
 	Shape Shape
 	// Start of the window relative to T, the POSIX value of the midnight that
-	// ends the leap day, on the continuous scale U. Unused by Step.
+	// ends the leap day, on the continuous scale U, for an inserted second (see
+	// WindowStart for a deleted one). Unused by Step.
 	Start time.Duration
 	// Length of the window on U. Unused by Step.
 	Length time.Duration
 	// AddLeap makes the window on U Length + s*1s long, so that it ends exactly
 	// Start+Length after T in true UTC (noon-to-noon ends at noon UTC).
 	AddLeap bool
+	// DeletedEarly moves the window this much earlier on U for a deleted
+	// second. quadratic-17h sets 2 s, because chronyd starts its smoothing
+	// curve there (see docs/policies.md); 0 for every other preset.
+	DeletedEarly time.Duration
 	// Origin says where a preset comes from.
 	Origin string
 }
@@ -95,6 +100,15 @@ func (p Policy) WindowLength(sign int) time.Duration {
 	return p.Length
 }
 
+// WindowStart returns where the window starts relative to T on U for a leap
+// of sign s: Start, less DeletedEarly for a deleted second.
+func (p Policy) WindowStart(sign int) time.Duration {
+	if sign < 0 {
+		return p.Start - p.DeletedEarly
+	}
+	return p.Start
+}
+
 // Validate checks a policy for both signs: a positive window no longer than
 // MaxLength that contains the leap (it starts at or before T and ends at or
 // after it), and a rate within MaxRatePPM.
@@ -105,16 +119,19 @@ func (p Policy) Validate() error {
 	if p.Shape < Step || p.Shape > Quadratic {
 		return fmt.Errorf("policy %s: unknown shape %d", p.Name, int(p.Shape))
 	}
+	if p.DeletedEarly < 0 {
+		return fmt.Errorf("policy %s: DeletedEarly %v must not be negative", p.Name, p.DeletedEarly)
+	}
 	for _, sign := range []int{1, -1} {
-		l := p.WindowLength(sign)
+		l, start := p.WindowLength(sign), p.WindowStart(sign)
 		if l <= 0 {
 			return fmt.Errorf("policy %s: window length %v must be positive", p.Name, l)
 		}
 		if l > MaxLength {
 			return fmt.Errorf("policy %s: window length %v is longer than %v", p.Name, l, MaxLength)
 		}
-		if p.Start > 0 || p.Start+l < 0 {
-			return fmt.Errorf("policy %s: the window [%v, %v] relative to the leap must contain the leap: start at or before 0 and end at or after it", p.Name, p.Start, p.Start+l)
+		if start > 0 || start+l < 0 {
+			return fmt.Errorf("policy %s: the window [%v, %v] relative to the leap must contain the leap: start at or before 0 and end at or after it", p.Name, start, start+l)
 		}
 		if r := p.MaxRatePPM(sign); r > MaxRatePPM {
 			return fmt.Errorf("policy %s: smearing one second over %v needs %.0f ppm, more than the %d ppm allowed; use a longer window or step", p.Name, l, r, MaxRatePPM)
@@ -150,7 +167,7 @@ func (p Policy) Spec(sign int) string {
 	if p.Shape == Step {
 		return "step"
 	}
-	return fmt.Sprintf("%s:%v:%v", p.Shape, p.Start, p.WindowLength(sign))
+	return fmt.Sprintf("%s:%v:%v", p.Shape, p.WindowStart(sign), p.WindowLength(sign))
 }
 
 const day = 24 * time.Hour
@@ -165,8 +182,8 @@ var presets = []Policy{
 		Origin: "Google's 20 h linear smear of 2016, from 14:00 UTC before the leap to 10:00 UTC after it"},
 	{Name: "cosine-2008", Shape: Cosine, Start: -day, Length: day,
 		Origin: "Google's first smear (2008): a cosine over the 24 h before the leap"},
-	{Name: "quadratic-17h", Shape: Quadratic, Start: 0, Length: 62500 * time.Second,
-		Origin: "chrony's 'smoothtime 400 0.001024 leaponly': constant acceleration then deceleration over 62 500 s from the leap, the smear Meta describes"},
+	{Name: "quadratic-17h", Shape: Quadratic, Start: 0, Length: 62500 * time.Second, DeletedEarly: 2 * time.Second,
+		Origin: "chrony's 'smoothtime 400 0.001024 leaponly' with 'leapsecmode slew': constant acceleration then deceleration over 62 500 s from the leap (from 2 s before it on the continuous scale for a deleted second, as chronyd does), the smear Meta describes"},
 	{Name: "slew-500ppm", Shape: Linear, Start: 0, Length: 2000 * time.Second,
 		Origin: "what 'ntpd -x' does after a leap: a slew at its 500 ppm maximum, 2 000 s from the leap"},
 }

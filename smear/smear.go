@@ -79,7 +79,7 @@ func New(t *leap.Table, p Policy) (*Smear, error) {
 			w.liStart = leap.TAI(midnight - 86400*leap.Second + w.before)
 			w.liEnd = leap.TAI(midnight + w.after)
 		} else {
-			w.Start = leap.TAI(midnight + w.before + int64(p.Start))
+			w.Start = leap.TAI(midnight + w.before + int64(p.WindowStart(e.Delta)))
 			w.End = w.Start + leap.TAI(p.WindowLength(e.Delta))
 			w.length = uint64(w.End - w.Start)
 		}

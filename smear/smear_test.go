@@ -255,9 +255,43 @@ func randomPolicies(r *rand.Rand, n int) []Policy {
 		}
 		start := -time.Duration(r.Int64N(int64(length) + 1))
 		p := Policy{Name: "random", Shape: shape, Start: start, Length: length}
+		if r.IntN(4) == 0 {
+			p.DeletedEarly = time.Duration(r.Int64N(int64(length / 4)))
+		}
 		if p.Validate() == nil {
 			ps = append(ps, p)
 		}
 	}
 	return ps
+}
+
+// TestSpecPlacesTheSameWindow checks that the custom spelling of every preset
+// for each sign places the window the preset places, the deleted second's
+// earlier start of quadratic-17h included.
+func TestSpecPlacesTheSameWindow(t *testing.T) {
+	for _, sign := range []int{1, -1} {
+		table := synthetic(sign)
+		for _, p := range Presets() {
+			if p.Shape == Step {
+				continue
+			}
+			a, err := New(table, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := mustSmear(t, table, p.Spec(sign))
+			if wa, wb := a.Windows()[0], b.Windows()[0]; wa.Start != wb.Start || wa.End != wb.End {
+				t.Errorf("%s sign %+d: window %s to %s, but %s places it at %s to %s", p.Name, sign,
+					table.LabelFromTAI(wa.Start), table.LabelFromTAI(wa.End), p.Spec(sign), table.LabelFromTAI(wb.Start), table.LabelFromTAI(wb.End))
+			}
+		}
+	}
+	bad := Policy{Name: "bad", Shape: Linear, Length: time.Hour, DeletedEarly: -time.Second}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "DeletedEarly") {
+		t.Errorf("negative DeletedEarly: %v", err)
+	}
+	late := Policy{Name: "late", Shape: Linear, Length: time.Hour, DeletedEarly: 2 * time.Hour}
+	if err := late.Validate(); err == nil || !strings.Contains(err.Error(), "contain the leap") {
+		t.Errorf("a deleted-second window that ends before the leap: %v", err)
+	}
 }

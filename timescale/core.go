@@ -178,20 +178,30 @@ func (c *core) applyKernel(k KernelState, err error) {
 	c.setHostSynced(k.Synced())
 }
 
+// setHostSynced records the host's sync status, logging changes. The first
+// reading is not logged: the source is not serving yet, and whoever starts
+// it says where it stands once it does (UnsyncedMessage).
 func (c *core) setHostSynced(ok bool) {
-	if !c.hostKnown || ok != c.hostSynced {
+	if c.hostKnown && ok != c.hostSynced {
 		switch {
 		case !ok && c.assume:
-			c.log.Info("host clock not synchronised; serving anyway, as synchronisation is assumed", "source", c.name)
+			c.log.Info(AssumedSyncMessage, "source", c.name)
 		case !ok:
-			c.log.Warn("host clock not synchronised (adjtimex): clients get LI=3 and stratum 16, which they reject; assume-synced serves anyway", "source", c.name)
-		case c.hostKnown:
+			c.log.Warn(UnsyncedMessage, "source", c.name)
+		default:
 			c.log.Info("host clock synchronised", "source", c.name)
 		}
 	}
 	c.hostKnown, c.hostSynced = true, ok
 	c.synced.Store(c.assume || ok)
 }
+
+// Messages of the sync status, logged by the source when it changes and by
+// the daemon once it serves.
+const (
+	UnsyncedMessage    = "host clock not synchronised (adjtimex): clients get LI=3 and stratum 16, which they reject; assume-synced serves anyway"
+	AssumedSyncMessage = "host clock not synchronised; serving anyway, as synchronisation is assumed"
+)
 
 // settle ends a check that compared a host reading with the anchor's
 // prediction p. raw is the host reading minus the monotonic reading and last

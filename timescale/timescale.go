@@ -223,6 +223,12 @@ const (
 	DefaultCheckInterval = 250 * time.Millisecond
 )
 
+// MaxShift bounds a replay's shift (TimeOffset, or TimeOffsetTo from now):
+// an NTP client takes the served time within 68 years of its own clock
+// (RFC 5905 eras), so a larger shift could not be served meaningfully, and
+// the arithmetic stays far from overflowing.
+const MaxShift = 68 * 365 * 24 * time.Hour
+
 // Validate checks the options of cfg that a user sets; its errors are
 // *option.Error named after them (clock, time-offset, time-offset-to).
 func (cfg Config) Validate() error {
@@ -231,6 +237,17 @@ func (cfg Config) Validate() error {
 		return option.Errorf("clock", cfg.Kind, "want system or tai")
 	case cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero():
 		return option.Errorf("time-offset", cfg.TimeOffset, "give either a duration (time-offset) or a target instant (time-offset-to), not both")
+	case cfg.TimeOffset > MaxShift || cfg.TimeOffset < -MaxShift:
+		return option.Errorf("time-offset", cfg.TimeOffset, "want at most %v either way: NTP clients take served time within 68 years of their own clock", MaxShift)
+	}
+	return nil
+}
+
+// checkShiftTo refuses a replay target more than MaxShift from now.
+func checkShiftTo(to, now time.Time) error {
+	if d := to.Sub(now); d > MaxShift || d < -MaxShift {
+		return option.Errorf("time-offset-to", to.UTC().Format(time.RFC3339), "want an instant within 68 years of now (%s): NTP clients take served time within 68 years of their own clock",
+			now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -256,6 +273,10 @@ func New(cfg Config) (Source, error) {
 	case cfg.TimeOffset != 0:
 		return Shift(src, cfg.Table, cfg.TimeOffset), nil
 	case !cfg.TimeOffsetTo.IsZero():
+		if err := checkShiftTo(cfg.TimeOffsetTo, cfg.Table.UnixFromTAI(src.Now().TAI).Time()); err != nil {
+			src.Close()
+			return nil, err
+		}
 		return ShiftTo(src, cfg.Table, cfg.TimeOffsetTo), nil
 	}
 	return src, nil

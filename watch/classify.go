@@ -200,12 +200,12 @@ func Classify(pts []Point, opt Options) Result {
 		if p.Shape != f.shape || absDur(length-p.WindowLength(leapSign)) > tol {
 			continue
 		}
-		if !opt.Leap.IsZero() && absDur(f.start.Sub(opt.Leap.Add(p.Start))) > tol {
+		if !opt.Leap.IsZero() && absDur(f.start.Sub(opt.Leap.Add(p.WindowStart(leapSign)))) > tol {
 			continue
 		}
 		r.Preset, r.Policy = p.Name, p.Name
 		if r.Leap.IsZero() {
-			r.Leap = f.start.Add(-p.Start)
+			r.Leap = f.start.Add(-p.WindowStart(leapSign))
 		}
 		break
 	}

@@ -3,7 +3,6 @@ package watch_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/leapsmear/leapsmear/watch"
@@ -27,8 +26,8 @@ func ExampleClassify() {
 	// 14:59:30 to 15:00:30, 16667 ppm
 }
 
-// Watch two servers for ten minutes and print the summary as JSON, as
-// 'leapsmear watch --json' does.
+// Watch two servers for ten minutes and say what each did; package
+// watch/report prints the summary as 'leapsmear watch' does.
 func ExampleWatch() {
 	rec, err := watch.Watch(context.Background(), watch.Config{
 		Servers: []string{"10.0.0.1", "10.0.0.2"},
@@ -40,6 +39,14 @@ func ExampleWatch() {
 		return
 	}
 	sum := watch.Summarize(rec, watch.Options{}, watch.SpreadOptions{})
-	fmt.Println(sum.Servers[0].Class, sum.Servers[1].Class, time.Duration(sum.SpreadNs))
-	_ = watch.WriteCSV(os.Stdout, rec, watch.SpreadOptions{})
+	for _, s := range sum.Servers {
+		if !s.Measured() {
+			fmt.Println(s.Server, "answered", s.Answered, "of", s.Answered+s.Lost)
+			continue
+		}
+		fmt.Println(s.Server, s.Class, s.TotalOffset)
+	}
+	if a, b, ok := sum.SpreadBetween(); ok {
+		fmt.Println("fleet spread", sum.Spread.Max, "between", a, "and", b)
+	}
 }

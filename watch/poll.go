@@ -1,20 +1,3 @@
-// Package watch follows NTP servers over time and says what each did around a
-// leap second: whether it stepped, smeared (and with which shape, over which
-// window) or did nothing, and how far apart the servers of a fleet were at
-// any instant.
-//
-// Watch is the edge: it polls every server once per round, all of them at the
-// same moment, for a bounded time. Everything else (Classify, Relative,
-// Spread, Summarize, the CSV and the chart) is pure: it takes the recorded
-// samples and never reads a clock or a socket, so it is tested with series
-// built from the smear package's exact curves.
-//
-// Offsets are measured against a continuous local clock: the watcher's
-// realtime when the watch started plus the monotonic time elapsed since.
-// Neither a leap second applied by the watcher's own kernel nor a step of its
-// clock shows up as a change of the servers, so a server that inserts a leap
-// second is seen falling one second behind, whether the leap is real or
-// rehearsed.
 package watch
 
 import (
@@ -57,12 +40,18 @@ type Config struct {
 	Timeout time.Duration
 	// Version is the NTP version of the requests (3 or 4; 0 means 4).
 	Version uint8
+	// NTS, when set, authenticates every exchange with NTS (NTS-KE once per
+	// server at the start, again when its cookies run out).
+	NTS *client.NTSOptions
 	// Clock reads the local clock the offsets are measured against; nil
 	// means the continuous clock described in the package comment.
 	Clock func() time.Time
-	// OnRound, when set, is called after each round with its samples (from
-	// the watching goroutine; it should return quickly).
-	OnRound func(Round)
+	// OnRound, when set, is called after each round, once the round is
+	// appended to rec.Rounds and rec.Addrs are resolved (from the watching
+	// goroutine, before the next round: it should return quickly, and may
+	// read rec but not keep or change it). It is how a caller writes what
+	// was seen as it comes.
+	OnRound func(rec *Record)
 }
 
 // Rounds returns how many rounds the watch makes.
@@ -132,6 +121,11 @@ type Record struct {
 	Addrs   []string // as resolved
 	Every   time.Duration
 	Rounds  []Round
+	// Declared holds, per server, the last reply that declared something
+	// about leap smearing (client.Response.Smear: a leapsmear server's
+	// policy, a leap-smear reference ID, ...); zero (SmearUnknown) when none
+	// did. Nil in a record that does not say.
+	Declared []client.SmearDeclaration
 }
 
 // Series returns the answered samples of server i as points, in round order.
@@ -162,7 +156,8 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 	if clock == nil {
 		clock = ContinuousClock(time.Now())
 	}
-	rec := &Record{Servers: cfg.Servers, Addrs: make([]string, len(cfg.Servers)), Every: every}
+	rec := &Record{Servers: cfg.Servers, Addrs: make([]string, len(cfg.Servers)), Every: every,
+		Declared: make([]client.SmearDeclaration, len(cfg.Servers))}
 	clients := make([]*client.Client, len(cfg.Servers))
 	defer func() {
 		for _, c := range clients {
@@ -172,7 +167,10 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 		}
 	}()
 	for i, s := range cfg.Servers {
-		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true})
+		// NTPv4 requests ask what each server declares about smearing
+		// (a leapsmear server's policy); other servers ignore the question.
+		c, err := client.Dial(ctx, s, client.Options{Timeout: timeout, Version: cfg.Version, LocalClock: clock, KernelTimestamps: true, NTS: cfg.NTS,
+			SmearInfo: cfg.Version != 3})
 		if err != nil {
 			return nil, fmt.Errorf("watch: %w", err)
 		}
@@ -209,7 +207,13 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 				rd.Samples[i].Err = kissed[i]
 				continue
 			}
-			wg.Go(func() { rd.Samples[i] = sample(ctx, c) })
+			wg.Go(func() {
+				var d client.SmearDeclaration
+				rd.Samples[i], d = sample(ctx, c)
+				if d.Smearing != client.SmearUnknown {
+					rec.Declared[i] = d // each goroutine writes its own index
+				}
+			})
 		}
 		wg.Wait()
 		for i, s := range rd.Samples {
@@ -220,24 +224,29 @@ func Watch(ctx context.Context, cfg Config) (*Record, error) {
 		}
 		rec.Rounds = append(rec.Rounds, rd)
 		if cfg.OnRound != nil {
-			cfg.OnRound(rd)
+			cfg.OnRound(rec)
 		}
 	}
 	return rec, nil
 }
 
-// sample makes one exchange.
-func sample(ctx context.Context, c *client.Client) Sample {
+// sample makes one exchange, and returns what the reply declares about
+// smearing.
+func sample(ctx context.Context, c *client.Client) (Sample, client.SmearDeclaration) {
 	resp, err := c.Query(ctx)
 	s := Sample{Err: err}
+	var d client.SmearDeclaration
 	if resp != nil && !resp.T3.IsZero() {
 		s.At = resp.T1.Add(resp.T4.Sub(resp.T1) / 2)
 		s.Offset, s.Delay = resp.Offset, resp.Delay
 		s.Leap, s.Stratum = resp.Header.Leap, resp.Header.Stratum
 		var kiss *client.KissError
 		s.Answered = !errors.As(err, &kiss)
+		if s.Answered {
+			d = resp.Smear()
+		}
 	}
-	return s
+	return s, d
 }
 
 // ContinuousClock returns a clock that reads the wall time start had and

@@ -3,117 +3,107 @@ package watch
 import (
 	"slices"
 	"time"
+
+	"github.com/leapsmear/leapsmear/client"
 )
 
-// Summary is what a watch found: one entry per server and the fleet spread.
-// Its JSON form is the output of 'leapsmear watch --json'; the keys are a
-// contract with scripts: add new ones, never rename.
+// Summary is what a watch found: each server's verdict and the fleet
+// spread. It is a value to compute with: instants are time.Time, lengths
+// time.Duration; package watch/report renders it (text, JSON, chart).
 type Summary struct {
-	Servers []ServerSummary `json:"servers"`
-	// SpreadNs is the fleet spread (SpreadResult.Max) in nanoseconds.
-	SpreadNs int64 `json:"spread_ns"`
-	// SpreadAt is the instant of the largest spread and SpreadBetween the
-	// two servers; both empty when no round compared two servers.
-	SpreadAt      string   `json:"spread_at,omitempty"`
-	SpreadBetween []string `json:"spread_between,omitempty"`
-	// SpreadRounds is how many rounds compared two servers or more.
-	SpreadRounds int   `json:"spread_rounds"`
-	Rounds       int   `json:"rounds"`
-	EveryNs      int64 `json:"every_ns"`
-	// Start and End are the first and last rounds' instants.
-	Start string `json:"start,omitempty"`
-	End   string `json:"end,omitempty"`
+	// Servers has one entry per server, in the record's order.
+	Servers []ServerSummary
+	// Spread is the fleet spread. When Spread.Rounds is 0 no round
+	// compared two servers, and its other fields mean nothing.
+	Spread SpreadResult
+	// Mixed, when not nil, says that the servers that answered mix leap
+	// smears as they declare them (client.CheckSources): a client should
+	// not use them together.
+	Mixed error
+	// Rounds is how many rounds the watch made, Every its poll interval.
+	Rounds int
+	Every  time.Duration
+	// Start and End are the first and last rounds' instants; zero when no
+	// round was made.
+	Start, End time.Time
 }
 
-// ServerSummary is one server's Result in the JSON form.
+// ServerSummary is what one server did and how it answered.
 type ServerSummary struct {
-	Server  string `json:"server"`
-	Address string `json:"address"`
-	// Class is "step", "smear" or "none" ("unknown" when the server gave
-	// fewer than MinPoints answers).
-	Class string `json:"class"`
-	// Shape is "step", "linear", "cosine", "quadratic", or empty.
-	Shape  string `json:"shape"`
-	Preset string `json:"preset,omitempty"`
-	Policy string `json:"policy,omitempty"`
-	// TotalOffsetNs is the leap the server applied as the watcher saw it:
-	// +1e9 for an inserted second, -1e9 for a deleted one.
-	TotalOffsetNs int64   `json:"total_offset_ns"`
-	MaxRatePPM    float64 `json:"max_rate_ppm"`
-	// MaxOffsetNs is the largest offset from true UTC (served minus UTC),
-	// when the leap instant (Leap) is known.
-	MaxOffsetNs *int64 `json:"max_offset_ns,omitempty"`
-	Leap        string `json:"leap,omitempty"`
-	// WindowStart and WindowEnd bound the change (the fitted window of a
-	// smear; the samples either side of a step).
-	WindowStart string  `json:"window_start,omitempty"`
-	WindowEnd   string  `json:"window_end,omitempty"`
-	Complete    bool    `json:"complete"`
-	Residual    float64 `json:"residual,omitempty"`
-	// LeapIndicators lists the leap indicators the server sent (a stepping
-	// server announces the leap with 1 or 2 before it; a smearing one never
-	// does).
-	LeapIndicators []int `json:"leap_indicators"`
-	Answered       int   `json:"answered"`
-	Lost           int   `json:"lost"`
-	// Error is the last error of an exchange, if any.
-	Error string `json:"error,omitempty"`
+	// Server is the address as given, Address as resolved ("" when the
+	// record does not say).
+	Server, Address string
+	// Result is Classify's verdict on the server's answers. When its Class
+	// is ClassUnknown (fewer than MinPoints answers) nothing was measured:
+	// its other fields are zero and mean nothing (see Measured).
+	Result
+	// LeapIndicators lists the distinct leap indicators the server sent, in
+	// increasing order (a stepping server announces the leap with 1 or 2
+	// before it; a smearing one never does). Empty when it never answered.
+	LeapIndicators []uint8
+	// Answered and Lost count the rounds in which the server answered and
+	// those in which it did not.
+	Answered, Lost int
+	// Err is the last error of an exchange, if any.
+	Err error
+	// Declared is what the server declared about leap smearing
+	// (Record.Declared): SmearUnknown when it never said.
+	Declared client.SmearDeclaration
+}
+
+// Measured reports whether the server answered often enough for its Result
+// (total offset, rate, window) to mean something.
+func (s ServerSummary) Measured() bool { return s.Class != ClassUnknown }
+
+// SpreadBetween returns the names of the two servers of the fleet spread,
+// and false when no round compared two servers.
+func (s Summary) SpreadBetween() (a, b string, ok bool) {
+	if s.Spread.Rounds == 0 {
+		return "", "", false
+	}
+	return s.Servers[s.Spread.A].Server, s.Servers[s.Spread.B].Server, true
 }
 
 // Summarize classifies every server of a record and measures the fleet
-// spread.
+// spread. It is a pure function of the record and the options.
 func Summarize(rec *Record, opt Options, sopt SpreadOptions) Summary {
-	s := Summary{Rounds: len(rec.Rounds), EveryNs: int64(rec.Every), Servers: make([]ServerSummary, len(rec.Servers))}
+	s := Summary{Rounds: len(rec.Rounds), Every: rec.Every, Servers: make([]ServerSummary, len(rec.Servers))}
 	if n := len(rec.Rounds); n > 0 {
-		s.Start, s.End = formatTime(rec.Rounds[0].At), formatTime(rec.Rounds[n-1].At)
+		s.Start, s.End = rec.Rounds[0].At, rec.Rounds[n-1].At
 	}
 	for i, server := range rec.Servers {
-		r := Classify(rec.Series(i), opt)
-		ss := ServerSummary{
-			Server: server, Class: string(r.Class), Shape: r.Shape, Preset: r.Preset, Policy: r.Policy,
-			TotalOffsetNs: int64(r.TotalOffset), MaxRatePPM: r.MaxRatePPM, Complete: r.Complete, Residual: r.Residual,
-			WindowStart: formatTime(r.Start), WindowEnd: formatTime(r.End), Leap: formatTime(r.Leap),
-			LeapIndicators: []int{},
-		}
+		ss := ServerSummary{Server: server, Result: Classify(rec.Series(i), opt), LeapIndicators: []uint8{}}
 		if i < len(rec.Addrs) {
 			ss.Address = rec.Addrs[i]
-		}
-		if !r.Leap.IsZero() {
-			m := int64(r.MaxOffset)
-			ss.MaxOffsetNs = &m
 		}
 		for _, rd := range rec.Rounds {
 			smp := rd.Samples[i]
 			if smp.Answered {
 				ss.Answered++
-				if li := int(smp.Leap); !slices.Contains(ss.LeapIndicators, li) {
-					ss.LeapIndicators = append(ss.LeapIndicators, li)
+				if !slices.Contains(ss.LeapIndicators, smp.Leap) {
+					ss.LeapIndicators = append(ss.LeapIndicators, smp.Leap)
 				}
 			} else {
 				ss.Lost++
 			}
 			if smp.Err != nil {
-				ss.Error = smp.Err.Error()
+				ss.Err = smp.Err
 			}
 		}
 		slices.Sort(ss.LeapIndicators)
+		if i < len(rec.Declared) {
+			ss.Declared = rec.Declared[i]
+		}
 		s.Servers[i] = ss
 	}
-	sp := Align(rec, sopt).Spread()
-	s.SpreadNs, s.SpreadRounds = int64(sp.Max), sp.Rounds
-	if sp.Rounds > 0 {
-		s.SpreadAt = formatTime(sp.At)
-		s.SpreadBetween = []string{rec.Servers[sp.A], rec.Servers[sp.B]}
+	var names []string
+	var decls []client.SmearDeclaration
+	for _, ss := range s.Servers {
+		if ss.Answered > 0 {
+			names, decls = append(names, ss.Server), append(decls, ss.Declared)
+		}
 	}
+	s.Mixed = client.CheckSources(names, decls)
+	s.Spread = Align(rec, sopt).Spread()
 	return s
-}
-
-// timeLayout is RFC 3339 with all nine digits of the nanoseconds.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(timeLayout)
 }

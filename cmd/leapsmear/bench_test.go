@@ -66,7 +66,7 @@ func TestBenchNoAnswer(t *testing.T) {
 	var out, errb bytes.Buffer
 	start := time.Now()
 	code := runWith([]string{"bench", "--target", addr, "--duration", "100ms", "--timeout", "100ms", "--json"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "no request was answered") {
+	if code != 1 || !strings.Contains(errb.String(), "no request was answered") || !strings.Contains(errb.String(), "connection refused: nothing listens on that port") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 	if time.Since(start) > 3*time.Second {

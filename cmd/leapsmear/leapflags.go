@@ -27,7 +27,7 @@ func (f *leapFlags) register(cmd *cobra.Command) {
 			"such as /usr/share/zoneinfo/right/UTC (repeatable: the files are cross-checked;\n"+
 			"default: the table built into leapsmear)")
 	fl.BoolVar(&f.acceptUnverified, "accept-unverified", false,
-		"load a leap-seconds.list whose #h SHA-1 checksum does not match (it is reported unverified)")
+		"load a leap-seconds.list whose #h SHA-1 checksum does not match, or that has no #h line\n(it is reported unverified)")
 }
 
 // load reads the table the flags name, as it stands at the instant at.
@@ -36,9 +36,10 @@ func (f *leapFlags) load(at time.Time) (*leap.Table, leapfile.Report, error) {
 	return t, rep, checksumHint(err)
 }
 
-// checksumHint adds to a checksum mismatch the flag that loads the file anyway.
+// checksumHint adds to a checksum mismatch, or a missing checksum, the flag
+// that loads the file anyway.
 func checksumHint(err error) error {
-	if errors.Is(err, leap.ErrChecksum) {
+	if errors.Is(err, leap.ErrChecksum) || errors.Is(err, leap.ErrNoChecksum) {
 		return fmt.Errorf("%w (--accept-unverified loads it anyway)", err)
 	}
 	return err

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +127,50 @@ func TestPlotCommand(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "plot", "--policy", "noon-to-noon", "--leap", "2016-12-31", "-o", filepath.Join(dir, "none", "x.svg")); code != 1 {
 		t.Errorf("unwritable output: exit %d, want 1", code)
+	}
+}
+
+// TestPlotFormats: the extension chooses the format, other names are
+// refused before anything is written, and "-o -" writes the picture alone
+// to standard output.
+func TestPlotFormats(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"plot", "--policy", "noon-to-noon", "--leap", "2016-12-31", "--samples", "50"}
+	for _, c := range []struct {
+		out    string
+		extra  []string
+		reason string
+	}{
+		{"x.jpg", nil, "not .jpg"},
+		{"x", nil, "no extension"},
+		{"x.svg", []string{"--format", "png"}, "--format says png"},
+		{"x.png", []string{"--format", "gif"}, "--format gif"},
+	} {
+		out := filepath.Join(dir, c.out)
+		code, stdout, errOut := runCmd(t, append(append(base, "-o", out), c.extra...)...)
+		if code != 2 || !strings.Contains(errOut, c.reason) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || stdout != "" {
+			t.Errorf("-o %s %v: exit %d, stderr %q; want 2 and one line saying %q", c.out, c.extra, code, errOut, c.reason)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("-o %s %v left a file: %v", c.out, c.extra, err)
+		}
+	}
+	upper := filepath.Join(dir, "UPPER.PNG")
+	if code, _, errOut := runCmd(t, append(base, "-o", upper)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	if data, _ := os.ReadFile(upper); !bytes.HasPrefix(data, []byte("\x89PNG")) {
+		t.Errorf("UPPER.PNG is not a PNG: %.8q", data)
+	}
+	code, stdout, errOut := runCmd(t, append(base, "-o", "-")...)
+	if code != 0 || !strings.HasPrefix(stdout, "<?xml") || !strings.HasSuffix(strings.TrimSpace(stdout), "</svg>") || strings.Contains(stdout, "wrote") {
+		t.Errorf("-o -: exit %d, stderr %q, stdout starts %.40q and ends %.40q", code, errOut, stdout, stdout[max(0, len(stdout)-40):])
+	}
+	if _, err := os.Stat("-"); !os.IsNotExist(err) {
+		t.Errorf("-o - wrote a file named \"-\": %v", err)
+	}
+	code, stdout, errOut = runCmd(t, append(base, "-o", "-", "--format", "png")...)
+	if img, err := png.Decode(strings.NewReader(stdout)); code != 0 || err != nil || img.Bounds().Dx() < 500 {
+		t.Errorf("-o - --format png: exit %d, stderr %q, PNG %v", code, errOut, err)
 	}
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,32 +20,61 @@ func newPlotCmd() *cobra.Command {
 		f        policyLeapFlags
 		policies []string
 		out      string
-		png      bool
+		format   string
 		from, to string
 		samples  int
 	)
 	cmd := &cobra.Command{
-		Use:   "plot --policy P[,P]... --leap DATE -o FILE.svg [--png]",
-		Short: "Draw the offset and rate curves of smear policies around a leap",
-		Long: `Draw one picture with two panels: the offset of the served time from true UTC
-(ms) and the rate of the served clock (ppm), against UTC, for each policy
-named. The offset jumps by one second where true UTC repeats (or skips) a
-second, so a smear reads -0.5 s just before an inserted second and +0.5 s just
-after it; the step policy serves true UTC and stays at 0.
+		Use:   "plot --policy P[,P]... --leap DATE -o FILE.svg|FILE.png|-",
+		Short: "Draw the curves of smear policies around a leap, as SVG or PNG",
+		Long: `Draw one picture of the policies named around a leap, against UTC, in
+stacked panels with one legend beside them:
+
+  - the smear itself: the part of the leap second applied, from 0 to 1 s,
+    against the continuous time scale (which never repeats or skips a
+    second): the smooth curve the policy is, or the jump of step;
+  - the offset of the served time from true UTC (ms), which jumps by one
+    second where true UTC repeats (or skips) a second: a smear reads -0.5 s
+    just before an inserted second and +0.5 s just after it; step serves
+    true UTC and stays at 0;
+  - the rate of the served clock (ppm); a policy more than 6 times faster
+    than the others (slew-500ppm beside the day-long smears) gets a rate
+    panel of its own, so that the slower curves keep their shape.
 
 The time span covers every policy's window with a margin unless --from and
---to are given. The output is SVG, or PNG with --png (or a .png file name).`,
+--to are given. The file name's extension chooses the format: .svg or .png;
+any other is refused. "-o -" writes to standard output, as SVG unless
+--format png.`,
 		Example: `  leapsmear plot --policy step,noon-to-noon,cosine-2008,quadratic-17h --leap 2016-12-31 -o policies.svg
   leapsmear plot --policy linear:-30s:61s --leap 2030-06-30 --sign -1 -o negative.png
-  leapsmear plot --policy noon-to-noon --leap 2016-12-31 --from 2016-12-31T00:00:00Z --to 2017-01-02T00:00:00Z -o nn.svg`,
+  leapsmear plot --policy noon-to-noon --leap 2016-12-31 --from 2016-12-31T00:00:00Z --to 2017-01-02T00:00:00Z -o nn.svg
+  leapsmear plot --policy quadratic-17h --leap 2016-12-31 --format png -o - > q.png`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return usagef("-o FILE is required")
+				return usagef("-o FILE is required (FILE.svg, FILE.png, or - for standard output)")
 			}
-			format := plot.SVG
-			if png || strings.EqualFold(filepath.Ext(out), ".png") {
-				format = plot.PNG
+			var chosen plot.Format
+			if format != "" {
+				var err error
+				if chosen, err = plot.ParseFormat(format); err != nil {
+					return usagef("--format %s: want svg or png", format)
+				}
+			}
+			pictureFormat := chosen
+			if out == "-" {
+				if pictureFormat == "" {
+					pictureFormat = plot.SVG
+				}
+			} else {
+				byName, err := plot.FormatOf(out)
+				if err != nil {
+					return usagef("-o %v", err)
+				}
+				if chosen != "" && chosen != byName {
+					return usagef("-o %s asks for %s but --format says %s: give one", out, byName, chosen)
+				}
+				pictureFormat = byName
 			}
 			var ps []smear.Policy
 			for _, list := range policies {
@@ -90,17 +119,20 @@ The time span covers every policy's window with a margin unless --from and
 			}
 			chart, err := plot.PolicyCurves(smears, event.Day(), start, end, samples)
 			if err != nil {
+				return optionError("plot", err)
+			}
+			// Render first, so that a failure leaves no half-written file.
+			var buf bytes.Buffer
+			if err := chart.Write(&buf, pictureFormat); err != nil {
 				return err
 			}
-			file, err := os.Create(out)
-			if err != nil {
-				return fmt.Errorf("plot: %w", err)
+			if out == "-" {
+				if _, err := cmd.OutOrStdout().Write(buf.Bytes()); err != nil {
+					return fmt.Errorf("plot: standard output: %w", err)
+				}
+				return nil
 			}
-			if err := chart.Write(file, format); err != nil {
-				file.Close()
-				return err
-			}
-			if err := file.Close(); err != nil {
+			if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 				return fmt.Errorf("plot: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
@@ -109,10 +141,10 @@ The time span covers every policy's window with a margin unless --from and
 	}
 	f.register(cmd)
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "policies to draw, comma-separated or repeated: presets or SHAPE:START:LENGTH")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (.svg, or .png)")
-	cmd.Flags().BoolVar(&png, "png", false, "write PNG whatever the file name")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write: FILE.svg or FILE.png (the extension chooses the format), or - for standard output")
+	cmd.Flags().StringVar(&format, "format", "", "svg or png: the format for -o - (default svg); with a file it must agree with the extension")
 	cmd.Flags().StringVar(&from, "from", "", "start of the time axis, RFC 3339 (default: every window with a margin)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the time axis, RFC 3339")
-	cmd.Flags().IntVar(&samples, "samples", 2000, "points per curve")
+	cmd.Flags().IntVar(&samples, "samples", 2000, fmt.Sprintf("points per curve (2 to %d)", plot.MaxSamples))
 	return cmd
 }

@@ -38,7 +38,8 @@ func runCapture(args ...string) (code int, stdout, stderr string) {
 var jsonKeys = []string{
 	"server", "address", "stratum", "refid", "refid_hex", "li", "leap", "version", "precision",
 	"root_delay_ns", "root_dispersion_ns", "offset_ns", "delay_ns", "t1", "t2", "t3", "t4",
-	"samples", "lost", "offset_min_ns", "offset_median_ns", "offset_max_ns",
+	"samples", "lost", "offset_min_ns", "offset_median_ns", "offset_max_ns", "authenticated",
+	"timescale", "ntpv5", "smear", "smear_evidence", "smear_offset_ns", "smear_policy",
 }
 
 func TestQueryJSON(t *testing.T) {
@@ -107,6 +108,17 @@ func TestQueryJSON(t *testing.T) {
 	d := got[1]
 	if d["server"] != dead || d["samples"] != 0.0 || !strings.Contains(d["error"].(string), "no answer") {
 		t.Errorf("failed server: %v", d)
+	}
+	// A server that did not answer told nothing: null, not stratum 0, LI 0
+	// and an offset of 0.
+	for _, k := range jsonKeys {
+		switch k {
+		case "server", "address", "samples", "lost":
+			continue
+		}
+		if v, ok := d[k]; !ok || v != nil {
+			t.Errorf("failed server: %q is %v, want null", k, v)
+		}
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], dead) || !strings.Contains(lines[0], "no answer") ||
@@ -192,6 +204,14 @@ func TestQueryKissStopsSampling(t *testing.T) {
 	if got[0]["kiss_code"] != "RATE" || got[0]["stratum"] != 0.0 || !strings.Contains(got[0]["error"].(string), "RATE") {
 		t.Errorf("kiss: %v", got[0])
 	}
+	// A kiss carries no time: offset, delay and the server's timestamps are
+	// null; the header's fields and the local send and receive times are not.
+	for k, want := range map[string]bool{"offset_ns": false, "delay_ns": false, "t2": false, "t3": false, "offset_min_ns": false,
+		"t1": true, "t4": true, "li": true, "refid_hex": true, "version": true} {
+		if v, ok := got[0][k]; !ok || (v != nil) != want {
+			t.Errorf("kiss: %q is %v (present %v), want a value: %v", k, v, ok, want)
+		}
+	}
 	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(stderr, "kiss-o'-death RATE") {
 		t.Errorf("stderr %q", stderr)
 	}
@@ -230,7 +250,9 @@ func TestQueryUsage(t *testing.T) {
 		{"query"},
 		{"query", "127.0.0.1", "--samples", "0"},
 		{"query", "127.0.0.1", "--samples", "101"},
-		{"query", "127.0.0.1", "--version", "5"},
+		{"query", "127.0.0.1", "--version", "6"},
+		{"query", "127.0.0.1", "--timescale", "tai"},
+		{"query", "127.0.0.1", "--version", "5", "--timescale", "gps"},
 		{"query", "127.0.0.1", "--timeout", "-1s"},
 		{"query", "127.0.0.1", "--interval", "-1s"},
 		{"query", "127.0.0.1", "--no-such-flag"},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
+	"github.com/leapsmear/leapsmear/ratelimit"
 )
 
 // runBounded runs the command line in-process, failing the test if it does
@@ -66,6 +69,16 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"--sockets", "many"}, "sockets"},
+		{[]string{"--sockets", "-1"}, "--sockets -1: want 0 (one per CPU) to 1024"},
+		{[]string{"--root-dispersion", "1000h"}, "--root-dispersion 1000h0m0s: want 0 to"},
+		{[]string{"--time-offset", "2100000h"}, "--time-offset 2100000h0m0s: want at most"},
+		{[]string{"--time-offset", "-600000h"}, "--time-offset -600000h0m0s: want at most"},
+		{[]string{"--time-offset-to", "2100-01-01T00:00:00Z"}, "--time-offset-to 2100-01-01T00:00:00Z: want an instant within 68 years"},
+		{[]string{"--rate-limit", "NaN"}, "--rate-limit NaN: want a finite number"},
+		{[]string{"--rate-limit", "Inf"}, "--rate-limit +Inf: want a finite number"},
+		{[]string{"--rate-limit", "-1"}, "--rate-limit -1: want a finite number"},
+		{[]string{"--rate-limit", "1", "--rate-burst", "-5"}, "--rate-burst -5: want 1 or more"},
+		{[]string{"--rate-limit", "1", "--rate-entries", "-1"}, "--rate-entries -1: want 0"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"extra-argument"}, "takes no arguments"},
 	} {
@@ -82,6 +95,17 @@ func TestServeBadFlags(t *testing.T) {
 // returns the address it serves and its log (JSON). It waits for the
 // start-up summary.
 func serveInProcess(t *testing.T, args ...string) (addr string, summary map[string]any, logs *testenv.Buffer) {
+	t.Helper()
+	addrs, summary, logs := serveInProcessAll(t, args...)
+	if len(addrs) != 1 {
+		t.Fatalf("serving %v", addrs)
+	}
+	return addrs[0], summary, logs
+}
+
+// serveInProcessAll is serveInProcess for a server of several listen
+// addresses: it returns them all, in order.
+func serveInProcessAll(t *testing.T, args ...string) (addrs []string, summary map[string]any, logs *testenv.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &testenv.Buffer{}
@@ -117,10 +141,10 @@ func serveInProcess(t *testing.T, args ...string) (addr string, summary map[stri
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "serving" {
 				listen, _ := rec["listen"].([]any)
-				if len(listen) != 1 {
-					t.Fatalf("serving %v", rec["listen"])
+				for _, a := range listen {
+					addrs = append(addrs, a.(string))
 				}
-				return listen[0].(string), rec, logs
+				return addrs, rec, logs
 			}
 		}
 		select {
@@ -130,7 +154,7 @@ func serveInProcess(t *testing.T, args ...string) (addr string, summary map[stri
 		}
 	}
 	t.Fatalf("no start-up summary within 5 s:\n%s", logs)
-	return "", nil, nil
+	return nil, nil, nil
 }
 
 func writeConfig(t *testing.T, text string) string {
@@ -186,28 +210,26 @@ assume-synced = true
 }
 
 // TestServeConfigErrors: a config file that cannot be used is a one-line
-// error naming the file.
+// usage error (exit 2) naming the file, the line and the key.
 func TestServeConfigErrors(t *testing.T) {
 	for _, c := range []struct {
 		text string
-		code int
 		want string
 	}{
-		{`colour = "blue"`, 1, `unknown option "colour"`},
-		{`config = "other.toml"`, 1, `unknown option "config"`},
-		{`stratum = [1, 2]`, 1, "option stratum: takes one value, not a list"},
-		{`listen = "127.0.0.1:0"` + "\n" + `policy = `, 1, "leapsmear.toml"},
-		{`listen = ["127.0.0.1:0"]` + "\n" + `policy = "bogus"`, 2, "--policy"},
-		{`listen = ["127.0.0.1:0"]` + "\n" + `stratum = 99`, 2, "--stratum 99"},
+		{`colour = "blue"`, "line 1: colour: unknown option"},
+		{`config = "other.toml"`, "line 1: config: unknown option"},
+		{`stratum = [1, 2]`, "line 1: stratum: takes one value, not a list"},
+		{`listen = "127.0.0.1:0"` + "\n" + `policy = `, "line 2: "},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `policy = "bogus"`, `line 2: policy: policy "bogus"`},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `stratum = 99`, "line 2: stratum 99: want 1 to 15"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-limit = 1` + "\n" + `rate-ipv6-prefix = 129`, "line 3: rate-ipv6-prefix 129: want 32 to 128"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix = 8`, "line 2: rate-ipv6-prefix 8: want 32 to 128"},
 	} {
 		conf := writeConfig(t, c.text)
 		code, stderr := runBounded(t, "serve", "--config", conf)
 		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-		if code != c.code || len(lines) != 1 || !strings.Contains(lines[0], c.want) {
-			t.Errorf("%q: exit %d, stderr %q; want %d and one line containing %q", c.text, code, stderr, c.code, c.want)
-		}
-		if c.code == 1 && !strings.Contains(lines[0], conf) {
-			t.Errorf("%q: the error does not name the file: %q", c.text, lines[0])
+		if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "config file "+conf+" "+c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and one line containing %q", c.text, code, stderr, "config file "+conf+" "+c.want)
 		}
 	}
 	missing := filepath.Join(t.TempDir(), "missing.toml")
@@ -225,5 +247,26 @@ func TestServeStartFailure(t *testing.T) {
 	want := "leapsmear: listen " + addr + ": address already in use"
 	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}
+
+// TestServeRateIPv6Prefix: --rate-ipv6-prefix reaches the rate limiter (and
+// 0 or no value means a /64).
+func TestServeRateIPv6Prefix(t *testing.T) {
+	a := netip.MustParseAddr("2001:db8:1:23ff::1")
+	for bits, want := range map[int]string{0: "2001:db8:1:23ff::/64", 64: "2001:db8:1:23ff::/64", 56: "2001:db8:1:2300::/56", 128: "2001:db8:1:23ff::1/128"} {
+		f := serveFlags{listen: []string{"127.0.0.1:0"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR",
+			rateLimit: 1, rateBurst: 8, kissInterval: time.Second, rateIPv6Prefix: bits}
+		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("--rate-ipv6-prefix %d: %v", bits, err)
+		}
+		l, ok := cfg.Limiter.(*ratelimit.Limiter)
+		if !ok {
+			t.Fatalf("--rate-ipv6-prefix %d: limiter %T", bits, cfg.Limiter)
+		}
+		if got := l.Prefix(a); got.String() != want {
+			t.Errorf("--rate-ipv6-prefix %d: %v is limited as %v, want %s", bits, a, got, want)
+		}
 	}
 }

@@ -75,14 +75,22 @@ When the files disagree, the object describes the first file.`,
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			at := time.Now()
+			var atLabel *leap.Label
 			if atFlag != "" {
 				l, err := leap.ParseLabel(atFlag)
 				if err != nil {
 					return usagef("--at: %v", err)
 				}
-				at = l.Time
+				at, atLabel = l.Time, &l
 			}
 			t, rep, err := lf.load(at)
+			if atLabel != nil && t != nil {
+				// 23:59:60 only where the table inserts a second, as offset
+				// takes it.
+				if _, lerr := t.TAIFromLabel(*atLabel); lerr != nil {
+					return usagef("--at: %v", lerr)
+				}
+			}
 			if err != nil && len(rep.Sources) == 0 {
 				return err
 			}

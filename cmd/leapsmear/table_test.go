@@ -183,6 +183,32 @@ func TestTableTamperedFile(t *testing.T) {
 	}
 }
 
+// TestTableChecksumCutOff: a leap-seconds.list cut off before its #h line
+// is refused with the flag that loads it, and --accept-unverified loads it
+// as unverified.
+func TestTableChecksumCutOff(t *testing.T) {
+	data, err := os.ReadFile(leapTestdata + "leap-seconds-2026b.list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "leap-seconds.list")
+	if err := os.WriteFile(p, data[:bytes.Index(data, []byte("\n#h"))+1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "table", "--leap-file", p, "--json")
+	if line := oneLine(t, errOut); code != 1 || out != "" || !strings.HasPrefix(line, "leapsmear: leap file "+p+": no #h checksum line") ||
+		!strings.HasSuffix(line, "(--accept-unverified loads it anyway)\n") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = runCmd(t, "table", "--leap-file", p, "--json", "--accept-unverified")
+	if code != 0 {
+		t.Fatalf("--accept-unverified: exit %d, stderr %q", code, errOut)
+	}
+	if m := decodeTable(t, out); m["verified"] != false || len(m["leaps"].([]any)) != 27 {
+		t.Errorf("--accept-unverified: %v", m)
+	}
+}
+
 func TestTableChangedTZDataReportsDisagreement(t *testing.T) {
 	data, err := os.ReadFile(leapTestdata + "leapseconds")
 	if err != nil {

@@ -95,9 +95,11 @@ type Conn struct {
 	rerr  unix.Errno
 	rflag uintptr
 
-	wmsgs   []Msg
-	wdone   int
-	wfailed int
+	wmsgs    []Msg
+	wdone    int
+	wfailed  int
+	wnowait  bool
+	wdropped int
 
 	readFn, writeFn func(fd uintptr) bool
 }
@@ -188,13 +190,26 @@ func (c *Conn) doRead(fd uintptr) bool {
 // and counted in failed; the rest of the batch still goes. err is only for
 // the socket itself: closed, or past its write deadline.
 func (c *Conn) Send(msgs []Msg) (failed int, err error) {
+	failed, _, err = c.send(msgs, false)
+	return failed, err
+}
+
+// TrySend is Send without waiting: what the socket's full buffer cannot
+// take now is dropped and counted in dropped, so that a slow path out never
+// holds up the caller (a server goes on reading, and a reply sent late
+// would carry a stale transmit time anyway).
+func (c *Conn) TrySend(msgs []Msg) (failed, dropped int, err error) {
+	return c.send(msgs, true)
+}
+
+func (c *Conn) send(msgs []Msg, nowait bool) (failed, dropped int, err error) {
 	if len(msgs) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
-	c.wmsgs, c.wdone, c.wfailed = msgs, 0, 0
+	c.wmsgs, c.wdone, c.wfailed, c.wnowait, c.wdropped = msgs, 0, 0, nowait, 0
 	err = c.raw.Write(c.writeFn)
 	c.wmsgs = nil
-	return c.wfailed, err
+	return c.wfailed, c.wdropped, err
 }
 
 // doWrite is the sendmmsg callback for c.wmsgs[c.wdone:]; raw like doRead.
@@ -206,6 +221,11 @@ func (c *Conn) doWrite(fd uintptr) bool {
 			c.wdone += int(n)
 		case unix.EINTR:
 		case unix.EAGAIN:
+			if c.wnowait {
+				c.wdropped = len(c.wmsgs) - c.wdone
+				c.wdone = len(c.wmsgs)
+				return true
+			}
 			return false
 		default:
 			// sendmmsg reports the error of the first datagram when it

@@ -1,0 +1,230 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/ntptest"
+	"github.com/leapsmear/leapsmear/internal/testenv"
+	"github.com/leapsmear/leapsmear/ntp"
+)
+
+// TestChronydEveryListener: chronyd accepts each listener of one server, a
+// stepping and a smearing one (declaring its smear in the reference ID,
+// --refid-smear draft), during the replayed 2016 leap day, and measures on
+// each the time its policy predicts, within half the round trip chronyd
+// measured.
+func TestChronydEveryListener(t *testing.T) {
+	t.Parallel()
+	needChronyd(t)
+	policies := []string{"step", "noon-to-noon"}
+	s := startServer(t, "--listen", "127.0.0.1:0="+policies[0], "--listen", "127.0.0.1:0="+policies[1],
+		"--refid-smear", "draft", "--time-offset-to", "2016-12-31T18:00:00Z")
+	if len(s.addrs) != 2 {
+		t.Fatalf("serving on %v", s.addrs)
+	}
+	shift := shiftOf(t, s.summary)
+	for i, a := range s.addrs {
+		_, port, _ := strings.Cut(a, ":")
+		p, _ := strconv.Atoi(port)
+		off, at, delay := chronydOnce(t, p)
+		want := predict(t, policies[i], shift, at)
+		t.Logf("%s (%s): chronyd -Q wrong by %v; predicted %v (policy %v); round trip %v", a, policies[i], off, want.offset, want.policy, delay)
+		if !ntptest.OffsetWithin(off, want.offset, delay) {
+			t.Errorf("%s (%s): chronyd measured %v, want %v (round trip %v)", a, policies[i], off, want.offset, delay)
+		}
+	}
+}
+
+// twoListeners runs, in a network namespace of its own, one server with a
+// stepping listener on 127.0.0.1:123 and a smearing one on 127.0.0.2:123
+// (ntpdig asks port 123 only), and ntpdig against each.
+const twoListeners = `
+ip="$1" bin="$2" ntpdig="$3" dir="$4"; shift 4
+"$ip" link set lo up || exit 90
+"$bin" serve --listen 127.0.0.1:123=step --listen 127.0.0.2:123=noon-to-noon --assume-synced --log-format json --sockets 1 "$@" 2>"$dir/serve.log" &
+pid=$!
+i=0
+until grep -q '"msg":"serving"' "$dir/serve.log"; do
+	kill -0 "$pid" 2>/dev/null || exit 91
+	i=$((i + 1)); [ "$i" -gt 200 ] && { kill "$pid"; exit 92; }
+	sleep 0.05
+done
+rc=0
+"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.1 >"$dir/step.json" 2>>"$dir/ntpdig.err" || rc=$?
+"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.2 >"$dir/smear.json" 2>>"$dir/ntpdig.err" || rc=$?
+kill -TERM "$pid"
+wait "$pid"
+echo "server exit status $?" >>"$dir/ntpdig.err"
+exit "$rc"
+`
+
+// TestNtpdigEveryListener: ntpsec's SNTP client accepts both listeners of
+// one server during the replayed 2016 leap day: the stepping one announces
+// the leap, the smearing one (which declares its smear in the reference ID)
+// does not, and each offset is the one its policy predicts, within ntpdig's
+// own error bound.
+func TestNtpdigEveryListener(t *testing.T) {
+	t.Parallel()
+	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
+	unshare, ip := needNetns(t)
+	bin := leapsmear(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before := time.Now()
+	out, err := exec.CommandContext(ctx, unshare, "-n", "sh", "-c", twoListeners, "sh", ip, bin, dig, dir,
+		"--time-offset-to", "2016-12-31T18:00:00Z", "--refid-smear", "draft").CombinedOutput()
+	at := before.Add(time.Since(before) / 2)
+	read := func(name string) string {
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(data)
+	}
+	if err != nil {
+		t.Fatalf("ntpdig in a namespace: %v\n%s\nserver log:\n%s\nntpdig: %s", err, out, read("serve.log"), read("ntpdig.err"))
+	}
+	if !strings.Contains(read("ntpdig.err"), "server exit status 0") {
+		t.Errorf("the server did not exit cleanly on SIGTERM: %s", read("ntpdig.err"))
+	}
+	summaries := records(t, read("serve.log"), `"serving"`)
+	if len(summaries) != 1 {
+		t.Fatalf("server log:\n%s", read("serve.log"))
+	}
+	shift := shiftOf(t, summaries[0])
+	for _, c := range []struct {
+		file, policy, leap string
+	}{
+		{"step.json", "step", "add-leap"},
+		{"smear.json", "noon-to-noon", "no-leap"},
+	} {
+		var res ntpdigResult
+		if err := json.Unmarshal([]byte(read(c.file)), &res); err != nil {
+			t.Fatalf("ntpdig output %q: %v", read(c.file), err)
+		}
+		off, err := time.ParseDuration(res.Offset.String() + "s")
+		if err != nil {
+			t.Fatalf("ntpdig offset %q: %v", res.Offset, err)
+		}
+		// The instant of each ntpdig run is within the whole run, which
+		// the replay's rate (11.6 ppm over a few seconds) makes tens of
+		// microseconds at most, well inside ntpdig's bound.
+		p := predict(t, c.policy, shift, at)
+		bound, err := time.ParseDuration(res.Precision.String() + "s")
+		if err != nil {
+			t.Fatalf("ntpdig precision %q: %v", res.Precision, err)
+		}
+		t.Logf("%s: ntpdig offset %v leap %s stratum %d; predicted %v (policy %v); bound %v", c.policy, off, res.Leap, res.Stratum, p.offset, p.policy, bound)
+		if !ntptest.OffsetWithin(off, p.offset, 2*bound) || res.Leap != c.leap || res.Stratum != 2 {
+			t.Errorf("%s: ntpdig %+v offset %v, want %v and %s", c.policy, res, off, p.offset, c.leap)
+		}
+	}
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestChronydSmoothRefID: a real chronyd serving smoothed time declares it
+// in its reference ID (127.127.1.255), and our client reads that as a
+// declared smear. chronyd ('smoothtime 400 0.001024 leaponly', the policy
+// quadratic-17h mirrors) follows a stepping leapsmear through a rehearsed
+// leap at 2030-06-30T24:00Z, both shifted there (leapsmear by --time-offset,
+// chronyd through libfaketime; chronyd only leaps at a month's end), and
+// serves on a loopback port of its own: before the leap its reference ID is
+// its upstream's address and it declares nothing; once it smooths the leap,
+// the reference ID is chrony's smoothing marker.
+func TestChronydSmoothRefID(t *testing.T) {
+	t.Parallel()
+	bin := needChronyd(t)
+	libs, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
+	testenv.Need(t, len(libs) > 0, "libfaketime (Debian package faketime)")
+	midnight := time.Date(2030, 7, 1, 0, 0, 0, 0, time.UTC)
+	leapsmear(t) // built before the shift is taken
+	shift := time.Until(midnight.Add(-20 * time.Second)).Truncate(time.Second)
+	s := startServer(t, "--policy", "step", "--time-offset", shift.String(),
+		"--rehearse", midnight.Format(time.RFC3339)+",+1")
+	port := freeUDPPort(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`server 127.0.0.1 port %d iburst minpoll 0 maxpoll 0
+smoothtime 400 0.001024 leaponly
+leapsecmode slew
+port %d
+bindaddress 127.0.0.1
+allow 127.0.0.1
+cmdport 0
+pidfile %s/c.pid
+`, s.port, port, dir)
+	if err := os.WriteFile(filepath.Join(dir, "c.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := &testenv.Buffer{}
+	cmd := exec.Command(bin, "-x", "-d", "-u", "root", "-f", filepath.Join(dir, "c.conf"))
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+libs[0], fmt.Sprintf("FAKETIME=%+ds", int64(shift/time.Second)))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("chronyd:\n%s", out)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sawUpstream := false
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("chronyd exited: %v", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		resp, err := client.Query(context.Background(), addr, client.Options{Timeout: time.Second, SmearInfo: true})
+		served := time.Now().Add(shift)
+		if err == nil {
+			d := resp.Smear()
+			switch resp.Header.ReferenceID {
+			case ntp.RefIDFromAddr(netip.MustParseAddr("127.0.0.1")):
+				sawUpstream = true
+				if d.Smearing != client.SmearUnknown {
+					t.Errorf("chronyd not smoothing, at %v: declared %+v", served, d)
+				}
+			case ntp.RefIDChronySmooth:
+				t.Logf("at %v chronyd's reference ID is %s: %s (%s)", served.Format(time.RFC3339), resp.RefID(), d.Smearing, d.Evidence)
+				if d.Smearing != client.SmearYes || !strings.Contains(d.Evidence, "chrony") || served.Before(midnight) {
+					t.Errorf("declared %+v at %v", d, served)
+				}
+				if !sawUpstream {
+					t.Error("chronyd never answered with its upstream's reference ID before smoothing")
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chronyd did not serve smoothed time within a minute; last reply %+v, %v", resp, err)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package leapcheck
+
+import "time"
+
+// AnnouncementReport is a leap second in JSON: Date is the last UTC day
+// before it (YYYY-MM-DD, as the --leap flags take it), Effective the
+// midnight after it (RFC 3339).
+type AnnouncementReport struct {
+	Date      string `json:"date"`
+	Sign      int    `json:"sign"`
+	Effective string `json:"effective"`
+}
+
+// SourceReport is one source in JSON.
+type SourceReport struct {
+	Name      string              `json:"name"`
+	Kind      string              `json:"kind"`
+	OK        bool                `json:"ok"`
+	Error     *string             `json:"error"`
+	Announces *AnnouncementReport `json:"announces"`
+}
+
+// TableReport is the table compared with, in JSON; Expires is null when the
+// table states no expiry.
+type TableReport struct {
+	Source  string  `json:"source"`
+	Expires *string `json:"expires"`
+	Expired bool    `json:"expired"`
+}
+
+// Report is a Result in JSON, the stable contract of "leapsmear leaps
+// --json" and of leap_sources in the server's /api/status: exactly these
+// keys.
+type Report struct {
+	At       string              `json:"at"`
+	Table    TableReport         `json:"table"`
+	Sources  []SourceReport      `json:"sources"`
+	Verdict  Verdict             `json:"verdict"`
+	Leap     *AnnouncementReport `json:"leap"`
+	Problems []string            `json:"problems"`
+}
+
+func announcementReport(a *Announcement) *AnnouncementReport {
+	if a == nil {
+		return nil
+	}
+	return &AnnouncementReport{Date: a.Date(), Sign: a.Sign, Effective: a.Effective().UTC().Format(time.RFC3339)}
+}
+
+// Report returns the result in its JSON form.
+func (r Result) Report() Report {
+	j := Report{
+		At:       r.At.UTC().Format(time.RFC3339Nano),
+		Table:    TableReport{Source: r.TableSource, Expired: r.TableExpired},
+		Sources:  []SourceReport{},
+		Verdict:  r.Verdict,
+		Leap:     announcementReport(r.Leap),
+		Problems: append([]string{}, r.Problems...),
+	}
+	if !r.TableExpires.IsZero() {
+		e := r.TableExpires.UTC().Format(time.RFC3339)
+		j.Table.Expires = &e
+	}
+	for _, o := range r.Sources {
+		s := SourceReport{Name: o.Name, Kind: string(o.Kind), OK: o.Err == nil, Announces: announcementReport(o.Announces)}
+		if o.Err != nil {
+			msg := o.Err.Error()
+			s.Error = &msg
+		}
+		j.Sources = append(j.Sources, s)
+	}
+	return j
+}
