@@ -287,7 +287,12 @@ func TestChronydContinuous(t *testing.T) {
 			want := -p.rate
 			t.Logf("%d measurements, leap %q; chrony's frequency %.3f ppm (skew %.3f), the policy's rate %.3f ppm",
 				len(ms), ms[0].leap, freq, skew, p.rate)
-			if skew > 3 || freq-want > max(1, 3*skew) || want-freq > max(1, 3*skew) {
+			// The test tells a smearing server (11.574 ppm) from a stepping
+			// one (0): chrony's estimate must be good to a third of that.
+			// Beyond, a loaded machine made the measurement useless, and the
+			// verdict would be noise.
+			resolvable := 1e6 / 86400 / 3
+			if skew > resolvable || freq-want > max(1, 3*skew) || want-freq > max(1, 3*skew) {
 				t.Errorf("chrony measured the served clock at %.3f ppm (skew %.3f), want %.3f", freq, skew, want)
 			}
 		})
