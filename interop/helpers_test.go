@@ -291,3 +291,47 @@ func within(a, b, tol time.Duration) bool { return (a - b).Abs() <= tol }
 
 // leapFile is the leap-seconds.list embedded in the binary.
 const leapFile = "../leap/data/leap-seconds.list"
+
+// needFaketime returns the path of libfaketime, skipping (or failing) the
+// test where the Debian package faketime is not installed.
+func needFaketime(t *testing.T) string {
+	t.Helper()
+	lib := testenv.LibFaketime()
+	testenv.Need(t, lib != "", "libfaketime (Debian package faketime)")
+	return lib
+}
+
+// fakedChronyd is a chronyd started by startFakedChronyd.
+type fakedChronyd struct {
+	out  *testenv.Buffer // its output
+	done chan struct{}   // closed when it exits; err says how
+	err  error
+}
+
+// startFakedChronyd runs `chronyd -x -d` (never touching the clock) with
+// the configuration conf in dir, its own clock shifted by shift through
+// libfaketime (the host clock is untouched), until the test ends; its output
+// is logged if the test fails.
+func startFakedChronyd(t *testing.T, chronyd, libfaketime, dir, conf string, shift time.Duration) *fakedChronyd {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "c.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &fakedChronyd{out: &testenv.Buffer{}, done: make(chan struct{})}
+	cmd := exec.Command(chronyd, "-x", "-d", "-u", "root", "-f", filepath.Join(dir, "c.conf"))
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+libfaketime, fmt.Sprintf("FAKETIME=%+ds", int64(shift/time.Second)))
+	cmd.Stdout, cmd.Stderr = c.out, c.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.err = cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-c.done
+		if t.Failed() {
+			t.Logf("chronyd:\n%s", c.out)
+		}
+	})
+	return c
+}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -155,8 +154,7 @@ func freeUDPPort(t *testing.T) int {
 func TestChronydSmoothRefID(t *testing.T) {
 	t.Parallel()
 	bin := needChronyd(t)
-	libs, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
-	testenv.Need(t, len(libs) > 0, "libfaketime (Debian package faketime)")
+	libfaketime := needFaketime(t)
 	midnight := time.Date(2030, 7, 1, 0, 0, 0, 0, time.UTC)
 	leapsmear(t) // built before the shift is taken
 	shift := time.Until(midnight.Add(-20 * time.Second)).Truncate(time.Second)
@@ -173,33 +171,14 @@ allow 127.0.0.1
 cmdport 0
 pidfile %s/c.pid
 `, s.port, port, dir)
-	if err := os.WriteFile(filepath.Join(dir, "c.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := &testenv.Buffer{}
-	cmd := exec.Command(bin, "-x", "-d", "-u", "root", "-f", filepath.Join(dir, "c.conf"))
-	cmd.Env = append(os.Environ(), "LD_PRELOAD="+libs[0], fmt.Sprintf("FAKETIME=%+ds", int64(shift/time.Second)))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("chronyd:\n%s", out)
-		}
-	})
+	chronyd := startFakedChronyd(t, bin, libfaketime, dir, conf, shift)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	sawUpstream := false
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
-		case err := <-exited:
-			t.Fatalf("chronyd exited: %v", err)
+		case <-chronyd.done:
+			t.Fatalf("chronyd exited: %v", chronyd.err)
 		case <-time.After(500 * time.Millisecond):
 		}
 		resp, err := client.Query(context.Background(), addr, client.Options{Timeout: time.Second, SmearInfo: true})

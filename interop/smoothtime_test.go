@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,12 +35,11 @@ import (
 func TestChronydSmoothtime(t *testing.T) {
 	needChronyd(t)
 	chronyc := testenv.Program(t, "chronyc", "chrony")
-	libs, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
-	testenv.Need(t, len(libs) > 0, "libfaketime (Debian package faketime)")
+	libfaketime := needFaketime(t)
 	for _, sign := range []int{1, -1} {
 		t.Run(fmt.Sprintf("sign%+d", sign), func(t *testing.T) {
 			t.Parallel()
-			smoothtime(t, sign, chronyc, libs[0])
+			smoothtime(t, sign, chronyc, libfaketime)
 		})
 	}
 }
@@ -94,26 +92,7 @@ cmdport 0
 bindcmdaddress %s
 pidfile %s/c.pid
 `, s.port, sock, dir)
-	if err := os.WriteFile(filepath.Join(dir, "c.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := &testenv.Buffer{}
-	cmd := exec.Command(bin, "-x", "-d", "-u", "root", "-f", filepath.Join(dir, "c.conf"))
-	cmd.Env = append(os.Environ(), "LD_PRELOAD="+libfaketime, fmt.Sprintf("FAKETIME=%+ds", int64(shift/time.Second)))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("chronyd:\n%s", out)
-		}
-	})
+	chronyd := startFakedChronyd(t, bin, libfaketime, dir, conf, shift)
 
 	// The smoothing report, and the instant on U (the shifted clock) in
 	// the middle of the query.
@@ -146,8 +125,8 @@ pidfile %s/c.pid
 	var at time.Time
 	for {
 		select {
-		case err := <-exited:
-			t.Fatalf("chronyd exited: %v", err)
+		case <-chronyd.done:
+			t.Fatalf("chronyd exited: %v", chronyd.err)
 		case <-time.After(500 * time.Millisecond):
 		}
 		r, at = report()

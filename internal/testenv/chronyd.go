@@ -26,8 +26,9 @@ type Chronyd struct {
 	FakeTime time.Time
 }
 
-// libfaketime returns the path of the libfaketime library, or "".
-func libfaketime() string {
+// LibFaketime returns the path of the libfaketime library (Debian package
+// faketime), or "" where it is not installed.
+func LibFaketime() string {
 	m, _ := filepath.Glob("/usr/lib/*/faketime/libfaketime.so.1")
 	if len(m) == 0 {
 		return ""
@@ -64,7 +65,7 @@ func (c Chronyd) Start(t testing.TB) string {
 	}
 	cmd := exec.Command(bin, "-x", "-d", "-u", "root", "-f", confPath)
 	if !c.FakeTime.IsZero() {
-		lib := libfaketime()
+		lib := LibFaketime()
 		Need(t, lib != "", "libfaketime is not installed (Debian package faketime)")
 		cmd.Env = append(os.Environ(), "LD_PRELOAD="+lib, "FAKETIME=@"+c.FakeTime.UTC().Format(time.DateTime))
 	}
