@@ -174,9 +174,17 @@ func (s *socket) handle(n int) {
 	}
 	if s.nwrite > 0 {
 		x := s.r.TransmitTAI()
+		// The listener's time, once for the batch: every NTPv3 and NTPv4
+		// reply carries it; an NTPv5 reply gets its own timescale's.
+		v4 := ntp.TimestampFromUnixNano(int64(b.Smear.Served(x)))
 		for i := 0; i < s.nwrite; i++ {
 			if s.sealed[i] < 0 {
-				StampReply(&b, unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen), x)
+				resp := unsafe.Slice(s.wmsgs[i].Hdr.Iov.Base, ntp.HeaderLen)
+				if resp[0]>>3&7 == ntp.Version5 {
+					StampReply(&b, resp, x)
+				} else {
+					StampTransmit(resp, v4)
+				}
 			}
 		}
 		// NTS replies: each reads the clock for its own transmit timestamp
