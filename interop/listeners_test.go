@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/internal/ntptest"
-	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/ntp"
 )
 
@@ -77,26 +73,7 @@ exit "$rc"
 // own error bound.
 func TestNtpdigEveryListener(t *testing.T) {
 	t.Parallel()
-	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
-	unshare, ip := needNetns(t)
-	bin := leapsmear(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	before := time.Now()
-	out, err := exec.CommandContext(ctx, unshare, "-n", "sh", "-c", twoListeners, "sh", ip, bin, dig, dir,
-		"--time-offset-to", "2016-12-31T18:00:00Z", "--refid-smear", "draft").CombinedOutput()
-	at := before.Add(time.Since(before) / 2)
-	read := func(name string) string {
-		data, _ := os.ReadFile(filepath.Join(dir, name))
-		return string(data)
-	}
-	if err != nil {
-		t.Fatalf("ntpdig in a namespace: %v\n%s\nserver log:\n%s\nntpdig: %s", err, out, read("serve.log"), read("ntpdig.err"))
-	}
-	if !strings.Contains(read("ntpdig.err"), "server exit status 0") {
-		t.Errorf("the server did not exit cleanly on SIGTERM: %s", read("ntpdig.err"))
-	}
+	read, at := ntpdigInNetns(t, twoListeners, 30*time.Second, "--time-offset-to", "2016-12-31T18:00:00Z", "--refid-smear", "draft")
 	summaries := records(t, read("serve.log"), `"serving"`)
 	if len(summaries) != 1 {
 		t.Fatalf("server log:\n%s", read("serve.log"))

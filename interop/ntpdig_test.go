@@ -49,21 +49,24 @@ type ntpdigResult struct {
 	Host      string      `json:"host"`
 }
 
-// ntpdig queries a server started with the given flags in a network
-// namespace and returns ntpdig's result, its offset, the local time in the
-// middle of the run and the server's start-up summary.
-func ntpdig(t *testing.T, args ...string) (ntpdigResult, time.Duration, time.Time, map[string]any) {
+// ntpdigInNetns runs script (inNamespace, twoListeners) in a network
+// namespace of its own, with the ip and leapsmear binaries, ntpdig, a
+// scratch folder and args as its arguments, within timeout. It returns a
+// reader of the files the script left in the folder and the local time in
+// the middle of the run; it fails the test, with the logs, when the script
+// fails, and when the server did not exit cleanly on SIGTERM.
+func ntpdigInNetns(t *testing.T, script string, timeout time.Duration, args ...string) (read func(name string) string, at time.Time) {
 	t.Helper()
 	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
 	unshare, ip := needNetns(t)
 	bin := leapsmear(t)
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	before := time.Now()
-	out, err := exec.CommandContext(ctx, unshare, append([]string{"-n", "sh", "-c", inNamespace, "sh", ip, bin, dig, dir}, args...)...).CombinedOutput()
-	at := before.Add(time.Since(before) / 2)
-	read := func(name string) string {
+	out, err := exec.CommandContext(ctx, unshare, append([]string{"-n", "sh", "-c", script, "sh", ip, bin, dig, dir}, args...)...).CombinedOutput()
+	at = before.Add(time.Since(before) / 2)
+	read = func(name string) string {
 		data, _ := os.ReadFile(filepath.Join(dir, name))
 		return string(data)
 	}
@@ -73,6 +76,15 @@ func ntpdig(t *testing.T, args ...string) (ntpdigResult, time.Duration, time.Tim
 	if !strings.Contains(read("ntpdig.err"), "server exit status 0") {
 		t.Errorf("the server did not exit cleanly on SIGTERM: %s", read("ntpdig.err"))
 	}
+	return read, at
+}
+
+// ntpdig queries a server started with the given flags in a network
+// namespace and returns ntpdig's result, its offset, the local time in the
+// middle of the run and the server's start-up summary.
+func ntpdig(t *testing.T, args ...string) (ntpdigResult, time.Duration, time.Time, map[string]any) {
+	t.Helper()
+	read, at := ntpdigInNetns(t, inNamespace, 20*time.Second, args...)
 	var res ntpdigResult
 	if err := json.Unmarshal([]byte(read("ntpdig.json")), &res); err != nil {
 		t.Fatalf("ntpdig output %q: %v", read("ntpdig.json"), err)
