@@ -42,6 +42,13 @@ type Observation struct {
 	Err error
 	// Announces is the leap second the source announces, nil for none.
 	Announces *Announcement
+	// TAIMinusUTC is the TAI-UTC offset in seconds that the source states
+	// (a PTP grandmaster's currentUtcOffset, the kernel's TAI offset), nil
+	// when it states none. OffsetAt is the instant the statement is about:
+	// the host's now, which differs from the judged instant during a replay;
+	// zero means the judged instant.
+	TAIMinusUTC *int
+	OffsetAt    time.Time
 }
 
 func (o Observation) group() string {
@@ -162,11 +169,15 @@ type Result struct {
 	// Findings are the leap dates named by the table's next event or by a
 	// source, in date order.
 	Findings []Finding
+	// WrongOffset names the sources whose TAI-UTC contradicts the table
+	// (see OffsetFaulty); they are faulty whatever they announce.
+	WrongOffset []string
 	// Verdict is the most severe verdict of the findings (None without
 	// findings).
 	Verdict Verdict
 	// Leap is the leap of the finding that gave Verdict (the earliest of
-	// equally severe ones), nil when there is none.
+	// equally severe ones; the earliest finding's when a wrong TAI-UTC
+	// gave it), nil when there is none.
 	Leap *Announcement
 	// Problems says in sentences what an operator should know: sources that
 	// could not be read, faulty sources, unknown leaps with the command that
@@ -175,9 +186,10 @@ type Result struct {
 	Problems []string
 }
 
-// Faulty returns the names of every source found faulty, in order.
+// Faulty returns the names of every source found faulty, in order: those
+// with a wrong TAI-UTC first, then those with a wrong leap.
 func (r Result) Faulty() []string {
-	var out []string
+	out := slices.Clone(r.WrongOffset)
 	for _, f := range r.Findings {
 		for _, n := range f.Faulty {
 			if !slices.Contains(out, n) {
@@ -276,13 +288,20 @@ func Check(t *leap.Table, at time.Time, sources []Observation, opt Options) Resu
 	}
 	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
 
+	for _, o := range others {
+		if reason := OffsetFaulty(t, at, o); reason != "" {
+			r.WrongOffset = append(r.WrongOffset, o.Name)
+			r.Problems = append(r.Problems, fmt.Sprintf("faulty source %s %s: not followed", o.Name, reason))
+			r.Verdict = max(r.Verdict, FaultySource)
+		}
+	}
 	unknown := false
 	for _, d := range days {
-		f, problems := judge(t, at, d, others, months)
+		f, problems := judge(t, at, d, others, r.WrongOffset, months)
 		r.Findings = append(r.Findings, f)
 		r.Problems = append(r.Problems, problems...)
 		if f.Verdict > r.Verdict || r.Leap == nil {
-			r.Verdict = f.Verdict
+			r.Verdict = max(r.Verdict, f.Verdict)
 			l := f.Leap
 			r.Leap = &l
 		}
@@ -294,8 +313,9 @@ func Check(t *leap.Table, at time.Time, sources []Observation, opt Options) Resu
 	return r
 }
 
-// judge compares the sources about the leap date d.
-func judge(t *leap.Table, at, d time.Time, others []Observation, months Months) (Finding, []string) {
+// judge compares the sources about the leap date d. The sources named in
+// wrong (a wrong TAI-UTC) count towards no quorum.
+func judge(t *leap.Table, at, d time.Time, others []Observation, wrong []string, months Months) (Finding, []string) {
 	f := Finding{LastDay: day(at).Equal(d)}
 	var problems []string
 	var on []Observation // answering sources that announce a leap on d
@@ -310,7 +330,9 @@ func judge(t *leap.Table, at, d time.Time, others []Observation, months Months) 
 		for _, o := range on {
 			if o.Announces.Sign == f.Leap.Sign {
 				f.Announcing = append(f.Announcing, o.Name)
-				groups[o.group()] = true
+				if !slices.Contains(wrong, o.Name) {
+					groups[o.group()] = true
+				}
 				continue
 			}
 			f.Faulty = append(f.Faulty, o.Name)
@@ -335,6 +357,9 @@ func judge(t *leap.Table, at, d time.Time, others []Observation, months Months) 
 	// The table has no leap on d: which sign do the most groups announce?
 	bySign := map[int]map[string]bool{}
 	for _, o := range on {
+		if slices.Contains(wrong, o.Name) {
+			continue
+		}
 		if bySign[o.Announces.Sign] == nil {
 			bySign[o.Announces.Sign] = map[string]bool{}
 		}
@@ -445,4 +470,33 @@ func RefreshCommand(t *leap.Table) string {
 		return cmd + " && kill -HUP $(pidof leapsmear)"
 	}
 	return cmd + ", then serve with --leap-file " + path
+}
+
+// OffsetSlack is how far from the instant a source's TAI-UTC is about a
+// leap of the table may lie and still excuse it: a source may change its
+// offset a little before or after the leap itself.
+const OffsetSlack = time.Minute
+
+// OffsetFaulty says why the TAI-UTC that observation o states contradicts
+// table t, or returns "" when it does not: o could not be read, states no
+// offset, or states the table's offset at its instant (o.OffsetAt, else
+// at), or the table's offset within OffsetSlack of it. A table that has
+// expired at that instant vouches for nothing and finds no source faulty.
+func OffsetFaulty(t *leap.Table, at time.Time, o Observation) string {
+	if o.Err != nil || o.TAIMinusUTC == nil {
+		return ""
+	}
+	when := o.OffsetAt
+	if when.IsZero() {
+		when = at
+	}
+	if t.Expired(when) {
+		return ""
+	}
+	got, want := *o.TAIMinusUTC, t.OffsetAt(when)
+	if got == want || got == t.OffsetAt(when.Add(-OffsetSlack)) || got == t.OffsetAt(when.Add(OffsetSlack)) {
+		return ""
+	}
+	return fmt.Sprintf("states TAI-UTC = %d s at %s, but leap table %s has %d s", got,
+		when.UTC().Format(time.RFC3339), t.Source, want)
 }

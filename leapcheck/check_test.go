@@ -440,3 +440,73 @@ func TestCheckProperties(t *testing.T) {
 		}
 	}
 }
+
+// withOffset is o stating TAI-UTC off about the instant when.
+func withOffset(o Observation, off int, when time.Time) Observation {
+	o.TAIMinusUTC, o.OffsetAt = &off, when
+	return o
+}
+
+// TestOffsetFaulty: a source whose TAI-UTC contradicts an unexpired table is
+// faulty (named, counted among Faulty, the verdict at least faulty-source),
+// whatever it announces; the offset of either side of a leap is excused
+// within OffsetSlack of it; an expired table or an unread source judges
+// nothing; the instant is the statement's own, not the replayed one.
+func TestOffsetFaulty(t *testing.T) {
+	tbl := withLeap("2027-07-01T00:00:00Z", 1, "2028-06-28T00:00:00Z") // 37 s, then 38 s
+	before, after := utc("2027-06-30T23:59:59.5Z"), utc("2027-07-01T00:00:30Z")
+	ptp := Observation{Name: "ptp /var/run/ptp4l", Kind: KindPTP, Group: HostGroup}
+	for _, c := range []struct {
+		name    string
+		at      time.Time
+		o       Observation
+		faulty  bool
+		verdict Verdict
+	}{
+		{"right", utc("2027-03-01T00:00:00Z"), withOffset(ptp, 37, time.Time{}), false, TableOnly},
+		{"GPS-UTC instead of TAI-UTC", utc("2027-03-01T00:00:00Z"), withOffset(ptp, 18, time.Time{}), true, FaultySource},
+		{"one ahead", utc("2027-03-01T00:00:00Z"), withOffset(ptp, 38, time.Time{}), true, FaultySource},
+		{"new offset just before the leap", before, withOffset(ptp, 38, time.Time{}), false, TableOnly},
+		{"old offset just after the leap", after, withOffset(ptp, 37, time.Time{}), false, None},
+		{"old offset an hour after the leap", utc("2027-07-01T01:00:00Z"), withOffset(ptp, 37, time.Time{}), true, FaultySource},
+		{"no statement", utc("2027-03-01T00:00:00Z"), ptp, false, TableOnly},
+		{"unreadable", utc("2027-03-01T00:00:00Z"), func() Observation {
+			o := withOffset(ptp, 18, time.Time{})
+			o.Err = errors.New("no answer")
+			return o
+		}(), false, TableOnly},
+		{"expired table", utc("2028-07-01T00:00:00Z"), withOffset(ptp, 99, time.Time{}), false, None},
+		// A replay judges 2016, but the statement is about the host's now.
+		{"replayed instant, statement about now", utc("2016-12-31T18:00:00Z"), withOffset(ptp, 37, utc("2027-03-01T00:00:00Z")), false, TableOnly},
+		{"replayed instant, wrong statement about now", utc("2016-12-31T18:00:00Z"), withOffset(ptp, 36, utc("2027-03-01T00:00:00Z")), true, FaultySource},
+	} {
+		r := Check(tbl, c.at, []Observation{c.o}, Options{})
+		gotFaulty := slices.Contains(r.Faulty(), ptp.Name)
+		if gotFaulty != c.faulty || r.Verdict != c.verdict {
+			t.Errorf("%s: faulty %v verdict %v, want %v %v; problems %q", c.name, gotFaulty, r.Verdict, c.faulty, c.verdict, r.Problems)
+		}
+		if c.faulty && !slices.ContainsFunc(r.Problems, func(p string) bool {
+			return strings.Contains(p, "faulty source "+ptp.Name+" states TAI-UTC = ") && strings.Contains(p, "not followed")
+		}) {
+			t.Errorf("%s: no problem names the source: %q", c.name, r.Problems)
+		}
+	}
+	// A source with a wrong offset counts towards no quorum: of two
+	// sources announcing a leap the table does not reach, one is left.
+	stale := withLeap("2027-01-01T00:00:00Z", 1, "2027-06-28T00:00:00Z")
+	at := utc("2027-06-30T08:00:00Z")
+	gm := ptp
+	gm.Announces = &Announcement{Day: utc("2027-06-30T00:00:00Z"), Sign: 1}
+	r := Check(stale, at, []Observation{withOffset(gm, 18, utc("2027-06-01T00:00:00Z")), ntpLI("127.0.0.1:123", at, 1)}, Options{})
+	if r.Verdict != UnknownLeap || len(r.Findings) != 1 || r.Findings[0].Quorum != 1 || !slices.Equal(r.Faulty(), []string{ptp.Name}) ||
+		len(r.Adoptable(2)) != 0 || len(r.Adoptable(1)) != 1 {
+		t.Errorf("unknown leap with a wrong-offset source: %+v", r)
+	}
+	// A wrong offset is not outweighed by a right announcement: the
+	// source agrees on the leap and is still faulty.
+	o := withOffset(kernel(at, 1), 36, time.Time{})
+	r = Check(tbl, at, []Observation{o}, Options{})
+	if r.Verdict != FaultySource || !slices.Equal(r.Faulty(), []string{"kernel"}) || len(r.Findings) != 1 || r.Findings[0].Verdict != Agree {
+		t.Errorf("agreeing kernel with a wrong offset: %+v", r)
+	}
+}

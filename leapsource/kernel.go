@@ -30,7 +30,7 @@ func NewKernel(read func() (timescale.KernelState, error)) *Kernel {
 func (k *Kernel) Name() string { return "kernel" }
 
 // Read reads the kernel's armed leap, if any: a leap second at the end of
-// the UTC day of at.
+// the UTC day of at; and the kernel's TAI offset when a daemon has set it.
 func (k *Kernel) Read(_ context.Context, at time.Time) leapcheck.Observation {
 	o := leapcheck.Observation{Name: k.Name(), Kind: leapcheck.KindKernel, Group: leapcheck.HostGroup}
 	st, err := k.read()
@@ -41,6 +41,12 @@ func (k *Kernel) Read(_ context.Context, at time.Time) leapcheck.Observation {
 	if s := st.Leap(); s != 0 {
 		a := leapcheck.EndOfDay(at, s)
 		o.Announces = &a
+	}
+	if st.TAIOffset != 0 {
+		// The kernel's TAI offset is about the host's now; 0 means no
+		// daemon has set it.
+		off := st.TAIOffset
+		o.TAIMinusUTC, o.OffsetAt = &off, time.Now()
 	}
 	return o
 }

@@ -98,7 +98,8 @@ func timePropertiesRequest() *ptp.Management {
 }
 
 // Read asks ptp4l for the time properties data set and reads its leap flags
-// as a leap second at the end of the UTC day of at.
+// as a leap second at the end of the UTC day of at, and its UTC offset when
+// the grandmaster marks it valid.
 func (p *PTP) Read(ctx context.Context, at time.Time) leapcheck.Observation {
 	o := leapcheck.Observation{Name: p.Name(), Kind: leapcheck.KindPTP, Group: leapcheck.HostGroup}
 	tp, err := p.TimeProperties(ctx)
@@ -113,6 +114,11 @@ func (p *PTP) Read(ctx context.Context, at time.Time) leapcheck.Observation {
 	case tp.Leap59:
 		a := leapcheck.EndOfDay(at, -1)
 		o.Announces = &a
+	}
+	if err == nil && tp.CurrentUTCOffsetValid {
+		// The grandmaster's offset is about its now, the host's.
+		off := int(tp.CurrentUTCOffset)
+		o.TAIMinusUTC, o.OffsetAt = &off, time.Now()
 	}
 	return o
 }

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/leapsmear/leapsmear/internal/testenv"
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapcheck"
 )
 
@@ -104,6 +106,26 @@ func TestPTP(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	// A grandmaster that states GPS-UTC (18 s) as its UTC offset is
+	// faulty against the table: named, never followed.
+	pmc("SET GRANDMASTER_SETTINGS_NP clockClass 248 clockAccuracy 0xfe offsetScaledLogVariance 0xffff " +
+		"currentUtcOffset 18 leap61 0 leap59 0 currentUtcOffsetValid 1 ptpTimescale 1 timeTraceable 1 " +
+		"frequencyTraceable 0 timeSource 0x20")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		o := src.Read(context.Background(), at)
+		if o.Err == nil && o.TAIMinusUTC != nil && *o.TAIMinusUTC == 18 {
+			r := leapcheck.Check(leap.Default(), time.Now(), []leapcheck.Observation{o}, leapcheck.Options{})
+			if r.Verdict != leapcheck.FaultySource || !slices.Equal(r.Faulty(), []string{src.Name()}) {
+				t.Errorf("currentUtcOffset 18: verdict %v, faulty %q, problems %q", r.Verdict, r.Faulty(), r.Problems)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("currentUtcOffset 18 never read: %+v", o)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

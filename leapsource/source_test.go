@@ -54,6 +54,17 @@ func TestKernel(t *testing.T) {
 			t.Errorf("%s: %+v, want %q", c.name, o, c.want)
 		}
 	}
+	// The kernel's TAI offset is stated when a daemon has set it, about
+	// the host's now (not the judged instant).
+	o := NewKernel(func() (timescale.KernelState, error) {
+		return timescale.KernelState{State: timescale.TimeOK, TAIOffset: 37}, nil
+	}).Read(context.Background(), at)
+	if o.TAIMinusUTC == nil || *o.TAIMinusUTC != 37 || time.Since(o.OffsetAt).Abs() > time.Minute {
+		t.Errorf("TAI offset 37: %+v", o)
+	}
+	if o := NewKernel(func() (timescale.KernelState, error) { return timescale.KernelState{}, nil }).Read(context.Background(), at); o.TAIMinusUTC != nil {
+		t.Errorf("TAI offset unset: %+v", o)
+	}
 	// The real kernel can be read (never written) on this machine.
 	if o := NewKernel(nil).Read(context.Background(), time.Now()); o.Err != nil {
 		t.Errorf("real kernel: %v", o.Err)
