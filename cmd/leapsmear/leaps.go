@@ -94,14 +94,16 @@ func newLeapsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "leaps [--leap-file F]... [--upstream HOST:PORT]... [--chrony-socket PATH] [--ptp-socket PATH] [--json]",
-		Short: "Compare the leap seconds announced by the kernel, upstream servers and chronyd with the table",
+		Short: "Compare the leap seconds announced by the kernel, upstream servers, chronyd and ptp4l with the table",
 		Long: `Compare what every source announces about upcoming leap seconds with the leap
 table, once, for cron and CI. The sources are the table (--leap-file, or the
 built-in one), the host kernel (the leap its time daemon armed for tonight,
 read with adjtimex, never written), upstream NTP servers (--upstream: their
 leap indicator, which names the end of the current month), chronyd on this
 host (--chrony-socket: the leap status of its tracking report) and ptp4l
-(--ptp-socket: leap61 and leap59 of its time properties data set).
+(--ptp-socket: leap61, leap59 and the UTC offset of its time properties data
+set). The kernel's TAI offset and ptp4l's UTC offset, when set, must be the
+table's TAI-UTC.
 
 Verdict, for each leap date a source names (the worst is reported):
   none           nothing is announced
@@ -113,7 +115,8 @@ Verdict, for each leap date a source names (the worst is reported):
                  table has expired or does not reach that date: refresh it
   faulty-source  a source announces a leap on a date the unexpired table rules
                  out, or on an impossible date (not the end of a month of
-                 --leap-months): that source is wrong and is never followed
+                 --leap-months), or states a TAI-UTC other than the table's:
+                 that source is wrong and is never followed
 A source that cannot be read is an error, not a disagreement.
 
 Exit status: 0 for none, agree or table-only; 1 for unknown-leap or
