@@ -310,8 +310,15 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The served clock starts now, or exactly at the instant a replay
+	// names: a replay from the very opening of a window jumps by nothing,
+	// whatever the smear has run by the time this reads the clock.
+	begins := src.Now().TAI
+	if to := cfg.Source.TimeOffsetTo; !to.IsZero() {
+		begins = table.TAIFromTime(to)
+	}
 	for i, l := range d.listeners {
-		if err := checkJump(cfg, l.Policy, smears[i].Policy, src.Now().TAI); err != nil {
+		if err := checkJump(cfg, l.Policy, smears[i].Policy, begins); err != nil {
 			src.Close()
 			return nil, err
 		}
@@ -422,7 +429,7 @@ func (d *Daemon) buildSmears(table *leap.Table) ([]server.Smears, error) {
 
 // checkJump refuses a rehearsal that starts inside its own smear window,
 // unless cfg.AllowJump: its clients, served true UTC until then, would see
-// the served time jump by the smear's offset at start.
+// the served time jump by the smear's offset at start, the instant now.
 func checkJump(cfg Config, p smear.Policy, s *smear.Smear, now leap.TAI) error {
 	r := cfg.Rehearse
 	if r == nil || cfg.AllowJump {
