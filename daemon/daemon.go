@@ -88,6 +88,10 @@ type Config struct {
 	// LeapSources configures the periodic comparison of the leap seconds
 	// announced by the kernel, upstream servers and chronyd with the table.
 	LeapSources LeapSources
+
+	// reloadFiles reads the leap files at a reload; nil means
+	// leapfile.Load. Tests make it block, as a file on a hung mount would.
+	reloadFiles func([]string, leap.ParseOptions, time.Time) (*leap.Table, leapfile.Report, error)
 }
 
 // Listener is one NTP listen address and the policy its NTPv3 and NTPv4
@@ -576,7 +580,11 @@ func (d *Daemon) Reload() error {
 	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
-	files, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
+	load := d.cfg.reloadFiles
+	if load == nil {
+		load = leapfile.Load
+	}
+	files, _, err := load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
 	var (
 		smears []server.Smears
 		table  *leap.Table
