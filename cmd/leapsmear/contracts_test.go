@@ -54,6 +54,9 @@ func TestInstantsOutOfRange(t *testing.T) {
 	} {
 		code, stdout, stderr := runCapture(args...)
 		oneErrorLine(t, args, code, stdout, stderr, "--at", "outside 1972-01-01..2200-01-01")
+		if at := args[len(args)-1]; strings.Count(stderr, at) != 1 {
+			t.Errorf("%v: %q names %s other than once", args, stderr, at)
+		}
 	}
 }
 
