@@ -956,6 +956,24 @@ func BenchmarkAllow(b *testing.B) {
 	}
 }
 
+// BenchmarkAllowIPv4 is BenchmarkAllow with IPv4 sources, which are limited
+// by their address alone (one entry per request).
+func BenchmarkAllowIPv4(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	addrs := make([]netip.Addr, 4096)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{10, byte(mix(uint64(i)) >> 56), byte(i >> 8), byte(i)})
+	}
+	now := int64(0)
+	var i int
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		l.Allow(addrs[i&4095], Instant(now))
+		now += int64(4 * time.Nanosecond)
+	}
+}
+
 func BenchmarkAllowNewSources(b *testing.B) {
 	l := mustNew(b, DefaultConfig())
 	addrs := benchAddrs(1<<18, 0) // four times the table: every source is new again when it comes back
