@@ -88,6 +88,10 @@ type Config struct {
 	// LeapSources configures the periodic comparison of the leap seconds
 	// announced by the kernel, upstream servers and chronyd with the table.
 	LeapSources LeapSources
+
+	// reloadFiles reads the leap files at a reload; nil means
+	// leapfile.Load. Tests make it block, as a file on a hung mount would.
+	reloadFiles func([]string, leap.ParseOptions, time.Time) (*leap.Table, leapfile.Report, error)
 }
 
 // Listener is one NTP listen address and the policy its NTPv3 and NTPv4
@@ -310,8 +314,15 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The served clock starts now, or exactly at the instant a replay
+	// names: a replay from the very opening of a window jumps by nothing,
+	// whatever the smear has run by the time this reads the clock.
+	begins := src.Now().TAI
+	if to := cfg.Source.TimeOffsetTo; !to.IsZero() {
+		begins = table.TAIFromTime(to)
+	}
 	for i, l := range d.listeners {
-		if err := checkJump(cfg, l.Policy, smears[i].Policy, src.Now().TAI); err != nil {
+		if err := checkJump(cfg, l.Policy, smears[i].Policy, begins); err != nil {
 			src.Close()
 			return nil, err
 		}
@@ -422,7 +433,7 @@ func (d *Daemon) buildSmears(table *leap.Table) ([]server.Smears, error) {
 
 // checkJump refuses a rehearsal that starts inside its own smear window,
 // unless cfg.AllowJump: its clients, served true UTC until then, would see
-// the served time jump by the smear's offset at start.
+// the served time jump by the smear's offset at start, the instant now.
 func checkJump(cfg Config, p smear.Policy, s *smear.Smear, now leap.TAI) error {
 	r := cfg.Rehearse
 	if r == nil || cfg.AllowJump {
@@ -569,7 +580,11 @@ func (d *Daemon) Reload() error {
 	ntsErr := d.reloadNTS() // logged and counted on its own
 	d.reloads.Add(1)
 	d.log.Info("reloading the leap table", "files", d.cfg.LeapFiles)
-	files, _, err := leapfile.Load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
+	load := d.cfg.reloadFiles
+	if load == nil {
+		load = leapfile.Load
+	}
+	files, _, err := load(d.cfg.LeapFiles, d.cfg.Parse, d.hostNow())
 	var (
 		smears []server.Smears
 		table  *leap.Table

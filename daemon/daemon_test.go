@@ -483,3 +483,32 @@ func TestRehearsalInsideItsWindow(t *testing.T) {
 	cfg.Rehearse = &r
 	start(t, cfg)
 }
+
+// TestReplayFromWindowOpening: a replay that starts exactly where its
+// rehearsal's window opens (--time-offset-to) starts without a jump, however
+// many nanoseconds of smear the served clock has run by the time the check
+// reads it (a 61 s window smears 16 ns per microsecond); one second later it
+// is refused.
+func TestReplayFromWindowOpening(t *testing.T) {
+	for _, c := range []struct {
+		from string
+		ok   bool
+	}{{"2027-12-31T23:59:30Z", true}, {"2027-12-31T23:59:31Z", false}} {
+		cfg, _ := config(t)
+		cfg.Policy, _ = smear.Parse("linear:-30s:61s")
+		cfg.Rehearse = &leap.Rehearsal{At: time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC), Delta: 1}
+		from, err := time.Parse(time.RFC3339, c.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Source.TimeOffsetTo = from
+		if c.ok {
+			start(t, cfg)
+			continue
+		}
+		_, err = Start(context.Background(), cfg)
+		if oe, ok := option.As(err); !ok || oe.Name != "rehearse" || !strings.Contains(err.Error(), "clients would see the served time jump by -16.39") {
+			t.Errorf("replay from %s: %v", c.from, err)
+		}
+	}
+}

@@ -30,6 +30,11 @@ func applyConfigFile(cmd *cobra.Command, path string) error {
 	if _, err := toml.Decode(string(data), &values); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			// The key, when the error is on the line that sets it (a
+			// number out of range); a line without one names none.
+			if pe.LastKey != "" && keyLine(data, pe.LastKey) == pe.Position.Line {
+				return usagef("config file %s line %d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
+			}
 			return usagef("config file %s line %d: %s", path, pe.Position.Line, pe.Message)
 		}
 		return usagef("config file %s: %v", path, err)
