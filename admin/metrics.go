@@ -31,7 +31,7 @@ var (
 	descReplies  = metric("replies_sent_total", "Replies with time built for clients (mode 4) of NTPv3 and NTPv4 without NTS (NTS: nts_replies_total; NTPv5: v5_replies_total).")
 	descV5       = metric("v5_replies_total", "NTPv5 replies with time, by the timescale served (utc, tai, smeared).", "timescale")
 	descKoD      = metric("kod_sent_total", "RATE Kiss-o'-Death replies sent to clients over their rate.")
-	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason.", "reason")
+	descDropped  = metric("packets_dropped_total", "Datagrams left unanswered, by reason: short, bad_version, bad_mode, malformed, rate_limited, bad_source (a source no host sends from: port 0, unspecified, multicast, 255.255.255.255, or a directed broadcast address of the host's subnets), unauthenticated (not NTS while NTS is required).", "reason")
 	descSendErrs = metric("send_errors_total", "Replies not sent, by reason: refused (the kernel refused the datagram; read errors count here too), buffer_full (dropped: the socket's send buffer was full).", "reason")
 
 	descRLEntries   = metric("rate_limit_entries", "Sources the rate limiter's table can hold (--rate-entries rounded up to a power of two); 0 when rate limiting is off.")

@@ -21,6 +21,9 @@ type watchState struct {
 	// expiryWarnings crossed and logged (len+1 once expired).
 	table *leap.Table
 	level int
+	// bcastFailing: the host's interface addresses could not be read at
+	// the last check (warned about once).
+	bcastFailing bool
 }
 
 // windowWatch is what Check remembers of one listener's windows: the smear
@@ -61,12 +64,16 @@ func (d *Daemon) startChecks() {
 // Check runs the daemon's periodic checks once: it warns when the leap table
 // comes within 30, 7 and 1 days of its expiry and when it has expired (once
 // each per table, judged on the served clock: a replay past the table's
-// expiry reports it expired), and logs when a leap window opens and closes. The
-// background checks call it every CheckInterval; it is cheap (one clock
-// reading and a binary search), and tests may call it directly.
+// expiry reports it expired), logs when a leap window opens and closes, and
+// reads the directed broadcast addresses of the host's subnets again
+// (requests from them are dropped; interfaces come and go). The background
+// checks call it every CheckInterval, a reload once more; it is cheap (one
+// clock reading, a binary search, and one netlink dump of the interface
+// addresses, some 35 us), and tests may call it directly.
 func (d *Daemon) Check() {
 	d.watch.mu.Lock()
 	defer d.watch.mu.Unlock()
+	d.refreshBroadcasts()
 	d.checkExpiry(d.Table(), d.servedNow())
 	x := d.src.Now().TAI
 	dsp := d.rootDispersion()
@@ -177,4 +184,27 @@ func (d *Daemon) rootDispersion() time.Duration {
 		return floor
 	}
 	return min(floor+st.Kernel.MaxError, ntp.MaxShort)
+}
+
+// refreshBroadcasts reads the host's directed broadcast addresses again and
+// logs when they change, or when they cannot be read (once, until they can:
+// the last ones read stay refused meanwhile).
+func (d *Daemon) refreshBroadcasts() {
+	w := &d.watch
+	changed, err := d.srv.RefreshBroadcasts()
+	if err != nil {
+		if !w.bcastFailing {
+			d.log.Warn("cannot read the host's interface addresses; still dropping requests from the broadcast addresses read last",
+				"error", err, "broadcasts", d.srv.Broadcasts().Addrs())
+		}
+		w.bcastFailing = true
+		return
+	}
+	if w.bcastFailing {
+		d.log.Info("the host's interface addresses can be read again")
+	}
+	w.bcastFailing = false
+	if changed {
+		d.log.Info("the host's broadcast addresses changed; requests from them are dropped", "broadcasts", d.srv.Broadcasts().Addrs())
+	}
 }

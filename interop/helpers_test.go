@@ -45,9 +45,14 @@ func TestMain(m *testing.M) {
 }
 
 // runHelper does one job of the test binary run as a tool: "get" prints
-// the body of an HTTP GET of arg (within 5 s) and returns 0 on status 200.
+// the body of an HTTP GET of arg (within 5 s) and returns 0 on status 200;
+// "forge" sends an NTP request with a forged source (forgeRequest).
 func runHelper(job, arg string) int {
-	if job != "get" {
+	switch job {
+	case "get":
+	case "forge":
+		return forgeRequest(arg)
+	default:
 		fmt.Fprintf(os.Stderr, "unknown helper job %q\n", job)
 		return 2
 	}

@@ -38,7 +38,7 @@ const (
 	DropMode                           // not a client request (mode 3); includes modes 6 and 7
 	DropMalformed                      // extension fields or MAC with broken lengths (NTS fields too), or truncated
 	DropRateLimited                    // over the client's rate, and no KoD owed
-	DropSource                         // from a source that cannot be answered safely (see Answerable)
+	DropSource                         // from a source that cannot be answered safely (see Answerable, Broadcasts)
 	DropUnauthenticated                // not NTS-authenticated while NTS is required
 	numVerdicts
 )
@@ -168,6 +168,7 @@ type Responder struct {
 	rootDly5 ntp.Time32
 	rootDsp5 atomic.Uint32 // ntp.Time32, for NTPv5
 	limiter  Limiter
+	bcast    atomic.Pointer[Broadcasts] // the host's directed broadcasts (SetBroadcasts)
 }
 
 // Smears are the smears a listener serves from: one leap table applied by
@@ -289,6 +290,15 @@ func NewResponderSmears(clock Clock, s Smears, set Settings, limiter Limiter) *R
 	return r
 }
 
+// SetBroadcasts sets the directed broadcast addresses whose requests are
+// dropped as DropSource (with those Answerable refuses everywhere), from the
+// next batch on: the host's own, which a Server sets on its responders when
+// it starts and on RefreshBroadcasts. nil (as at first) is none.
+func (r *Responder) SetBroadcasts(bs *Broadcasts) { r.bcast.Store(bs) }
+
+// Broadcasts returns the directed broadcast addresses refused (nil: none).
+func (r *Responder) Broadcasts() *Broadcasts { return r.bcast.Load() }
+
 // SetRootDispersion sets the root dispersion announced from now on (the
 // daemon follows the host clock's error estimate with it).
 func (r *Responder) SetRootDispersion(d time.Duration) {
@@ -333,12 +343,14 @@ type Batch struct {
 	Now                 timescale.Reading
 	Synced              bool
 	set                 *smearSet
+	bcast               *Broadcasts // the responder's, as Begin found them
 }
 
 // Begin reads the clock and loads the smears for a batch of requests.
 func (r *Responder) Begin() Batch {
 	set := r.smears.Load()
-	return Batch{Smear: set.Policy, UTC: set.UTC, Smeared: set.Smeared, Now: r.clock.Now(), Synced: r.clock.Synced(), set: set}
+	return Batch{Smear: set.Policy, UTC: set.UTC, Smeared: set.Smeared, Now: r.clock.Now(), Synced: r.clock.Synced(),
+		set: set, bcast: r.bcast.Load()}
 }
 
 // ntsConfig is NTS in a responder.
@@ -416,7 +428,7 @@ type Request struct {
 // timestamp, echoed. NTPv5 requests (draft-ietf-ntp-ntpv5-09, see
 // respondV5) get the timescale they ask for.
 func (r *Responder) Respond(b *Batch, req Request, resp []byte) (int, Verdict) {
-	if !Answerable(req.Source) {
+	if !b.bcast.Answerable(req.Source) {
 		return 0, DropSource
 	}
 	data := req.Data
@@ -667,22 +679,12 @@ func (r *Responder) v5Fields(reply []byte, serverInfo bool) {
 
 // Answerable reports whether a request from src may be answered: never from
 // port 0, an unspecified address (0.0.0.0, ::), a multicast or the limited
-// broadcast address (255.255.255.255). No host sends from those; a request
-// that claims to is forged, and a reply could only feed a reflection attack
-// or a loop.
-func Answerable(src netip.AddrPort) bool {
-	if src.Port() == 0 {
-		return false // also the zero AddrPort
-	}
-	a := src.Addr()
-	if a.Is4() {
-		b := a.As4()
-		// 0.0.0.0/8 is "this network" (0.0.0.0 unspecified), 224.0.0.0/4
-		// multicast; 255.255.255.255 is the limited broadcast.
-		return b[0] != 0 && b[0]&0xf0 != 0xe0 && b != [4]byte{255, 255, 255, 255}
-	}
-	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast()
-}
+// broadcast address (255.255.255.255), IPv4-mapped or not. No host sends
+// from those; a request that claims to is forged, and a reply could only
+// feed a reflection attack or a loop. The directed broadcast addresses of
+// the host's subnets are just as impossible, but which they are depends on
+// the host: Broadcasts.Answerable checks them too, and Respond calls it.
+func Answerable(src netip.AddrPort) bool { return (*Broadcasts)(nil).Answerable(src) }
 
 // SealNTS completes a reply that Respond built with verdict AnsweredNTS: it
 // reads the clock for the transmit timestamp, writes it, and seals the NTS

@@ -614,8 +614,10 @@ func TestVerdicts(t *testing.T) {
 }
 
 // TestRespondImpossibleSources: requests that claim a source no host sends
-// from (port 0, an unspecified, multicast or broadcast address) are dropped
-// as bad_source, whatever they hold; real sources of every kind are answered.
+// from (port 0, an unspecified, multicast or broadcast address, IPv4-mapped
+// or not) are dropped as bad_source, whatever they hold; real sources of
+// every kind are answered. (The directed broadcasts of the host's subnets:
+// TestRespondDirectedBroadcast.)
 func TestRespondImpossibleSources(t *testing.T) {
 	tbl := leap.Default()
 	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
@@ -632,6 +634,10 @@ func TestRespondImpossibleSources(t *testing.T) {
 		{"239.255.255.250:40000", DropSource},
 		{"[ff02::101]:123", DropSource},
 		{"[ff05::1:3]:40000", DropSource},
+		{"[::ffff:255.255.255.255]:123", DropSource}, // IPv4-mapped, as a dual-stack socket could give them
+		{"[::ffff:0.0.0.0]:123", DropSource},
+		{"[::ffff:224.0.1.1]:123", DropSource},
+		{"[::ffff:127.0.0.5]:40000", Answered},
 		{"127.0.0.1:123", Answered},
 		{"127.0.0.5:40000", Answered},
 		{"[::1]:40000", Answered},

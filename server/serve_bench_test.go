@@ -54,8 +54,15 @@ func benchResponderLimited(tb testing.TB, limiter Limiter) *Responder {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewResponder(src, s, Settings{Stratum: 2, RefID: 0x4c534d52, Precision: -20, RootDispersion: time.Millisecond}, limiter)
+	r := NewResponder(src, s, Settings{Stratum: 2, RefID: 0x4c534d52, Precision: -20, RootDispersion: time.Millisecond}, limiter)
+	r.SetBroadcasts(benchBroadcasts)
+	return r
 }
+
+// benchBroadcasts are the directed broadcasts of a host with lo and three
+// subnets, refused as a Server refuses its host's.
+var benchBroadcasts = DirectedBroadcasts([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"),
+	netip.MustParsePrefix("192.0.2.2/24"), netip.MustParsePrefix("10.0.0.1/16"), netip.MustParsePrefix("172.17.0.1/16")})
 
 // generousLimiter is a real rate limiter that lets every request of the
 // benchmarks through, so that they measure its cost on the answered path.

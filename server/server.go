@@ -40,6 +40,9 @@ type Server struct {
 	addrs     []netip.AddrPort
 	listeners []*boundListener
 	once      sync.Once
+
+	bmu   sync.Mutex // serialises RefreshBroadcasts
+	bcast *Broadcasts
 }
 
 // boundListener is one listen address as bound: its sockets and responder.
@@ -95,7 +98,42 @@ func New(ctx context.Context, cfg Config, r *Responder) (*Server, error) {
 			bl.sockets = append(bl.sockets, sock)
 		}
 	}
+	if _, err := s.RefreshBroadcasts(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// RefreshBroadcasts reads the directed broadcast addresses of the host's
+// subnets again (HostBroadcasts) and, when they changed, gives them to
+// every listener's responder, whose requests from them are dropped from
+// the next batch on. New reads them once; interfaces come and go, so call
+// it now and then (the daemon does on every periodic check). It reports
+// whether they changed; on an error the responders keep the last ones read.
+func (s *Server) RefreshBroadcasts() (changed bool, err error) {
+	bs, err := HostBroadcasts()
+	if err != nil {
+		return false, err
+	}
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	if s.bcast != nil && s.bcast.Equal(bs) {
+		return false, nil
+	}
+	s.bcast = bs
+	for _, l := range s.listeners {
+		l.r.SetBroadcasts(bs)
+	}
+	return true, nil
+}
+
+// Broadcasts returns the directed broadcast addresses whose requests are
+// dropped, as last read by New or RefreshBroadcasts.
+func (s *Server) Broadcasts() *Broadcasts {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	return s.bcast
 }
 
 // Addrs returns the bound addresses, ports filled in: those of

@@ -451,3 +451,83 @@ func TestServeIgnoresSourcePortZero(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// forgeUDP sends payload in a UDP datagram from src to dst through a raw
+// socket (which needs CAP_NET_RAW: the test is skipped without it), whatever
+// src is: the kernel fills the IP length and checksum; the UDP checksum is
+// 0, none, as IPv4 allows.
+func forgeUDP(t *testing.T, src, dst netip.AddrPort, payload []byte) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		t.Skipf("no raw socket (needs CAP_NET_RAW): %v", err)
+	}
+	defer unix.Close(fd)
+	pkt := make([]byte, 28, 28+len(payload))
+	pkt[0], pkt[8], pkt[9] = 0x45, 64, unix.IPPROTO_UDP // IPv4, TTL, UDP
+	s, d := src.Addr().As4(), dst.Addr().As4()
+	copy(pkt[12:16], s[:])
+	copy(pkt[16:20], d[:])
+	binary.BigEndian.PutUint16(pkt[20:], src.Port())
+	binary.BigEndian.PutUint16(pkt[22:], dst.Port())
+	binary.BigEndian.PutUint16(pkt[24:], uint16(8+len(payload)))
+	pkt = append(pkt, payload...)
+	if err := unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeDropsDirectedBroadcastSource: a request forged from
+// 127.255.255.255, the directed broadcast address of lo's 127.0.0.0/8, is
+// counted as bad_source and gets no reply: a reply to a subnet's broadcast
+// address would reach every host of the subnet. (Before the server knew
+// its host's broadcasts, the request was answered, and the reply reached
+// the socket listening on the forged port.) A good request after it is
+// answered.
+func TestServeDropsDirectedBroadcastSource(t *testing.T) {
+	bcast := netip.MustParseAddr("127.255.255.255")
+	if !hostHasPrefix(t, netip.MustParsePrefix("127.0.0.1/8")) {
+		t.Skip("lo does not carry 127.0.0.1/8 here")
+	}
+	srv := startServer(t, "127.0.0.1:0")
+	// Whoever listens on the forged source's port would get the reply.
+	l, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	src := netip.AddrPortFrom(bcast, l.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	req := request(t, 4, 3, 6, 1, nil)
+	forgeUDP(t, src, srv.Addrs()[0], req)
+	if replies := exchange(t, srv.Addrs()[0], 300*time.Millisecond, req); len(replies) != 1 {
+		t.Fatalf("%d replies to a good request", len(replies))
+	}
+	st := waitStats(t, srv, 2)
+	if st.Received != 2 || st.Verdicts[DropSource] != 1 || st.Answered() != 1 || st.SendErrors != 0 {
+		t.Errorf("stats %+v: want 2 received, 1 bad_source, 1 answered, no send error", st)
+	}
+	_ = l.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, from, err := l.ReadFromUDPAddrPort(make([]byte, 512)); err == nil {
+		t.Errorf("a reply of %d bytes from %v reached the broadcast source's port", n, from)
+	}
+}
+
+// hostHasPrefix reports whether an interface of this host carries p (an
+// address and its prefix length).
+func hostHasPrefix(t *testing.T, p netip.Prefix) bool {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ip, _ := netip.AddrFromSlice(n.IP)
+			ones, _ := n.Mask.Size()
+			if netip.PrefixFrom(ip.Unmap(), ones) == p {
+				return true
+			}
+		}
+	}
+	return false
+}
