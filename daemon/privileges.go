@@ -26,7 +26,7 @@ type User struct {
 func LookupUser(name string) (User, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return User{}, option.Errorf("user", name, "%v", err)
+		return User{}, option.Errorf("user", name, "%w", err)
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
