@@ -58,8 +58,10 @@ func (f *policyLeapFlags) table() (*leap.Table, leap.Event, error) {
 		}
 		synthetic, err := table.WithRehearsal(day.AddDate(0, 0, 1), f.sign)
 		if err != nil {
-			return nil, leap.Event{}, usagef("--leap %s --sign %+d: %v", f.day, f.sign, err)
+			return nil, leap.Event{}, usagef("--leap %s --sign %+d: %w", f.day, f.sign, err)
 		}
+		// A synthetic leap, not a rehearsal: say which flag made it.
+		synthetic.Source = fmt.Sprintf("%s + a synthetic leap second from --sign %+d", table.Source, f.sign)
 		e, _ := synthetic.Find(day)
 		return synthetic, e, nil
 	}
