@@ -118,3 +118,27 @@ func TestParseInstant(t *testing.T) {
 		t.Errorf("relative rehearsal: %v: want words and an example, not time's message", err)
 	}
 }
+
+// TestParseBinary: a file that is not text (a NUL byte anywhere, or bytes
+// that are not UTF-8) is named as binary data in one line, never quoted
+// back; a damaged TZif file is the TZif parser's to describe.
+func TestParseBinary(t *testing.T) {
+	const want = "leap file garbage: binary data: not a leap-seconds.list, a tzdata leapseconds file or a TZif right/ file"
+	list := readTestdata(t, "leap-seconds.list")
+	for name, data := range map[string][]byte{
+		"NUL on line 1":        []byte("\x00\x01\x02garbage\n"),
+		"NUL later":            append(append([]byte("2272060800\t10\n"), 0), list...),
+		"not UTF-8":            []byte("#\n\x8f\xff\xfe 11\n"),
+		"tzdata then bytes":    []byte("Leap 1972 Jun 30 23:59:60 + S\n\xc3\x28\n"),
+		"random-looking bytes": []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+	} {
+		_, err := Parse(data, "garbage", ParseOptions{})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", name, err, want)
+		}
+	}
+	tzif := readTestdata(t, "right_UTC")
+	if _, err := Parse(tzif[:500], "right_UTC", ParseOptions{}); err == nil || strings.Contains(err.Error(), "binary data") {
+		t.Errorf("a truncated TZif file: %v, want the TZif parser's words", err)
+	}
+}

@@ -105,7 +105,7 @@ that day instead (for a deleted second, 23:59:59 does not exist).`,
 			}
 			p, err := smear.Parse(policy)
 			if err != nil {
-				return usagef("--policy: %v", err)
+				return usagef("--policy: %w", err)
 			}
 			table, _, err := f.table()
 			if err != nil {
@@ -119,11 +119,11 @@ that day instead (for a deleted second, 23:59:59 does not exist).`,
 			for _, at := range ats {
 				l, err := leap.ParseLabel(at)
 				if err != nil {
-					return usagef("--at: %v", err)
+					return usagef("--at: %w", err)
 				}
 				x, err := table.TAIFromLabel(l)
 				if err != nil {
-					return usagef("--at: %v", err)
+					return usagef("--at: %w", err)
 				}
 				rows = append(rows, offsetRow{At: l.String(), Served: s.Served(x).Time().Format(time.RFC3339Nano),
 					OffsetNs: s.Offset(x).Nanoseconds(), RatePPM: s.RatePPM(x), LI: s.LI(x)})
