@@ -106,6 +106,7 @@ func TestMistakesInWords(t *testing.T) {
 		{[]string{"query", "127.0.0.1:abc"}, 2, `query: server "127.0.0.1:abc": port "abc" is not a number from 1 to 65535 or a service name such as ntp; want HOST or HOST:PORT such as 127.0.0.1:123, [::1]:123 or time.example.com`},
 		{[]string{"query", "127.0.0.1", "[::1"}, 2, `query: server "[::1": not a host name or address`},
 		{[]string{"watch", "127.0.0.1:abc", "--for", "2s"}, 2, `watch: server "127.0.0.1:abc": port "abc" is not a number from 1 to 65535`},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:abc"}, 2, `--admin: admin address "127.0.0.1:abc": port "abc" is not a number from 0 to 65535 or a service name such as ntp; want host:port such as 127.0.0.1:9123`},
 		// A config file named on the command line that is not there.
 		{[]string{"serve", "--config", missing}, 2, "--config " + missing + ": no such file or directory; want a TOML file of 'leapsmear serve' options"},
 		{[]string{"serve", "--config", dir}, 2, "--config " + dir + ": is a directory"},
@@ -124,7 +125,7 @@ func TestMistakesInWords(t *testing.T) {
 		if code != c.code || len(lines) != 1 || !strings.HasPrefix(lines[0], "leapsmear: "+c.want) {
 			t.Errorf("%v: exit %d, stderr %q\nwant exit %d and one line starting: leapsmear: %s", c.args, code, stderr, c.code, c.want)
 		}
-		for _, leak := range []string{"Z07:00", "parsing time", "time: ", "bad port", "strconv", "rehearsal leap", "\x00"} {
+		for _, leak := range []string{"Z07:00", "parsing time", "time: ", "bad port", "strconv", "rehearsal leap", "lookup ", "\x00"} {
 			if strings.Contains(stderr, leak) {
 				t.Errorf("%v: %q shows Go internals or the wrong words (%q)", c.args, stderr, leak)
 			}

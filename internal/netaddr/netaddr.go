@@ -15,9 +15,51 @@ import (
 	"strings"
 )
 
+// SyntaxError is an address written wrong, as opposed to one whose name
+// does not resolve: a mistake in what the user typed, whatever the network
+// says. It reads "ADDR": PROBLEM; want FORM.
+type SyntaxError struct {
+	Addr    string // the address as written
+	Problem string // what is wrong, in words
+	Form    string // what is wanted, with examples
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%q: %s; want %s", e.Addr, e.Problem, e.Form)
+}
+
+// The forms of the two kinds of address.
+const (
+	listenForm = "host:port such as 127.0.0.1:123 or [::1]:123"
+	targetForm = "HOST or HOST:PORT such as 127.0.0.1:123, [::1]:123 or time.example.com"
+)
+
+// parsePort reads a port: a number from min to 65535, or a service name
+// such as ntp (from the local services file, not the network).
+func parsePort(ps string, min int) (int, error) {
+	var n int
+	var err error
+	switch {
+	case ps != "" && strings.Trim(ps, "0123456789") == "":
+		n, err = strconv.Atoi(ps)
+	case ps != "" && strings.Trim(ps, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == "":
+		n, err = net.LookupPort("udp", ps)
+	default:
+		err = strconv.ErrSyntax
+	}
+	if err != nil || n < min || n > 65535 {
+		return 0, fmt.Errorf("port %q is not a number from %d to 65535 or a service name such as ntp", ps, min)
+	}
+	return n, nil
+}
+
+// badHost reports whether host cannot be a host name or address.
+func badHost(host string) bool { return host == "" || strings.ContainsAny(host, "[]:/ ") }
+
 // Listen reads a listen address: host:port, [v6]:port, or :port for every
 // IPv4 address ("[::]:port" is every IPv4 and IPv6 address). Port 0 asks for
-// any free port. A host name is looked up (localhost, say).
+// any free port. A host name is looked up (localhost, say). An address
+// written wrong is a *SyntaxError (wrapped: "listen address ...").
 func Listen(s string) (netip.AddrPort, error) {
 	in := s
 	if strings.HasPrefix(in, ":") {
@@ -26,28 +68,32 @@ func Listen(s string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(in); err == nil {
 		return unmap(ap), nil
 	}
-	ua, err := net.ResolveUDPAddr("udp", in)
+	syntax := func(problem string) (netip.AddrPort, error) {
+		return netip.AddrPort{}, fmt.Errorf("listen address %w", &SyntaxError{s, problem, listenForm})
+	}
+	host, ps, err := net.SplitHostPort(in)
+	if err != nil {
+		return syntax("not host:port")
+	}
+	port, err := parsePort(ps, 0)
+	if err != nil {
+		return syntax(err.Error())
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return unmap(netip.AddrPortFrom(a, uint16(port))), nil
+	}
+	if badHost(host) {
+		return syntax("not a host name or address")
+	}
+	ua, err := net.ResolveUDPAddr("udp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err == nil && !ua.AddrPort().IsValid() {
-		err = errors.New("no address") // "" would bind a random port on [::]
+		err = errors.New("no address")
 	}
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("listen address %q: want host:port such as 127.0.0.1:123 or [::1]:123: %w", s, err)
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: %w", s, err)
 	}
 	return unmap(ua.AddrPort()), nil
 }
-
-// SyntaxError is a server address written wrong, as opposed to one whose
-// name does not resolve: a mistake in what the user typed, whatever the
-// network says.
-type SyntaxError struct {
-	Addr   string // the address as written
-	Reason string // what is wrong and what is wanted, in words
-}
-
-func (e *SyntaxError) Error() string { return fmt.Sprintf("%q: %s", e.Addr, e.Reason) }
-
-// targetForm says what Resolve takes.
-const targetForm = "want HOST or HOST:PORT such as 127.0.0.1:123, [::1]:123 or time.example.com"
 
 // SplitTarget reads the address of a server to contact as Resolve does,
 // without looking the host up: its host, and its port (port when s names
@@ -55,20 +101,9 @@ const targetForm = "want HOST or HOST:PORT such as 127.0.0.1:123, [::1]:123 or t
 func SplitTarget(s string, port int) (host string, p int, err error) {
 	host, ps, err := net.SplitHostPort(s)
 	if err == nil {
-		var n int
-		switch {
-		case ps != "" && strings.Trim(ps, "0123456789") == "":
-			n, err = strconv.Atoi(ps)
-		case ps != "" && strings.Trim(ps, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == "":
-			// A service name, such as ntp, from the local services file.
-			n, err = net.LookupPort("udp", ps)
-		default:
-			err = strconv.ErrSyntax
+		if port, err = parsePort(ps, 1); err != nil {
+			return "", 0, &SyntaxError{s, err.Error(), targetForm}
 		}
-		if err != nil || n <= 0 || n > 65535 {
-			return "", 0, &SyntaxError{s, fmt.Sprintf("port %q is not a number from 1 to 65535 or a service name such as ntp; %s", ps, targetForm)}
-		}
-		port = n
 	} else {
 		// No port: "host", "127.0.0.1", "::1" or "[::1]".
 		host = s
@@ -77,13 +112,13 @@ func SplitTarget(s string, port int) (host string, p int, err error) {
 		}
 	}
 	if port <= 0 || port > 65535 {
-		return "", 0, &SyntaxError{s, "no port: want HOST:PORT such as 127.0.0.1:11123 or [::1]:11123"}
+		return "", 0, &SyntaxError{s, "no port", "HOST:PORT such as 127.0.0.1:11123 or [::1]:11123"}
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return host, port, nil
 	}
-	if host == "" || strings.ContainsAny(host, "[]:/ ") {
-		return "", 0, &SyntaxError{s, "not a host name or address; " + targetForm}
+	if badHost(host) {
+		return "", 0, &SyntaxError{s, "not a host name or address", targetForm}
 	}
 	return host, port, nil
 }

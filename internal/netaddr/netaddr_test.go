@@ -24,10 +24,15 @@ func TestListen(t *testing.T) {
 			t.Errorf("%q: %v %v, want %s", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "127.0.0.1", "127.0.0.1:x", "[::1]", "1.2.3.4:70000"} {
-		if got, err := Listen(in); err == nil || !strings.Contains(err.Error(), "want host:port") {
-			t.Errorf("%q: %v %v", in, got, err)
+	for _, in := range []string{"", "127.0.0.1", "127.0.0.1:x", "[::1]", "1.2.3.4:70000", "a b:123", "127.0.0.1:+5"} {
+		var se *SyntaxError
+		if got, err := Listen(in); err == nil || !strings.Contains(err.Error(), "want host:port") || !errors.As(err, &se) {
+			t.Errorf("%q: %v %v, want a *SyntaxError", in, got, err)
 		}
+	}
+	const want = `listen address "127.0.0.1:abc": port "abc" is not a number from 0 to 65535 or a service name such as ntp; want host:port such as 127.0.0.1:123 or [::1]:123`
+	if _, err := Listen("127.0.0.1:abc"); err == nil || err.Error() != want {
+		t.Errorf("a bad port: %v\nwant %s", err, want)
 	}
 }
 
