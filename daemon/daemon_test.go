@@ -397,7 +397,7 @@ func TestStartErrors(t *testing.T) {
 	cfg, _ = config(t)
 	cfg.User = "no-such-user-leapsmear"
 	var unknown user.UnknownUserError
-	if _, err := Start(context.Background(), cfg); !errors.As(err, &unknown) || !strings.HasPrefix(err.Error(), "user no-such-user-leapsmear: ") {
+	if _, err := Start(context.Background(), cfg); !errors.As(err, &unknown) || err.Error() != "user no-such-user-leapsmear: no such account on this host; create one (useradd --system no-such-user-leapsmear) or name another" {
 		t.Errorf("unknown user: %v (%T), want an option error wrapping user.UnknownUserError", err, err)
 	}
 	cfg, _ = config(t)

@@ -26,6 +26,13 @@ type User struct {
 func LookupUser(name string) (User, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			// In words, keeping os/user's error as the cause.
+			e := option.Errorf("user", name, "no such account on this host; create one (useradd --system %s) or name another", name)
+			e.Err = err
+			return User{}, e
+		}
 		return User{}, option.Errorf("user", name, "%w", err)
 	}
 	uid, err := strconv.Atoi(u.Uid)
