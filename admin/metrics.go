@@ -206,7 +206,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descStart, float64(st.Started.UnixNano())/1e9)
 	if n := st.NTS; n != nil {
 		counter(descNTSKE, n.KE.OK, "ok")
-		for _, r := range ntske.FailReasons {
+		for _, r := range ntske.FailReasons() {
 			counter(descNTSKE, n.KE.Failed[r], r)
 		}
 		counter(descNTSReplies, p.Verdicts[server.AnsweredNTS])

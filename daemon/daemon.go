@@ -314,8 +314,15 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The served clock starts now, or exactly at the instant a replay
+	// names: a replay from the very opening of a window jumps by nothing,
+	// whatever the smear has run by the time this reads the clock.
+	begins := src.Now().TAI
+	if to := cfg.Source.TimeOffsetTo; !to.IsZero() {
+		begins = table.TAIFromTime(to)
+	}
 	for i, l := range d.listeners {
-		if err := checkJump(cfg, l.Policy, smears[i].Policy, src.Now().TAI); err != nil {
+		if err := checkJump(cfg, l.Policy, smears[i].Policy, begins); err != nil {
 			src.Close()
 			return nil, err
 		}
@@ -426,7 +433,7 @@ func (d *Daemon) buildSmears(table *leap.Table) ([]server.Smears, error) {
 
 // checkJump refuses a rehearsal that starts inside its own smear window,
 // unless cfg.AllowJump: its clients, served true UTC until then, would see
-// the served time jump by the smear's offset at start.
+// the served time jump by the smear's offset at start, the instant now.
 func checkJump(cfg Config, p smear.Policy, s *smear.Smear, now leap.TAI) error {
 	r := cfg.Rehearse
 	if r == nil || cfg.AllowJump {
@@ -437,8 +444,8 @@ func checkJump(cfg Config, p smear.Policy, s *smear.Smear, now leap.TAI) error {
 		return nil
 	}
 	w, _ := s.Next(now)
-	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (allow-jump)",
-		p.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off)
+	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (%s)",
+		p.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off, option.Ref("allow-jump"))
 }
 
 // ClockPrecision returns the precision of the timestamps the server

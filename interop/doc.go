@@ -8,7 +8,10 @@
 // SIGTERM and SIGINT stop), that a restart after SIGKILL in the middle of a
 // smear serves the same curve, that bad leap files are refused in one line
 // at start and kept out on SIGHUP, and that the server binds port 123 and
-// drops its privileges (--user, or CAP_NET_BIND_SERVICE alone). No client is
+// drops its privileges (--user, or CAP_NET_BIND_SERVICE alone), and that
+// servers compare the leap seconds their upstream servers (leapsmear
+// processes rehearsing a leap) announce with their table: they agree, adopt
+// an announced leap, and `leapsmear leaps` reports an unknown one. No client is
 // ever allowed to touch the clock.
 //
 // Tests skip where a client or a permission is missing, and fail instead

@@ -346,7 +346,7 @@ func ParseLabel(s string) (Label, error) {
 		return Label{}, err
 	}
 	if err := checkInstant(at); err != nil {
-		return Label{}, fmt.Errorf("time %s: %w, the span of leap tables", s, err)
+		return Label{}, fmt.Errorf("%w, the span of leap tables", err)
 	}
 	if leapSecond {
 		if h, m, _ := at.Clock(); h != 23 || m != 59 {

@@ -45,8 +45,11 @@ const (
 	FailInternal    = "internal"    // our side failed (keys, cookies, writing)
 )
 
-// FailReasons lists the failure reasons in a fixed order, for metrics.
-var FailReasons = []string{FailTLS, FailALPN, FailTimeout, FailBadRequest, FailUnsupported, FailBusy, FailInternal}
+// FailReasons returns the failure reasons in a fixed order, for metrics (a
+// new slice each time: callers cannot change the list).
+func FailReasons() []string {
+	return []string{FailTLS, FailALPN, FailTimeout, FailBadRequest, FailUnsupported, FailBusy, FailInternal}
+}
 
 // ServerConfig configures an NTS-KE server.
 type ServerConfig struct {
@@ -215,7 +218,7 @@ func (s *Server) Close() error {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{OK: s.ok.Load(), Failed: map[string]uint64{}}
-	for _, r := range FailReasons {
+	for _, r := range FailReasons() {
 		st.Failed[r] = 0
 	}
 	s.fails.Range(func(k, v any) bool {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +253,72 @@ func TestReloadCertificate(t *testing.T) {
 	s.cfg.KeyFile = other
 	if err := s.ReloadCertificate(); err == nil {
 		t.Fatal("reloaded a mismatched pair")
+	}
+}
+
+// TestRefusesTLS12OrNoALPN: NTS-KE is TLS 1.3 with ALPN ntske/1 only
+// (RFC 8915 section 4). A client that offers at most TLS 1.2 fails the
+// handshake (a protocol version alert), and one that offers only another
+// ALPN protocol fails it too (no application protocol); both are counted
+// as TLS failures. One that offers no ALPN at all completes the TLS
+// handshake but gets no NTS-KE message, only the connection closed, and is
+// counted as an ALPN failure. None gets a cookie; a compliant client beside
+// them does.
+func TestRefusesTLS12OrNoALPN(t *testing.T) {
+	s, certs, _ := startServer(t, ServerConfig{})
+	request := nts.KERequest{Protocols: []uint16{nts.ProtocolNTPv4}, AEADs: []uint16{nts.AEADAESSIVCMAC256}}.Append(nil)
+	dial := func(cfg *tls.Config) (*tls.Conn, error) {
+		cfg.RootCAs = certs.Pool
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+		c, err := d.DialContext(context.Background(), "tcp", s.Addr().String())
+		if err != nil {
+			return nil, err
+		}
+		conn := c.(*tls.Conn)
+		_ = conn.SetDeadline(time.Now().Add(time.Minute))
+		return conn, nil
+	}
+
+	conn, err := dial(&tls.Config{NextProtos: []string{nts.ALPN}, MaxVersion: tls.VersionTLS12})
+	if err == nil {
+		conn.Close()
+		t.Fatalf("a TLS 1.2 client completed the handshake (version %#x)", conn.ConnectionState().Version)
+	}
+	if !strings.Contains(err.Error(), "protocol version") {
+		t.Errorf("a TLS 1.2 client failed with %v, want a protocol version alert", err)
+	}
+	waitFor(t, func() bool { return s.Stats().Failed[FailTLS] == 1 }, s)
+
+	conn, err = dial(&tls.Config{NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS13})
+	if err == nil {
+		conn.Close()
+		t.Fatalf("a client offering only ALPN http/1.1 completed the handshake (ALPN %q)", conn.ConnectionState().NegotiatedProtocol)
+	}
+	if !strings.Contains(err.Error(), "no application protocol") {
+		t.Errorf("a client offering only ALPN http/1.1 failed with %v, want no application protocol", err)
+	}
+	waitFor(t, func() bool { return s.Stats().Failed[FailTLS] == 2 }, s)
+
+	conn, err = dial(&tls.Config{MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatalf("a client without ALPN: handshake %v", err)
+	}
+	defer conn.Close()
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "" {
+		t.Fatalf("a client without ALPN negotiated %q", p)
+	}
+	_, _ = conn.Write(request) // may fail: the server may have closed already
+	if msg, err := ReadMessage(conn); err == nil {
+		t.Fatalf("a client without ALPN got an NTS-KE message (%d bytes)", len(msg))
+	}
+	waitFor(t, func() bool { return s.Stats().Failed[FailALPN] == 1 }, s)
+
+	if _, err := Exchange(context.Background(), s.Addr().String(), ClientConfig{RootCAs: certs.Pool}); err != nil {
+		t.Fatalf("a compliant client beside them: %v", err)
+	}
+	waitFor(t, func() bool { return s.Stats().OK == 1 }, s)
+	st := s.Stats()
+	if st.Failed[FailTLS] != 2 || st.Failed[FailALPN] != 1 || st.Failed[FailBadRequest] != 0 {
+		t.Errorf("stats %+v, want 2 TLS and 1 ALPN failures", st)
 	}
 }

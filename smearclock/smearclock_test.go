@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,8 +158,9 @@ func newManual(t *testing.T, at time.Time, spec string) (*Clock, *timescale.Manu
 
 // TestNowThroughLeapAndSteps: Now is the server's Served at the anchored
 // instant; the host kernel's own leap does not move it; a host clock stepped
-// by something else is followed (re-anchored) while the monotonic readings
-// of Now values run on without the step.
+// by something else is followed (re-anchored), and since the monotonic
+// reading of a Now value runs with the smeared clock, Sub between two Now
+// values includes that step. Every value carries a monotonic reading.
 func TestNowThroughLeapAndSteps(t *testing.T) {
 	c, host := newManual(t, time.Date(2016, 12, 31, 23, 59, 0, 0, time.UTC), "linear:-30s:61s")
 	tbl := c.Smear().Table()
@@ -171,6 +173,9 @@ func TestNowThroughLeapAndSteps(t *testing.T) {
 		}
 		sys.Check()
 		now := c.Now()
+		if !strings.Contains(now.String(), " m=") {
+			t.Fatalf("step %d: Now %s carries no monotonic reading", i, now)
+		}
 		real, _ := host.Now()
 		// During 23:59:60 the host's realtime repeats 23:59:59; elsewhere it
 		// is true UTC, and Now must be what a server serves then.

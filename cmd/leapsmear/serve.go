@@ -186,7 +186,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		Server:    server.Config{SocketsPerAddress: f.sockets},
 		LeapFiles: f.leap.files,
 		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
-		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
+		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced, Kernel: readKernel},
 		User:      f.user,
 		AllowJump: f.allowJump,
 		Logger:    log,

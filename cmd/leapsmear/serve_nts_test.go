@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/leapsmear/leapsmear/internal/testcert"
@@ -265,5 +267,57 @@ func TestBenchNTS(t *testing.T) {
 	// Without the CA, NTS-KE fails before any load.
 	if code, _, errs := runCapture("bench", "--target", ntpAddr, "--duration", "300ms", "--nts", "--nts-port", kePort); code != 1 || !strings.Contains(errs, "--nts") {
 		t.Errorf("bench --nts without the CA: exit %d: %s", code, errs)
+	}
+}
+
+// TestServeNTSKEListen: the NTS-KE address serve gives the daemon. NTS is
+// on when --nts-cert (or --nts-ke-listen) is given; without --nts-ke-listen
+// NTS-KE takes port 4460 (RFC 8915's) of the first --listen host, and a
+// --nts-ke-listen that names only a host (IPv6 bracketed or not) takes port
+// 4460 too. No socket is bound here: TestNTSDefaultKEPort in interop serves
+// on port 4460 in a network namespace of its own.
+func TestServeNTSKEListen(t *testing.T) {
+	if nts.DefaultKEPort != 4460 {
+		t.Fatalf("nts.DefaultKEPort %d", nts.DefaultKEPort)
+	}
+	pair := []string{"--nts-cert", "nts.pem", "--nts-key", "nts.key"}
+	for _, c := range []struct {
+		listen []string
+		args   []string
+		want   string // "" for NTS off
+	}{
+		{[]string{"127.0.0.1:123"}, nil, ""},
+		{[]string{"127.0.0.1:123"}, pair, "127.0.0.1:4460"},
+		{[]string{"192.0.2.7:11123", "127.0.0.1:123"}, pair, "192.0.2.7:4460"},
+		{[]string{"[::1]:123"}, pair, "[::1]:4460"},
+		{[]string{"[::]:123"}, pair, "[::]:4460"},
+		{[]string{":123"}, pair, "0.0.0.0:4460"},
+		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "127.0.0.2"}, pair...), "127.0.0.2:4460"},
+		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "::1"}, pair...), "[::1]:4460"},
+		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "[::1]"}, pair...), "[::1]:4460"},
+		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "127.0.0.1:14460"}, pair...), "127.0.0.1:14460"},
+		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "[::1]:14460"}, pair...), "[::1]:14460"},
+	} {
+		f := serveFlags{listen: c.listen, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR"}
+		cmd := &cobra.Command{}
+		f.nts.register(cmd)
+		if err := cmd.Flags().Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
+		switch {
+		case err != nil:
+			t.Errorf("--listen %v %v: %v", c.listen, c.args, err)
+		case c.want == "" && cfg.NTS != nil:
+			t.Errorf("--listen %v %v: NTS on (%+v)", c.listen, c.args, cfg.NTS)
+		case c.want != "" && (cfg.NTS == nil || cfg.NTS.KEListen != c.want):
+			t.Errorf("--listen %v %v: NTS-KE on %+v, want %s", c.listen, c.args, cfg.NTS, c.want)
+		}
+	}
+	// --nts-ke-listen alone turns NTS on, and asks for the pair.
+	f := serveFlags{listen: []string{"127.0.0.1:123"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR"}
+	f.nts.keListen, f.nts.keTimeout = "127.0.0.1", 5*time.Second
+	if _, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "NTS needs both --nts-cert and --nts-key") {
+		t.Errorf("--nts-ke-listen without a certificate: %v", err)
 	}
 }

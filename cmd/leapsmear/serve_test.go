@@ -58,7 +58,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--rehearse", "now+1h"}, "--rehearse"},
 		{[]string{"--refid", "TOOLONG"}, `--refid "TOOLONG"`},
 		{[]string{"--refid", "é"}, "--refid"},
-		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset 1h0m0s: give either a duration (time-offset) or a target instant (time-offset-to), not both"},
+		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset 1h0m0s: give either a duration (--time-offset) or a target instant (--time-offset-to), not both"},
 		{[]string{"--time-offset-to", "2016-12-31 18:00"}, "--time-offset-to"},
 		{[]string{"--time-offset", "an hour"}, "time-offset"},
 		{[]string{"--stratum", "0"}, "--stratum 0: want 1 to 15"},

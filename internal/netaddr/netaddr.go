@@ -99,16 +99,10 @@ func Listen(s string) (netip.AddrPort, error) {
 // without looking the host up: its host, and its port (port when s names
 // none). Errors are *SyntaxError.
 func SplitTarget(s string, port int) (host string, p int, err error) {
-	host, ps, err := net.SplitHostPort(s)
-	if err == nil {
+	host, ps, hasPort := Split(s)
+	if hasPort {
 		if port, err = parsePort(ps, 1); err != nil {
 			return "", 0, &SyntaxError{s, err.Error(), targetForm}
-		}
-	} else {
-		// No port: "host", "127.0.0.1", "::1" or "[::1]".
-		host = s
-		if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-			host = s[1 : len(s)-1]
 		}
 	}
 	if port <= 0 || port > 65535 {
@@ -143,6 +137,20 @@ func Resolve(ctx context.Context, s string, port int) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("%s: no address for %s", s, host)
 	}
 	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(port)), nil
+}
+
+// Split splits an address that may name a port: "host", "host:port",
+// "[v6]:port", "[v6]" or a bare IPv6 address ("::1"). The host comes without
+// brackets; hasPort says whether a port was written (the caller checks that
+// it is a good one).
+func Split(s string) (host, port string, hasPort bool) {
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		return h, p, true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		return s[1 : len(s)-1], "", false
+	}
+	return s, "", false
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort {

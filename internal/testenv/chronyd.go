@@ -24,6 +24,18 @@ type Chronyd struct {
 	// second only on the last day of June or December by its own clock, so
 	// a test of a leap on such a day needs this.
 	FakeTime time.Time
+	// NTS, when set, makes chronyd an NTS client of Upstream (RFC 8915)
+	// that accepts only authenticated samples (authselectmode require).
+	NTS *ChronydNTS
+}
+
+// ChronydNTS is how chronyd reaches its upstream over NTS.
+type ChronydNTS struct {
+	// KEPort is the upstream's NTS-KE port (on Upstream's host).
+	KEPort int
+	// TrustedCerts is the PEM file of the CA that signed the upstream's
+	// NTS-KE certificate (ntstrustedcerts).
+	TrustedCerts string
 }
 
 // LibFaketime returns the path of the libfaketime library (Debian package
@@ -57,7 +69,12 @@ func (c Chronyd) Start(t testing.TB) string {
 		if err != nil {
 			t.Fatalf("chronyd upstream %q: %v", c.Upstream, err)
 		}
-		conf = fmt.Sprintf("server %s port %s iburst minpoll -2 maxpoll -2\n", host, port) + conf
+		opts := ""
+		if c.NTS != nil {
+			opts = fmt.Sprintf(" nts ntsport %d", c.NTS.KEPort)
+			conf += fmt.Sprintf("ntstrustedcerts %s\nntsdumpdir %s\nauthselectmode require\n", c.NTS.TrustedCerts, dir)
+		}
+		conf = fmt.Sprintf("server %s port %s iburst minpoll -2 maxpoll -2%s\n", host, port, opts) + conf
 	}
 	confPath := filepath.Join(dir, "chrony.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
