@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestParseErrorsKeepCause: the parsers' errors say what is wrong in words
@@ -119,22 +120,32 @@ func TestParseInstant(t *testing.T) {
 	}
 }
 
-// TestParseBinary: a file that is not text (a NUL byte anywhere, or bytes
-// that are not UTF-8) is named as binary data in one line, never quoted
-// back; a damaged TZif file is the TZif parser's to describe.
+// TestParseBinary: a file whose first line is not text (a NUL byte, or
+// bytes that are not UTF-8) is named as binary data in one line, never
+// quoted back; text damaged further on is named by its line, the bytes
+// escaped; a damaged TZif file is the TZif parser's to describe.
 func TestParseBinary(t *testing.T) {
 	const want = "leap file garbage: binary data: not a leap-seconds.list, a tzdata leapseconds file or a TZif right/ file"
-	list := readTestdata(t, "leap-seconds.list")
 	for name, data := range map[string][]byte{
-		"NUL on line 1":        []byte("\x00\x01\x02garbage\n"),
-		"NUL later":            append(append([]byte("2272060800\t10\n"), 0), list...),
-		"not UTF-8":            []byte("#\n\x8f\xff\xfe 11\n"),
-		"tzdata then bytes":    []byte("Leap 1972 Jun 30 23:59:60 + S\n\xc3\x28\n"),
-		"random-looking bytes": []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+		"NUL on line 1":       []byte("\x00\x01\x02garbage\n"),
+		"not UTF-8 on line 1": []byte("\x8f\xff\xfe 11\n#\n"),
+		"a PNG":               []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
 	} {
 		_, err := Parse(data, "garbage", ParseOptions{})
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: %v\nwant %s", name, err, want)
+		}
+	}
+	for name, c := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"NUL on line 2":   {[]byte("#@\t3913056000\nnot a leap file\n\x00\x01"), "garbage line 2: "},
+		"bytes on line 2": {[]byte("Leap 1972 Jun 30 23:59:60 + S\n\xc3\x28 x\n"), `garbage line 2: want a Leap or Expires line, found "\xc3("`},
+	} {
+		_, err := Parse(c.data, "garbage", ParseOptions{})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !utf8.ValidString(err.Error()) || strings.ContainsRune(err.Error(), 0) {
+			t.Errorf("%s: %q, want a line error starting %q, escaped", name, err, c.want)
 		}
 	}
 	tzif := readTestdata(t, "right_UTC")

@@ -92,9 +92,10 @@ func readLimited(r io.Reader, source string) ([]byte, error) {
 // from the content: the TZif magic, else tzdata's Leap or Expires lines, else
 // the IETF/IERS leap-seconds.list.
 func Parse(data []byte, source string, opt ParseOptions) (*Table, error) {
-	// A binary file (a NUL byte, or bytes that are not UTF-8 text: the text
-	// formats are ASCII) is named as such, rather than quoted back.
-	if DetectFormat(data) != FormatTZif && (bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data)) {
+	// A binary file (its first line holds a NUL byte or bytes that are not
+	// UTF-8 text: the text formats are ASCII) is named as such, rather than
+	// quoted back. Text damaged further on is named by its line.
+	if first, _, _ := bytes.Cut(data, []byte("\n")); DetectFormat(data) != FormatTZif && (bytes.IndexByte(first, 0) >= 0 || !utf8.Valid(first)) {
 		return nil, lineErr(source, 0, "binary data: not a leap-seconds.list, a tzdata leapseconds file or a TZif right/ file")
 	}
 	switch DetectFormat(data) {
