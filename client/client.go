@@ -283,13 +283,8 @@ func keAddress(addr string, port int) (string, error) {
 
 // hostOf returns the host of "host", "host:port", "[v6]:port" or "v6".
 func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	if len(addr) > 2 && addr[0] == '[' && addr[len(addr)-1] == ']' {
-		return addr[1 : len(addr)-1]
-	}
-	return addr
+	host, _, _ := netaddr.Split(addr)
+	return host
 }
 
 func keyExchange(ctx context.Context, keAddr string, opt Options) (*ntske.Result, error) {

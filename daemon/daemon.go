@@ -444,8 +444,8 @@ func checkJump(cfg Config, p smear.Policy, s *smear.Smear, now leap.TAI) error {
 		return nil
 	}
 	w, _ := s.Next(now)
-	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (allow-jump)",
-		p.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off)
+	return option.Errorf("rehearse", r.String(), "starts inside its own smear window (policy %s opens it %v before the leap): clients would see the served time jump by %v at start; rehearse further ahead, or allow the jump (%s)",
+		p.Name, time.Duration(w.Event.Jump()-w.Start).Round(time.Second), off, option.Ref("allow-jump"))
 }
 
 // ClockPrecision returns the precision of the timestamps the server

@@ -362,7 +362,50 @@ func TestUnsynchronisedHost(t *testing.T) {
 			if warned := len(l.records(t, "assume-synced serves anyway")) > 0; warned != c.warned {
 				t.Errorf("warned %v, want %v:\n%s", warned, c.warned, l)
 			}
+			// The start-up summary says the stratum clients get; the sync
+			// status is logged once, after it.
+			recs := testenv.Records(t, l.String())
+			served, said := -1, 0
+			for i, rec := range recs {
+				switch msg := rec["msg"].(string); {
+				case msg == "serving":
+					served = i
+					if rec["stratum"] != json.Number(strconv.Itoa(int(c.stratum))) {
+						t.Errorf("serving stratum=%v, clients get %d", rec["stratum"], c.stratum)
+					}
+				case strings.HasPrefix(msg, "host clock not synchronised"):
+					said++
+					if served < 0 {
+						t.Errorf("%q logged before the start-up summary", msg)
+					}
+				}
+			}
+			want := 1 // a warning, or that it is assumed
+			if c.name == "synced" {
+				want = 0
+			}
+			if said != want {
+				t.Errorf("sync status logged %d times, want %d:\n%s", said, want, l)
+			}
 		})
+	}
+}
+
+// TestUnsynchronisedFailedStart: a start that fails (a busy port) logs
+// nothing of the host clock's sync status: that belongs to a server that
+// serves, and an operator reading the log must see the failure, not a
+// warning unrelated to it.
+func TestUnsynchronisedFailedStart(t *testing.T) {
+	cfg, _ := config(t)
+	d := start(t, cfg)
+	cfg, l := config(t)
+	cfg.Source.Kernel = unsynced
+	cfg.Server.Listen = d.Addrs()
+	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("busy port: %v", err)
+	}
+	if s := l.String(); strings.Contains(s, "not synchronised") {
+		t.Errorf("a failed start logged the sync status:\n%s", s)
 	}
 }
 
@@ -469,7 +512,8 @@ func TestRehearsalInsideItsWindow(t *testing.T) {
 	r := leap.Rehearsal{At: time.Now().Add(2 * time.Minute).Truncate(time.Second), Delta: 1}
 	cfg.Rehearse = &r
 	_, err := Start(context.Background(), cfg)
-	if oe, ok := option.As(err); !ok || oe.Name != "rehearse" || !strings.Contains(err.Error(), "clients would see the served time jump by -49") {
+	if oe, ok := option.As(err); !ok || oe.Name != "rehearse" || !strings.Contains(err.Error(), "clients would see the served time jump by -49") ||
+		!strings.HasSuffix(oe.Flag(), "allow the jump (--allow-jump)") || !strings.HasSuffix(oe.Error(), "allow the jump (allow-jump)") {
 		t.Fatalf("start inside the window: %v", err)
 	}
 	cfg.AllowJump = true

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,35 +30,38 @@ type Problem struct {
 	Text     string
 }
 
-// Problems lists what is wrong at the snapshot, worst first: a host clock
-// that is not synchronised (every client rejects LI=3), a table that is not
-// verified, a table that has expired or states no expiry (judged on the
-// served clock), a leap announced by sources that the table does not have
-// (unknown-leap), a faulty or unreadable leap source, an adopted leap, a
-// failed reload, a table expiring soon.
+// Problems lists what is wrong at the snapshot, worst first (by Severity;
+// in this order within one): a host clock that is not synchronised (every
+// client rejects LI=3), a table that is not verified, a table that has
+// expired or states no expiry (judged on the served clock), a leap announced
+// by sources that the table does not have (unknown-leap), a faulty or
+// unreadable leap source, an adopted leap, a failed reload, NTS's problems
+// (an expired certificate is Failing), a table expiring soon.
 func (st Status) Problems() []Problem {
-	var ps []Problem
+	var ps, later []Problem
 	if !st.Synced {
 		ps = append(ps, Problem{Failing, "host clock is not synchronised (adjtimex): replies carry LI=3 and stratum 16, which every client rejects"})
 	}
-	var stale, warn []Problem
 	for _, p := range st.TableProblems() {
 		switch p.Kind {
 		case leap.Unverified:
 			ps = append(ps, Problem{Failing, p.String()})
 		case leap.Expired, leap.NoExpiry:
-			stale = append(stale, Problem{Stale, p.String() + " and send SIGHUP"})
+			ps = append(ps, Problem{Stale, p.String() + " and send SIGHUP"})
 		default:
-			warn = append(warn, Problem{Warning, p.String()})
+			later = append(later, Problem{Warning, p.String()})
 		}
 	}
-	ps = append(ps, stale...)
 	ps = append(ps, st.LeapSources.problems()...)
 	if st.ReloadError != "" {
 		ps = append(ps, Problem{Warning, "the last leap table reload failed, the previous table is served: " + st.ReloadError})
 	}
 	ps = append(ps, st.ntsProblems()...)
-	return append(ps, warn...)
+	ps = append(ps, later...)
+	// Worst first, here and only here: each source of problems lists its
+	// own in any severity.
+	slices.SortStableFunc(ps, func(a, b Problem) int { return cmp.Compare(a.Severity, b.Severity) })
+	return ps
 }
 
 // Health says whether the server is fit to serve: not while any Failing

@@ -346,7 +346,7 @@ func ParseLabel(s string) (Label, error) {
 		return Label{}, fmt.Errorf("time %q: want RFC 3339 such as 2016-12-31T23:59:60.5Z", s)
 	}
 	if err := checkInstant(at); err != nil {
-		return Label{}, fmt.Errorf("time %s: %v, the span of leap tables", s, err)
+		return Label{}, fmt.Errorf("%v, the span of leap tables", err)
 	}
 	if leapSecond {
 		if h, m, _ := at.Clock(); h != 23 || m != 59 {

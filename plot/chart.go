@@ -243,7 +243,7 @@ func (c Chart) draw(dc draw.Canvas) error {
 
 	plots := make([][]*gplot.Plot, len(c.Panels))
 	for i, p := range c.Panels {
-		pl, err := c.panel(p, styles, xlo, xhi, i == len(c.Panels)-1)
+		pl, err := c.panel(p, styles, xlo, xhi, i == len(c.Panels)-1, dc.Max.X-dc.Min.X)
 		if err != nil {
 			return err
 		}
@@ -257,11 +257,11 @@ func (c Chart) draw(dc draw.Canvas) error {
 	return nil
 }
 
-// panel builds one gonum plot from a panel.
-func (c Chart) panel(p Panel, styles map[string]int, xlo, xhi float64, last bool) (*gplot.Plot, error) {
+// panel builds one gonum plot from a panel, its title wrapped to width.
+func (c Chart) panel(p Panel, styles map[string]int, xlo, xhi float64, last bool, width vg.Length) (*gplot.Plot, error) {
 	pl := gplot.New()
-	pl.Title.Text = p.Title
 	pl.Title.TextStyle.Font = font.From(sans, 12)
+	pl.Title.Text = wrap(pl.Title.TextStyle, p.Title, width)
 	pl.Title.Padding = 2 * vg.Millimeter
 	for _, a := range []*gplot.Axis{&pl.X, &pl.Y} {
 		a.Label.TextStyle.Font = font.From(sans, 11)
@@ -314,6 +314,29 @@ func (c Chart) panel(p Panel, styles map[string]int, xlo, xhi float64, last bool
 	pl.X.Min, pl.X.Max = xlo, xhi
 	pl.Y.Min, pl.Y.Max = ymin, ymax
 	return pl, nil
+}
+
+// wrap breaks each line of s between words so that no line is wider than
+// width in style sty (a word wider than that stays whole, on a line of its
+// own).
+func wrap(sty text.Style, s string, width vg.Length) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		cur := ""
+		for _, w := range strings.Fields(line) {
+			switch {
+			case cur == "":
+				cur = w
+			case sty.Width(cur+" "+w) <= width:
+				cur += " " + w
+			default:
+				out = append(out, cur)
+				cur = w
+			}
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
 
 // lineThumb draws a legend entry's sample of a line style.

@@ -390,3 +390,38 @@ func TestPolicyCurvesNoSuchLeap(t *testing.T) {
 		t.Errorf("want an error naming the day, got %v", err)
 	}
 }
+
+// TestTitlesFit: a panel title longer than the picture is wide (a watch
+// naming servers drawn from their first difference) is wrapped between
+// words: every text drawn lies within the picture.
+func TestTitlesFit(t *testing.T) {
+	at := time.Date(2016, 12, 31, 23, 59, 0, 0, time.UTC)
+	pts := []Point{{At: at, Value: 0}, {At: at.Add(time.Minute), Value: -1000}}
+	c := Chart{Title: "leapsmear watch: 3 server(s), every 250ms", Width: 6 * vg.Inch, Height: 4 * vg.Inch, Panels: []Panel{{
+		Title:  "Offset of each server from 2001:db8::1 at the same instant\ndrawn less their first difference: 2001:db8::2 -312846447.867 s, 2001:db8::3 -312824877.625 s (other times, such as replays)",
+		YLabel: "difference (ms)",
+		Series: []Series{{Name: "2001:db8::2: smear", Points: pts}, {Name: "2001:db8::3: step", Points: pts}},
+	}}}
+	var rec recorder.Canvas
+	w, h := c.size()
+	if err := c.draw(draw.NewCanvas(&rec, w, h)); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, a := range rec.Actions {
+		s, ok := a.(*recorder.FillString)
+		if !ok {
+			continue
+		}
+		if strings.Contains(s.String, "first difference") || strings.Contains(s.String, "such as replays") {
+			lines++
+		}
+		width := textStyle(s.Font, s.Size).Width(s.String)
+		if s.Point.X < 0 || s.Point.X+width > w {
+			t.Errorf("%q drawn from x = %v to %v, outside the %v wide picture", s.String, s.Point.X, s.Point.X+width, w)
+		}
+	}
+	if lines < 2 {
+		t.Errorf("the second line of the title drawn on %d line(s), want it wrapped", lines)
+	}
+}

@@ -1,6 +1,7 @@
 // Package ratelimit limits the request rate of each source address of an NTP
-// server in a table of fixed size, and says for each request whether to
-// answer it, answer it with a RATE Kiss-o'-Death (KoD), or drop it.
+// server, and of each IPv6 prefix, in a table of fixed size, and says for
+// each request whether to answer it, answer it with a RATE Kiss-o'-Death
+// (KoD), or drop it.
 //
 // # Algorithm
 //
@@ -32,16 +33,40 @@
 //
 // # Sources
 //
-// An IPv4 address is one source. An IPv6 address is limited as part of its
-// prefix, a /64 by default (Config.IPv6Prefix): a subscriber gets at least a
-// /64 where it gets one IPv4 address, so every address of a prefix shares
-// one entry and one allowance (128 limits each IPv6 address on its own). An
-// IPv4-mapped IPv6 address (from a dual-stack socket) is its IPv4 address.
+// An IPv4 address is one source, limited at Rate and Burst. An IPv4-mapped
+// IPv6 address (from a dual-stack socket) is its IPv4 address.
 //
-// Each entry stores its source's 128 bits, and a request only ever matches
-// an entry of its own source: no address can spend another's allowance
-// without spoofing it (see key.go for the keyed hash, and the decision it
-// reverses).
+// An IPv6 address is limited twice: on its own, at Rate and Burst as an
+// IPv4 address, and as part of its prefix, a /64 by default
+// (Config.IPv6Prefix), at IPv6PrefixShare (8 by default) times that rate and
+// that burst, shared by all the addresses of the prefix. A subscriber gets
+// at least a /64 where it gets one IPv4 address: limited per address alone,
+// one host could claim a fresh burst from each of 2^64 addresses; limited
+// per prefix alone, one host of a network could spend the allowance of all
+// its neighbours. A request is answered only when both its address and its
+// prefix have allowance, and then spends from both.
+//
+// A refused request spends nothing, from its address or its prefix. So an
+// address over its own limit does not use up its prefix's allowance: one
+// address alone takes at most its own allowance, 1/IPv6PrefixShare of its
+// prefix's, and leaves the rest to its neighbours, however fast it sends;
+// and a request refused because its prefix is spent does not count against
+// its address. A refused request gets a KoD only when neither its address
+// nor its prefix has had one for KissInterval. Over a span W in which its
+// entries stay in the table, an IPv6 prefix as a whole is sent at most
+// IPv6PrefixShare*(Burst + W/T) answers and 1 + W/KissInterval KoDs, and
+// each of its addresses the bounds of any source above.
+//
+// The address's entry is made only when a request of it gets a reply (an
+// answer or a KoD): a flood from fresh addresses of a prefix that has spent
+// its allowance makes no entries, and churns the table no faster than the
+// prefix is sent replies. With IPv6Prefix 128, IPv6 addresses are limited on
+// their own only.
+//
+// Each entry stores its source's 128 bits and prefix length, and a request
+// only ever matches an entry of its own source: no address can spend
+// another's allowance without spoofing it (see key.go for the keyed hash,
+// and the decision it reverses).
 //
 // # Memory
 //
@@ -49,13 +74,16 @@
 // the last KoD, time last seen), grouped in sets of Ways (4) slots behind a
 // 64-byte header holding the set's lock and counters. It is allocated once
 // by New and never grown: MemoryBytes is 64*Entries, 4 MiB with the default
-// 65536 entries. A keyed hash of the source with a secret random seed drawn
-// by New picks one set, and the source can live only in that set's four
-// slots.
+// 65536 entries. An IPv4 address takes one entry; an IPv6 address two, its
+// own and its prefix's, which its prefix's addresses share. A keyed hash of
+// the source with a secret random seed drawn by New picks one set, and the
+// source can live only in that set's four slots.
 //
-// Allow locks only that set, so goroutines serving different sockets (and
-// so, mostly, different sources) neither wait for one another nor share
-// cache lines; it does not allocate. There is no global lock.
+// Allow locks only that set (for an IPv6 address, the sets of the address
+// and of its prefix, in the order of the table, so that the decision and
+// what it spends are one step), so goroutines serving different sockets
+// (and so, mostly, different sources) neither wait for one another nor
+// share cache lines; it does not allocate. There is no global lock.
 //
 // # Eviction, and what an attacker can do
 //
@@ -95,5 +123,18 @@
 // requests of a client's iburst on start), at most one KoD per source per
 // 8 s (ntpd sends at most one per guard time, 2 s by default; one per T
 // keeps the replies to any address within twice the allowed rate),
-// 65536 entries, and IPv6 limited per /64.
+// 65536 entries, and IPv6 addresses limited per /64 as well, a /64 at
+// eight times an address's rate and burst.
+//
+// Eight, because a /64 is one subscriber's network, and a network has
+// several hosts, each with addresses of its own (behind an IPv4 NAT the same
+// hosts share one address and its one allowance). With eight, eight hosts of
+// a network can start at once with a full burst each (iburst), and at the
+// default rate the prefix is allowed one request a second, as much as
+// sixty-four hosts polling every 64 s (the shortest poll of most clients);
+// yet one address that floods takes an eighth of its prefix's allowance and
+// no more, and a whole /64 gets as much as eight addresses, where limited
+// per address alone it could claim 2^64 bursts. A /64 shared by many
+// unrelated hosts (a hosting provider's) wants a larger share, or
+// IPv6Prefix 128.
 package ratelimit

@@ -56,13 +56,42 @@ func ExampleLimiter_Prefix() {
 	if err != nil {
 		panic(err)
 	}
-	// IPv4 addresses are limited one by one; IPv6 addresses per /64.
+	// IPv4 addresses are limited one by one; IPv6 addresses one by one and
+	// per /64 as well.
 	for _, a := range []string{"192.0.2.7", "::ffff:192.0.2.7", "2001:db8:1:2::7", "2001:db8:1:2:abcd::1"} {
-		fmt.Println(a, "is limited as", l.Prefix(netip.MustParseAddr(a)))
+		fmt.Println(a, "counts against", l.Prefix(netip.MustParseAddr(a)))
 	}
 	// Output:
-	// 192.0.2.7 is limited as 192.0.2.7/32
-	// ::ffff:192.0.2.7 is limited as 192.0.2.7/32
-	// 2001:db8:1:2::7 is limited as 2001:db8:1:2::/64
-	// 2001:db8:1:2:abcd::1 is limited as 2001:db8:1:2::/64
+	// 192.0.2.7 counts against 192.0.2.7/32
+	// ::ffff:192.0.2.7 counts against 192.0.2.7/32
+	// 2001:db8:1:2::7 counts against 2001:db8:1:2::/64
+	// 2001:db8:1:2:abcd::1 counts against 2001:db8:1:2::/64
+}
+
+func ExampleConfig_iPv6PrefixShare() {
+	l, err := ratelimit.New(ratelimit.Config{
+		Rate:            1.0 / 8,
+		Burst:           2,
+		KissInterval:    8 * time.Second,
+		IPv6Prefix:      64,
+		IPv6PrefixShare: 3, // a /64 may send as much as three addresses
+	})
+	if err != nil {
+		panic(err)
+	}
+	var now ratelimit.Instant
+	// One address floods: it gets its own burst, a KoD, then silence, and
+	// its refused requests spend none of its /64's allowance.
+	for range 5 {
+		fmt.Print(l.Allow(netip.MustParseAddr("2001:db8::bad"), now), ";")
+	}
+	fmt.Println()
+	// Its neighbours get theirs, up to three bursts for the /64 in all.
+	for _, a := range []string{"2001:db8::1", "2001:db8::2", "2001:db8::3"} {
+		fmt.Print(l.Allow(netip.MustParseAddr(a), now), ";", l.Allow(netip.MustParseAddr(a), now), ";")
+	}
+	fmt.Println()
+	// Output:
+	// answer;answer;kiss;drop;drop;
+	// answer;answer;answer;answer;drop;drop;
 }

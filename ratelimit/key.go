@@ -6,14 +6,17 @@ import (
 	"net/netip"
 )
 
-// A source is what the limiter keeps one entry for: an IPv4 address (as its
-// IPv4-mapped IPv6 form), or an IPv6 address cut to the configured prefix
-// length. The entry stores all 128 bits and a request matches an entry only
-// when they are equal, so that no two sources can share an allowance.
+// A source is the 128 bits of what the limiter keeps an entry for: an
+// address (an IPv4 address as its IPv4-mapped IPv6 form), or an IPv6 address
+// cut to the configured prefix length. An entry stores all 128 bits and
+// their prefix length, and a request matches an entry only when both are
+// equal, so that no two sources can share an allowance, and the entry of
+// the address 2001:db8:1:2:: is not the entry of its /64.
 //
-// The set a source lives in is chosen by a keyed hash (hash/maphash) of those
-// 128 bits with a random seed drawn by New and never revealed, so that no one
-// outside the process can tell which sources share a set.
+// The set an entry lives in is chosen by a keyed hash (hash/maphash) of
+// those 128 bits with a random seed drawn by New and never revealed (one
+// seed for addresses and another for prefixes), so that no one outside the
+// process can tell which sources share a set.
 //
 // This reverses an earlier decision. Sources used to be matched by a 64-bit
 // key, an unkeyed and invertible mix of the address ("the key need not be
@@ -26,26 +29,30 @@ import (
 // that; the secret seed keeps an attacker from aiming at one set to evict
 // a chosen source.
 //
-// IPv6 sources are grouped by prefix because a subscriber gets a whole
-// prefix (a /64 at least, often a /56 or a /48) where it gets one IPv4
-// address: limited per address, one host could claim 2^64 fresh bursts and
-// fill the table alone.
+// An IPv6 address is limited twice: on its own, as an IPv4 address is, and
+// as part of its prefix, whose allowance is a multiple of an address's
+// (Config.IPv6PrefixShare). A subscriber gets a whole prefix (a /64 at
+// least, often a /56 or a /48) where it gets one IPv4 address: limited only
+// per address, one host could claim 2^64 fresh bursts and fill the table
+// alone; limited only per prefix, one host of a network could spend the
+// allowance of all its neighbours.
 type source struct {
 	hi, lo uint64
 }
 
-// sourceOf returns the source an address is limited as: IPv4 and
-// IPv4-mapped addresses whole, IPv6 addresses masked by hiMask and loMask.
+// sourceOf returns the 128 bits of an address: IPv4 addresses IPv4-mapped.
 // The zone is ignored; the zero Addr is the IPv6 address ::.
-func sourceOf(a netip.Addr, hiMask, loMask uint64) source {
+func sourceOf(a netip.Addr) source {
 	b := a.As16() // an IPv4 address comes back IPv4-mapped
-	s := source{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
-	if !a.Is4() && !a.Is4In6() {
-		s.hi &= hiMask
-		s.lo &= loMask
-	}
-	return s
+	return source{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
 }
+
+// isIPv4 says whether s is an IPv4-mapped address (::ffff:0:0/96), which is
+// limited as an IPv4 address: on its own, never per prefix.
+func (s source) isIPv4() bool { return s.hi == 0 && s.lo>>32 == 0xffff }
+
+// masked returns s with only the bits of the masks kept.
+func (s source) masked(hi, lo uint64) source { return source{hi: s.hi & hi, lo: s.lo & lo} }
 
 // prefixMasks returns the masks that keep the first bits bits of an IPv6
 // address, as two big-endian halves.
@@ -69,14 +76,17 @@ func (s source) hash(seed maphash.Seed) uint64 {
 	return maphash.Bytes(seed, b[:])
 }
 
-// Prefix returns the source that a request from a is limited as: a itself
-// as a /32 for IPv4 (and IPv4-mapped) addresses, and the /IPv6Prefix that
-// holds it for IPv6 addresses. Every address of one prefix shares one entry.
+// Prefix returns the prefix whose shared allowance a request from a counts
+// against, besides the allowance of a itself: for an IPv6 address the
+// /IPv6Prefix that holds it; for IPv4 (and IPv4-mapped) addresses, which are
+// limited on their own only, a itself as a /32; with IPv6Prefix 128, an IPv6
+// address itself as a /128.
 func (l *Limiter) Prefix(a netip.Addr) netip.Prefix {
-	if a.Is4() || a.Is4In6() {
+	s := sourceOf(a)
+	if s.isIPv4() {
 		return netip.PrefixFrom(a.Unmap(), 32)
 	}
-	s := sourceOf(a, l.hiMask, l.loMask)
+	s = s.masked(l.hiMask, l.loMask)
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], s.hi)
 	binary.BigEndian.PutUint64(b[8:], s.lo)

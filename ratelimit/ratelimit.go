@@ -48,6 +48,7 @@ const (
 	DefaultKissInterval = 8 * time.Second // at most one KoD per source per emission interval
 	DefaultEntries      = 1 << 16         // 4 MiB of table
 	DefaultIPv6Prefix   = 64              // an IPv6 subscriber's smallest prefix
+	DefaultPrefixShare  = 8               // a prefix may send as much as 8 addresses
 )
 
 // Limits on the configuration.
@@ -60,6 +61,8 @@ const (
 	// MinIPv6Prefix is the shortest IPv6 prefix accepted as one source
 	// (a /32 is a whole ISP's allocation).
 	MinIPv6Prefix = 32
+	// MaxPrefixShare is the largest IPv6PrefixShare accepted.
+	MaxPrefixShare = 1 << 16
 	// maxCredit bounds Burst times the emission interval (about 36
 	// years), and Allow clamps its time argument to ±timeLimit (about 146
 	// years either side of 0): together they keep every sum within int64,
@@ -86,37 +89,51 @@ type Config struct {
 	// Entries is the number of sources the table can hold, rounded up to a
 	// power of two and to at least Ways; 0 means DefaultEntries.
 	Entries int
-	// IPv6Prefix is the prefix length by which IPv6 sources are limited:
-	// all the addresses of one prefix share one entry and one allowance, as
-	// one IPv4 address is one source. A subscriber gets a /64 at least (often
-	// a /56 or a /48) where it gets one IPv4 address, so that limited per
-	// address one host could claim a fresh burst from each of 2^64
-	// addresses. 128 limits each IPv6 address on its own; 0 means
-	// DefaultIPv6Prefix (64); otherwise it must lie between MinIPv6Prefix
-	// and 128. (Within a prefix there is no second, per-address limit: with
-	// the same rate it could never refuse what the prefix's allows.)
-	// IPv4 and IPv4-mapped addresses are always limited one by one.
+	// IPv6Prefix is the length of the prefix by which IPv6 sources are
+	// limited as well as one by one: a request from an IPv6 address is
+	// answered only when both the address and its prefix have allowance,
+	// the address Rate and Burst, the prefix IPv6PrefixShare times as much.
+	// A subscriber gets a /64 at least (often a /56 or a /48) where it gets
+	// one IPv4 address, so that limited per address alone one host could
+	// claim a fresh burst from each of 2^64 addresses. 128 limits each IPv6
+	// address on its own only; 0 means DefaultIPv6Prefix (64); otherwise it
+	// must lie between MinIPv6Prefix and 128. IPv4 and IPv4-mapped
+	// addresses are always limited one by one.
 	IPv6Prefix int
+	// IPv6PrefixShare is how many times an address's allowance its IPv6
+	// prefix gets: the prefix's rate is IPv6PrefixShare*Rate and its burst
+	// IPv6PrefixShare*Burst, so that IPv6PrefixShare addresses of one prefix
+	// can each keep to the full rate, and one address alone can take at most
+	// 1/IPv6PrefixShare of its prefix's allowance, leaving the rest to its
+	// neighbours. 0 means DefaultPrefixShare (8); otherwise from 2 (a share
+	// of 1 would make the per-address limit never refuse anything the
+	// prefix's allows) to MaxPrefixShare. Unused when IPv6Prefix is 128.
+	IPv6PrefixShare int
 }
 
 // DefaultConfig returns the recommended limits: DefaultRate, DefaultBurst,
-// DefaultKissInterval and DefaultEntries.
+// DefaultKissInterval, DefaultEntries, DefaultIPv6Prefix and
+// DefaultPrefixShare.
 func DefaultConfig() Config {
 	return Config{Rate: DefaultRate, Burst: DefaultBurst, KissInterval: DefaultKissInterval, Entries: DefaultEntries,
-		IPv6Prefix: DefaultIPv6Prefix}
+		IPv6Prefix: DefaultIPv6Prefix, IPv6PrefixShare: DefaultPrefixShare}
 }
 
 // Stats are counters of a Limiter since it was made.
 type Stats struct {
-	Entries int // capacity of the table (0 when limiting is disabled)
+	// Entries is the capacity of the table (0 when limiting is disabled).
+	// An IPv4 address takes one entry; an IPv6 address two, its own and its
+	// prefix's, which the addresses of the prefix share.
+	Entries int
 	InUse   int // slots that hold a source (they are reused, never freed)
-	// Inserted counts new sources given a slot: sources seen for the first
-	// time, and sources seen again after their entry was replaced.
+	// Inserted counts new sources (addresses and IPv6 prefixes) given a
+	// slot: sources seen for the first time, and sources seen again after
+	// their entry was replaced.
 	Inserted uint64
 	// Evictions counts sources forgotten while still holding spent credit,
 	// to make room for a new source in a full set: each such source starts
-	// again with a full burst (the limiter fails open). Replacing an entry
-	// whose source has its full burst back loses nothing and is not
+	// again with a full allowance (the limiter fails open). Replacing an
+	// entry whose source has its full burst back loses nothing and is not
 	// counted.
 	Evictions uint64
 	Answered  uint64 // requests answered
@@ -130,7 +147,9 @@ type entry struct {
 	tat    int64  // GCRA theoretical arrival time, ns on the caller's clock
 	kissAt int64  // time of the last Kiss, ns; math.MinInt64 if none
 	seen   int64  // time of the last request, ns
-	used   bool   // the slot holds a source
+	// bits is the prefix length of src: 128 for an address (IPv4 too),
+	// IPv6Prefix for a prefix, 0 when the slot is free.
+	bits uint8
 }
 
 // setHeader is the lock and the counters of one set.
@@ -160,17 +179,21 @@ const never = math.MinInt64
 // Limiter limits the request rate of each source in a table of fixed size.
 // Its methods are safe for concurrent use.
 type Limiter struct {
-	cfg      Config
-	interval int64 // emission interval T = ceil(1e9/Rate), ns
-	credit   int64 // Burst*T, ns
-	kiss     int64 // KissInterval, ns; negative: never kiss
-	seed     maphash.Seed
-	spread   uint64 // picks a counter when disabled
-	hiMask   uint64 // IPv6Prefix as masks of the two halves of an address
-	loMask   uint64
-	setMask  uint64
-	sets     []set     // nil when disabled
-	free     []counter // answers when disabled
+	cfg        Config
+	interval   int64 // emission interval T = ceil(1e9/Rate), ns
+	credit     int64 // Burst*T, ns
+	pInterval  int64 // a prefix's emission interval, ceil(1e9/(IPv6PrefixShare*Rate)), ns
+	pCredit    int64 // a prefix's credit, IPv6PrefixShare*Burst*pInterval, ns
+	kiss       int64 // KissInterval, ns; negative: never kiss
+	seed       maphash.Seed
+	prefixSeed maphash.Seed // places the prefixes' entries
+	spread     uint64       // picks a counter when disabled
+	hiMask     uint64       // IPv6Prefix as masks of the two halves of an address
+	loMask     uint64
+	bits       uint8 // IPv6Prefix; 128: no per-prefix limit
+	setMask    uint64
+	sets       []set     // nil when disabled
+	free       []counter // answers when disabled
 }
 
 // New returns a Limiter for cfg, or an error naming the first bad field.
@@ -191,7 +214,14 @@ func New(cfg Config) (*Limiter, error) {
 	if cfg.IPv6Prefix < MinIPv6Prefix || cfg.IPv6Prefix > 128 {
 		return nil, option.Errorf("rate-ipv6-prefix", cfg.IPv6Prefix, "want a prefix length from %d to 128 (0: %d)", MinIPv6Prefix, DefaultIPv6Prefix)
 	}
-	l := &Limiter{cfg: cfg, seed: maphash.MakeSeed(), spread: rand.Uint64()}
+	if cfg.IPv6PrefixShare == 0 {
+		cfg.IPv6PrefixShare = DefaultPrefixShare
+	}
+	if cfg.IPv6PrefixShare < 2 || cfg.IPv6PrefixShare > MaxPrefixShare {
+		return nil, option.Errorf("rate-ipv6-prefix-share", cfg.IPv6PrefixShare,
+			"want 2 to %d addresses' allowance per prefix (0: %d); a prefix must get more than one of its addresses", MaxPrefixShare, DefaultPrefixShare)
+	}
+	l := &Limiter{cfg: cfg, seed: maphash.MakeSeed(), prefixSeed: maphash.MakeSeed(), spread: rand.Uint64(), bits: uint8(cfg.IPv6Prefix)}
 	l.hiMask, l.loMask = prefixMasks(cfg.IPv6Prefix)
 	if cfg.Rate == 0 {
 		l.cfg.Entries = 0
@@ -211,8 +241,16 @@ func New(cfg Config) (*Limiter, error) {
 	if t*float64(cfg.Burst) > maxCredit {
 		return nil, option.Errorf("rate-burst", cfg.Burst, "with rate-limit %v, burst/rate must be below %.0f years", cfg.Rate, maxCredit/1e9/86400/365.25)
 	}
+	share := float64(cfg.IPv6PrefixShare)
+	pt := math.Ceil(1e9 / (cfg.Rate * share))
+	if pt*share*float64(cfg.Burst) > maxCredit {
+		return nil, option.Errorf("rate-ipv6-prefix-share", cfg.IPv6PrefixShare, "with rate-limit %v and rate-burst %d, share*burst/rate must be below %.0f years",
+			cfg.Rate, cfg.Burst, maxCredit/1e9/86400/365.25)
+	}
 	l.interval = int64(t)
 	l.credit = l.interval * int64(cfg.Burst)
+	l.pInterval = int64(pt)
+	l.pCredit = l.pInterval * int64(cfg.Burst) * int64(cfg.IPv6PrefixShare)
 	l.kiss = int64(cfg.KissInterval)
 	n := cfg.Entries
 	if n == 0 {
@@ -242,23 +280,99 @@ type Instant int64
 func (l *Limiter) Config() Config { return l.cfg }
 
 // Allow records one request from the address addr at time now and says what
-// to do with it. The request counts against addr's source (see Prefix): the
-// address itself for IPv4, its /IPv6Prefix for IPv6; the zone is ignored.
+// to do with it. The request counts against addr itself and, for an IPv6
+// address, against its /IPv6Prefix too (see Prefix); the zone is ignored. It
+// is answered only when both have allowance, and then spends both; a
+// refused request spends neither.
 // now is read on a clock that mostly goes forward (Instant): a step
 // backwards counts as no time passing for the sources it touches, and times
 // beyond ±2^62 ns (146 years) are taken as that bound.
-// Allow does not allocate, and locks only the set of the source.
+// Allow does not allocate, and locks only the sets of the address and its
+// prefix.
 func (l *Limiter) Allow(addr netip.Addr, at Instant) Decision {
 	now := int64(at)
-	src := sourceOf(addr, l.hiMask, l.loMask)
+	src := sourceOf(addr)
 	if l.sets == nil {
 		l.free[mix(src.hi^src.lo^l.spread)&uint64(len(l.free)-1)].n.Add(1)
 		return Answer
 	}
 	now = min(max(now, -timeLimit), timeLimit)
+	if l.bits < 128 && !src.isIPv4() {
+		return l.allowPrefixed(src, now)
+	}
 	s := &l.sets[src.hash(l.seed)&l.setMask]
 	s.mu.Lock()
-	d := l.decide(l.slot(s, src, now), now)
+	d := l.decide(l.slot(s, src, 128, now, nil), now)
+	s.count(d)
+	s.mu.Unlock()
+	return d
+}
+
+// allowPrefixed decides for an IPv6 address src, limited on its own and as
+// part of its prefix. Both sets are locked, in the order of the table, so
+// that the decision and what it spends are one step.
+//
+// The address's entry is made only when the request gets a reply (an answer
+// or a Kiss): a flood from fresh addresses of a prefix over its limit then
+// makes no entries, and cannot churn the table faster than the prefix is
+// sent replies.
+//
+// A refused request spends nothing, from its address or its prefix: an
+// address over its own limit does not use up its prefix's allowance (one
+// address takes at most its own allowance, 1/IPv6PrefixShare of the
+// prefix's), nor does a request refused for its prefix count against its
+// address. A refused request gets a Kiss only if neither its address nor its
+// prefix has had one for KissInterval, and both then record it: each
+// address, and each prefix as a whole, gets at most one Kiss per
+// KissInterval.
+func (l *Limiter) allowPrefixed(src source, now int64) Decision {
+	pre := src.masked(l.hiMask, l.loMask)
+	ai, pi := src.hash(l.seed)&l.setMask, pre.hash(l.prefixSeed)&l.setMask
+	as, ps := &l.sets[ai], &l.sets[pi]
+	first, second := as, ps
+	if pi < ai {
+		first, second = ps, as
+	}
+	first.mu.Lock()
+	if second != first {
+		second.mu.Lock()
+	}
+	ae := find(as, src, 128)
+	pe := l.slot(ps, pre, l.bits, now, ae) // in a shared set, the address's entry stays
+	settle(pe, now)
+	pNext, pOK := fits(pe, now, l.pInterval, l.pCredit)
+	aNext, aOK := satAdd(now, l.interval), true // a new address has its whole burst
+	if ae != nil {
+		settle(ae, now)
+		aNext, aOK = fits(ae, now, l.interval, l.credit)
+	}
+	var d Decision
+	switch {
+	case pOK && aOK:
+		if ae == nil {
+			ae = l.slot(as, src, 128, now, pe)
+		}
+		ae.tat, pe.tat = aNext, pNext
+		d = Answer
+	case l.kiss >= 0 && l.mayKiss(pe, now) && (ae == nil || l.mayKiss(ae, now)):
+		if ae == nil {
+			ae = l.slot(as, src, 128, now, pe)
+		}
+		ae.kissAt, pe.kissAt = now, now
+		d = Kiss
+	default:
+		d = Drop
+	}
+	as.count(d)
+	if second != first {
+		second.mu.Unlock()
+	}
+	first.mu.Unlock()
+	return d
+}
+
+// count counts a decision. The caller holds the set's lock.
+func (s *set) count(d Decision) {
 	switch d {
 	case Answer:
 		s.answered++
@@ -267,23 +381,35 @@ func (l *Limiter) Allow(addr netip.Addr, at Instant) Decision {
 	default:
 		s.dropped++
 	}
-	s.mu.Unlock()
-	return d
 }
 
-// slot returns src's entry in s, claiming an empty or replaced slot for a
-// new source. The caller holds the set's lock.
-func (l *Limiter) slot(s *set, src source, now int64) *entry {
+// find returns the entry of src as a source of bits bits in s, or nil. The
+// caller holds the set's lock.
+func find(s *set, src source, bits uint8) *entry {
 	es := &s.entries
 	for i := range es {
-		if es[i].used && es[i].src == src {
+		if es[i].src == src && es[i].bits == bits {
 			return &es[i]
 		}
 	}
+	return nil
+}
+
+// slot returns the entry of src as a source of bits bits in s, claiming an
+// empty or replaced slot for a new source; it never replaces keep. The
+// caller holds the set's lock.
+func (l *Limiter) slot(s *set, src source, bits uint8, now int64, keep *entry) *entry {
+	if e := find(s, src, bits); e != nil {
+		return e
+	}
+	es := &s.entries
 	var victim *entry
 	for i := range es {
 		e := &es[i]
-		if !e.used {
+		if e == keep {
+			continue
+		}
+		if e.bits == 0 {
 			victim = e
 			break
 		}
@@ -295,36 +421,58 @@ func (l *Limiter) slot(s *set, src source, now int64) *entry {
 			victim = e
 		}
 	}
-	if victim.used && victim.tat > now {
+	if victim.bits != 0 && victim.tat > now {
 		s.evictions++
 	}
 	s.inserted++
-	*victim = entry{src: src, tat: now, kissAt: never, seen: now, used: true}
+	*victim = entry{src: src, tat: now, kissAt: never, seen: now, bits: bits}
 	return victim
 }
 
-// decide applies GCRA to e at time now. The caller holds the lock.
+// decide applies GCRA to the entry of an address limited on its own at time
+// now. The caller holds the lock.
 func (l *Limiter) decide(e *entry, now int64) Decision {
-	if now < e.seen {
-		// The clock went back: shift this source's state with it, so that
-		// no time has passed for it.
-		back := satSub(e.seen, now)
-		e.tat = satSub(e.tat, back)
-		if e.kissAt != never {
-			e.kissAt = satSub(e.kissAt, back)
-		}
-	}
-	e.seen = now
-	next := satAdd(max(e.tat, now), l.interval)
-	if satSub(next, now) <= l.credit {
+	settle(e, now)
+	if next, ok := fits(e, now, l.interval, l.credit); ok {
 		e.tat = next
 		return Answer
 	}
-	if l.kiss >= 0 && (e.kissAt == never || satSub(now, e.kissAt) >= l.kiss) {
+	if l.kiss >= 0 && l.mayKiss(e, now) {
 		e.kissAt = now
 		return Kiss
 	}
 	return Drop
+}
+
+// settle brings e to time now. If the clock went back, it shifts the
+// entry's state with it, so that no time has passed for it.
+func settle(e *entry, now int64) {
+	if now < e.seen {
+		shiftBack(e, now)
+	}
+	e.seen = now
+}
+
+// shiftBack moves e's times back by as much as now is before e.seen.
+func shiftBack(e *entry, now int64) {
+	back := satSub(e.seen, now)
+	e.tat = satSub(e.tat, back)
+	if e.kissAt != never {
+		e.kissAt = satSub(e.kissAt, back)
+	}
+}
+
+// fits says whether a request at now is within e's allowance, for an
+// emission interval and a credit, and returns the entry's theoretical
+// arrival time if it is answered.
+func fits(e *entry, now, interval, credit int64) (next int64, ok bool) {
+	next = satAdd(max(e.tat, now), interval)
+	return next, satSub(next, now) <= credit
+}
+
+// mayKiss says whether e has had no Kiss for KissInterval.
+func (l *Limiter) mayKiss(e *entry, now int64) bool {
+	return e.kissAt == never || satSub(now, e.kissAt) >= l.kiss
 }
 
 // Stats returns the counters. It walks the whole table, locking one set at a
@@ -345,7 +493,7 @@ func (l *Limiter) Stats() Stats {
 		st.Evictions += s.evictions
 		st.Inserted += s.inserted
 		for j := range s.entries {
-			if s.entries[j].used {
+			if s.entries[j].bits != 0 {
 				st.InUse++
 			}
 		}

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -80,6 +81,12 @@ func TestNewValidation(t *testing.T) {
 		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 31}, "rate-ipv6-prefix 31: want a prefix length from 32 to 128"},
 		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 129}, "rate-ipv6-prefix 129: want"},
 		{Config{Rate: 0, IPv6Prefix: -1}, "rate-ipv6-prefix -1: want"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6PrefixShare: 1}, "rate-ipv6-prefix-share 1: want 2 to 65536"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6PrefixShare: -8}, "rate-ipv6-prefix-share -8: want 2 to 65536"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6PrefixShare: MaxPrefixShare + 1}, "rate-ipv6-prefix-share 65537: want"},
+		{Config{Rate: 0, IPv6PrefixShare: 1}, "rate-ipv6-prefix-share 1: want"},
+		{Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, IPv6Prefix: 128, IPv6PrefixShare: -1}, "rate-ipv6-prefix-share -1: want"},
+		{Config{Rate: 1e9, Burst: 1 << 50, KissInterval: time.Second, IPv6PrefixShare: MaxPrefixShare}, "rate-ipv6-prefix-share 65536: with rate-limit 1e+09 and rate-burst 1125899906842624"},
 	}
 	for _, c := range bad {
 		l, err := New(c.cfg)
@@ -110,6 +117,13 @@ func TestNewValidation(t *testing.T) {
 	}
 	if d.interval != 8*sec || d.credit != 64*sec {
 		t.Errorf("default T %d credit %d, want 8 s and 64 s", d.interval, d.credit)
+	}
+	// A /64 may send 8 times as much: one request a second, 64 at once.
+	if d.pInterval != sec || d.pCredit != 64*sec {
+		t.Errorf("default prefix T %d credit %d, want 1 s and 64 s", d.pInterval, d.pCredit)
+	}
+	if got := mustNew(t, Config{Rate: 1, Burst: 1, KissInterval: time.Second}).Config().IPv6PrefixShare; got != DefaultPrefixShare {
+		t.Errorf("IPv6PrefixShare 0 became %d, want %d", got, DefaultPrefixShare)
 	}
 }
 
@@ -227,7 +241,8 @@ func TestBurstKissDrop(t *testing.T) {
 	}
 
 	s := l.Stats()
-	if s.Answered != burst+1 || s.Kissed != 3 || s.Dropped != 53 || s.InUse != 1 || s.Evictions != 0 {
+	// Two entries: the address's and its /64's.
+	if s.Answered != burst+1 || s.Kissed != 3 || s.Dropped != 53 || s.InUse != 2 || s.Evictions != 0 {
 		t.Errorf("stats %+v", s)
 	}
 }
@@ -358,12 +373,13 @@ func TestSaturating(t *testing.T) {
 	}
 }
 
-// keysIn returns the test sources (see src) held by the table, in slot order.
+// keysIn returns the test sources (see src) whose addresses have an entry in
+// the table, in slot order.
 func keysIn(l *Limiter) []uint64 {
 	var ks []uint64
 	for i := range l.sets {
 		for _, e := range l.sets[i].entries {
-			if e.used {
+			if e.bits == 128 {
 				ks = append(ks, e.src.hi)
 			}
 		}
@@ -380,9 +396,12 @@ func has(ks []uint64, k uint64) bool {
 	return false
 }
 
+// The eviction tests limit IPv6 addresses one by one (IPv6Prefix 128), so
+// that each test source takes one entry.
+
 func TestEvictsLeastRestricted(t *testing.T) {
 	// One set of four slots.
-	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways})
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways, IPv6Prefix: 128})
 	now := 50 * sec
 	run(l, 1, now, 20) // limited: all credit spent
 	run(l, 2, now, 3)
@@ -408,7 +427,7 @@ func TestEvictsLeastRestricted(t *testing.T) {
 }
 
 func TestIdleEntriesReusedWithoutEviction(t *testing.T) {
-	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways})
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways, IPv6Prefix: 128})
 	for k := range uint64(4) {
 		run(l, k+1, 0, 8)
 	}
@@ -428,7 +447,7 @@ func TestIdleEntriesReusedWithoutEviction(t *testing.T) {
 // other sources that spent more credit, a limited source is forgotten and
 // starts again with a full burst.
 func TestFailOpen(t *testing.T) {
-	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 4, KissInterval: time.Second, Entries: Ways})
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 4, KissInterval: time.Second, Entries: Ways, IPv6Prefix: 128})
 	now := sec
 	run(l, 1, now, 4) // the victim has spent its burst
 	if d := l.Allow(src(1), Instant(now)); d == Answer {
@@ -515,8 +534,13 @@ func TestAllowDoesNotAllocate(t *testing.T) {
 	v4 := netip.MustParseAddr("192.0.2.1")
 	zoned := netip.MustParseAddr("fe80::1%eth0")
 	addrs := testing.AllocsPerRun(1000, func() { l.Allow(v4, 1); l.Allow(zoned, 1) })
-	if fresh != 0 || same != 0 || disabled != 0 || addrs != 0 {
-		t.Errorf("allocations per call: new sources %v, one source %v, disabled %v, IPv4 and zoned %v", fresh, same, disabled, addrs)
+	shared := testing.AllocsPerRun(10000, func() { // many addresses of one /64: its limit
+		i++
+		l.Allow(inPrefix(0x2001_0db8_0000_0007, int(i%100)), Instant(int64(i)*1000))
+	})
+	if fresh != 0 || same != 0 || disabled != 0 || addrs != 0 || shared != 0 {
+		t.Errorf("allocations per call: new sources %v, one source %v, disabled %v, IPv4 and zoned %v, one /64 %v",
+			fresh, same, disabled, addrs, shared)
 	}
 	if s := l.Stats(); s.Evictions == 0 || s.Kissed == 0 || s.Dropped == 0 {
 		t.Errorf("the allocation runs did not exercise every path: %+v", s)
@@ -586,69 +610,268 @@ func TestConcurrentHotKey(t *testing.T) {
 	}
 }
 
-// step is one request of a property sequence.
-type step struct {
-	key uint64
-	dt  int64 // added to the clock before the request; may be negative
+// TestConcurrentPrefix: goroutines sending from distinct addresses of one
+// /64 at a frozen instant get exactly the prefix's share of bursts between
+// them, and goroutines whose addresses and prefixes fall in the same few
+// sets (locked two at a time) neither deadlock nor miscount.
+func TestConcurrentPrefix(t *testing.T) {
+	const (
+		workers = 8
+		each    = 2000
+		burst   = 3
+		share   = 5
+	)
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Hour, Entries: 1024, IPv6PrefixShare: share})
+	small := mustNew(t, Config{Rate: 1, Burst: 2, KissInterval: time.Millisecond, Entries: 16, IPv6PrefixShare: 2})
+	var answered, kissed atomic.Int64
+	var clock atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				switch l.Allow(inPrefix(0xabc, w*each+i), 0) {
+				case Answer:
+					answered.Add(1)
+				case Kiss:
+					kissed.Add(1)
+				}
+				now := clock.Add(int64(time.Millisecond))
+				small.Allow(inPrefix(uint64(i%3), i%7), Instant(now))
+				small.Allow(inPrefix(uint64(w%3), i%5), Instant(now))
+			}
+		})
+	}
+	wg.Wait()
+	if answered.Load() != share*burst || kissed.Load() != 1 {
+		t.Errorf("one /64 from %d goroutines: %d answered, %d kissed; want %d and 1", workers, answered.Load(), kissed.Load(), share*burst)
+	}
+	s := small.Stats()
+	if total := s.Answered + s.Kissed + s.Dropped; total != 2*workers*each || s.InUse > s.Entries {
+		t.Errorf("small table: stats %+v, want %d decisions", s, 2*workers*each)
+	}
 }
 
-// checkSteps runs steps through a Limiter made from cfg and checks, for each
-// key, that the answers never exceed Burst + Rate*elapsed + 1 and the KoDs
-// 1 + elapsed/KissInterval, where elapsed is the time the key has seen pass
-// (the sum of the forward steps between its requests; backward steps count
-// as none). It also checks that a key quiet for Burst/Rate is answered. At
-// most Ways distinct keys may be used, so that no entry is evicted.
-func checkSteps(t testing.TB, cfg Config, seed uint64, steps []step) {
-	t.Helper()
-	l, err := New(cfg)
-	if err != nil {
-		t.Fatalf("config %+v: %v", cfg, err)
+// step is one request of a property sequence.
+type step struct {
+	addr int   // index in propAddrs
+	dt   int64 // added to the clock before the request; may be negative
+}
+
+// propAddrs are the sources of the property sequences: three addresses of
+// one /64 (one of them in another /96, /112 and /127 than the others), two
+// of another /64 (one of them its network address, whose entry must not be
+// taken for the prefix's), and IPv4 addresses, one IPv4-mapped.
+var propAddrs = []netip.Addr{
+	netip.MustParseAddr("2001:db8:0:1::1"),
+	netip.MustParseAddr("2001:db8:0:1::2"),
+	netip.MustParseAddr("2001:db8:0:1:ffff::3"),
+	netip.MustParseAddr("2001:db8:0:2::1"),
+	netip.MustParseAddr("2001:db8:0:2::"),
+	netip.MustParseAddr("192.0.2.1"),
+	netip.MustParseAddr("::ffff:192.0.2.2"),
+}
+
+// placeable says whether the entries that addrs need in l (their own, and
+// their prefixes') fit in their sets without replacing one another.
+func placeable(l *Limiter, addrs []netip.Addr) bool {
+	inSet := map[uint64]int{}
+	prefixes := map[source]bool{}
+	for _, a := range addrs {
+		s := sourceOf(a)
+		inSet[s.hash(l.seed)&l.setMask]++
+		if p := s.masked(l.hiMask, l.loMask); l.bits < 128 && !s.isIPv4() && !prefixes[p] {
+			prefixes[p] = true
+			inSet[p.hash(l.prefixSeed)&l.setMask]++
+		}
 	}
+	for _, n := range inSet {
+		if n > Ways {
+			return false
+		}
+	}
+	return true
+}
+
+// refEntry and refLimiter are a reference model of the limiter: the rules
+// of Allow on a map of unbounded size, with nothing shared, locked or
+// evicted. Where no entry of the table is ever replaced, Allow must decide
+// exactly as it does.
+type refEntry struct{ tat, kissAt, seen int64 }
+
+type refKey struct {
+	src  source
+	bits int
+}
+
+type refLimiter struct {
+	T, C, PT, PC, K int64 // emission intervals and credits, ns; K < 0: never kiss
+	bits            int
+	hi, lo          uint64
+	m               map[refKey]*refEntry
+}
+
+func newRef(l *Limiter) *refLimiter {
+	c := l.Config()
+	t := int64(math.Ceil(1e9 / c.Rate))
+	pt := int64(math.Ceil(1e9 / (c.Rate * float64(c.IPv6PrefixShare))))
+	r := &refLimiter{T: t, C: t * int64(c.Burst), PT: pt, PC: pt * int64(c.Burst) * int64(c.IPv6PrefixShare),
+		K: int64(c.KissInterval), bits: c.IPv6Prefix, m: map[refKey]*refEntry{}}
+	r.hi, r.lo = prefixMasks(c.IPv6Prefix)
+	return r
+}
+
+// get returns k's entry brought to now (nil if none and not create).
+func (r *refLimiter) get(k refKey, now int64, create bool) *refEntry {
+	e := r.m[k]
+	if e == nil {
+		if !create {
+			return nil
+		}
+		e = &refEntry{tat: now, kissAt: never, seen: now}
+		r.m[k] = e
+	}
+	if now < e.seen {
+		back := satSub(e.seen, now)
+		e.tat = satSub(e.tat, back)
+		if e.kissAt != never {
+			e.kissAt = satSub(e.kissAt, back)
+		}
+	}
+	e.seen = now
+	return e
+}
+
+func (r *refLimiter) allow(a netip.Addr, now int64) Decision {
+	now = min(max(now, -timeLimit), timeLimit)
+	src := sourceOf(a)
+	kissable := func(e *refEntry) bool {
+		return e == nil || e.kissAt == never || satSub(now, e.kissAt) >= r.K
+	}
+	if src.isIPv4() || r.bits == 128 {
+		e := r.get(refKey{src, 128}, now, true)
+		if next := satAdd(max(e.tat, now), r.T); satSub(next, now) <= r.C {
+			e.tat = next
+			return Answer
+		}
+		if r.K >= 0 && kissable(e) {
+			e.kissAt = now
+			return Kiss
+		}
+		return Drop
+	}
+	p := r.get(refKey{src.masked(r.hi, r.lo), r.bits}, now, true)
+	e := r.get(refKey{src, 128}, now, false)
+	pNext := satAdd(max(p.tat, now), r.PT)
+	aNext := satAdd(now, r.T)
+	if e != nil {
+		aNext = satAdd(max(e.tat, now), r.T)
+	}
+	if satSub(pNext, now) <= r.PC && satSub(aNext, now) <= r.C {
+		e = r.get(refKey{src, 128}, now, true)
+		p.tat, e.tat = pNext, aNext
+		return Answer
+	}
+	if r.K >= 0 && kissable(p) && kissable(e) {
+		e = r.get(refKey{src, 128}, now, true)
+		p.kissAt, e.kissAt = now, now
+		return Kiss
+	}
+	return Drop
+}
+
+// checkSteps runs steps through a Limiter made from cfg, and checks that it
+// decides as the reference model does, and that for each address and each
+// IPv6 prefix the answers never exceed Burst + Rate*elapsed + 1 (for a
+// prefix IPv6PrefixShare times that) and the KoDs 1 + elapsed/KissInterval,
+// where elapsed is the time the address or prefix has seen pass (the sum of
+// the forward steps between its requests; backward steps count as none). It
+// also checks that an address quiet for Burst/Rate, in a prefix quiet as
+// long, is answered. The limiter is made again (with new seeds) until the
+// entries of propAddrs fit in their sets, so that no entry is replaced.
+func checkSteps(t testing.TB, cfg Config, steps []step) {
+	t.Helper()
+	var l *Limiter
+	for range 1000 {
+		var err error
+		if l, err = New(cfg); err != nil {
+			t.Fatalf("config %+v: %v", cfg, err)
+		}
+		if placeable(l, propAddrs) {
+			break
+		}
+	}
+	if !placeable(l, propAddrs) {
+		t.Fatalf("config %+v: no placement of the test addresses without replacement in 1000 seeds", cfg)
+	}
+	cfg = l.Config()
+	ref := newRef(l)
 	type model struct {
 		last            int64
 		seen            bool
 		elapsed         float64 // ns
 		answers, kisses int
 	}
-	m := map[uint64]*model{}
-	credit := float64(cfg.Burst) * math.Ceil(1e9/cfg.Rate)
-	now := int64(0)
-	var total [3]uint64
-	for i, s := range steps {
-		now += s.dt
-		k := m[s.key]
+	m := map[string]*model{}
+	touch := func(name string, now int64) (k *model, quiet bool) {
+		k = m[name]
 		if k == nil {
 			k = &model{}
-			m[s.key] = k
+			m[name] = k
 		}
-		quiet := !k.seen || float64(now-k.last) >= credit
+		quiet = !k.seen || float64(now-k.last) >= float64(ref.C)
 		if k.seen && now > k.last {
 			k.elapsed += float64(now - k.last)
 		}
 		k.last, k.seen = now, true
-		d := l.Allow(src(s.key), Instant(now))
-		if d > Drop {
-			t.Fatalf("step %d: decision %d out of range", i, d)
+		return k, quiet
+	}
+	now := int64(0)
+	var total [3]uint64
+	for i, s := range steps {
+		now += s.dt
+		a := propAddrs[s.addr]
+		ka, quiet := touch(a.String(), now)
+		share := 1.0
+		kp := ka // an IPv4 address, or an IPv6 address limited on its own, is its own "prefix"
+		if p := l.Prefix(a); p.Bits() < 128 && p.Addr().Is6() {
+			var pQuiet bool
+			kp, pQuiet = touch(p.String(), now)
+			quiet = quiet && pQuiet
+			share = float64(cfg.IPv6PrefixShare)
+		}
+		d := l.Allow(a, Instant(now))
+		if want := ref.allow(a, now); d != want {
+			t.Fatalf("step %d: %v at %d: %v, the model says %v", i, a, now, d, want)
 		}
 		total[d]++
 		if quiet && d != Answer {
-			t.Fatalf("step %d: key %d quiet for a full burst got %v", i, s.key, d)
+			t.Fatalf("step %d: %v quiet for a full burst got %v", i, a, d)
 		}
-		switch d {
-		case Answer:
-			k.answers++
-		case Kiss:
-			k.kisses++
+		for _, k := range []*model{ka, kp} {
+			switch d {
+			case Answer:
+				k.answers++
+			case Kiss:
+				k.kisses++
+			}
+			if kp == ka {
+				break
+			}
 		}
-		if bound := float64(cfg.Burst) + cfg.Rate*k.elapsed/1e9 + 1; float64(k.answers) > bound {
-			t.Fatalf("step %d: key %d answered %d times in %.0f ns, bound %.2f", i, s.key, k.answers, k.elapsed, bound)
+		if bound := float64(cfg.Burst) + cfg.Rate*ka.elapsed/1e9 + 1; float64(ka.answers) > bound {
+			t.Fatalf("step %d: %v answered %d times in %.0f ns, bound %.2f", i, a, ka.answers, ka.elapsed, bound)
 		}
-		if cfg.KissInterval < 0 && k.kisses > 0 {
+		if bound := share*float64(cfg.Burst) + share*cfg.Rate*kp.elapsed/1e9 + 1; float64(kp.answers) > bound {
+			t.Fatalf("step %d: the prefix of %v answered %d times in %.0f ns, bound %.2f", i, a, kp.answers, kp.elapsed, bound)
+		}
+		if cfg.KissInterval < 0 && ka.kisses > 0 {
 			t.Fatalf("step %d: kissed with KoD disabled", i)
 		}
 		if cfg.KissInterval > 0 {
-			if bound := 1 + k.elapsed/float64(cfg.KissInterval); float64(k.kisses) > bound {
-				t.Fatalf("step %d: key %d kissed %d times in %.0f ns, bound %.2f", i, s.key, k.kisses, k.elapsed, bound)
+			for _, k := range []*model{ka, kp} {
+				if bound := 1 + k.elapsed/float64(cfg.KissInterval); float64(k.kisses) > bound {
+					t.Fatalf("step %d: %v (or its prefix) kissed %d times in %.0f ns, bound %.2f", i, a, k.kisses, k.elapsed, bound)
+				}
 			}
 		}
 	}
@@ -656,48 +879,51 @@ func checkSteps(t testing.TB, cfg Config, seed uint64, steps []step) {
 	if st.Answered != total[Answer] || st.Kissed != total[Kiss] || st.Dropped != total[Drop] {
 		t.Fatalf("stats %+v, counted %v", st, total)
 	}
-	if len(m) <= Ways && st.Evictions != 0 {
-		t.Fatalf("%d keys caused %d evictions", len(m), st.Evictions)
+	if st.Evictions != 0 || st.Inserted != uint64(st.InUse) || st.InUse != len(ref.m) {
+		t.Fatalf("stats %+v: entries replaced, or not the model's %d", st, len(ref.m))
 	}
 }
 
 var (
-	propRates = []float64{1.0 / 8, 1, 3, 1000, 1.0 / 1024, 1e9}
-	propKiss  = []time.Duration{-1, 1, time.Millisecond, time.Second, 8 * time.Second, time.Minute}
+	propRates  = []float64{1.0 / 8, 1, 3, 1000, 1.0 / 1024, 1e9}
+	propKiss   = []time.Duration{-1, 1, time.Millisecond, time.Second, 8 * time.Second, time.Minute}
+	propShares = []int{2, 3, 8, 1000}
 )
 
 // decodeSteps turns fuzz bytes into a configuration and steps: clock steps
-// are multiples of T/32 in [-1024T, 1024T) and keys come from four values.
+// are multiples of T/32 in [-1024T, 1024T) and sources come from propAddrs.
 func decodeSteps(data []byte) (Config, []step) {
-	for len(data) < 3 {
+	for len(data) < 4 {
 		data = append(data, 0)
 	}
 	cfg := Config{
-		Rate:         propRates[int(data[0])%len(propRates)],
-		Burst:        1 + int(data[1])%16,
-		KissInterval: propKiss[int(data[2])%len(propKiss)],
-		Entries:      []int{4, 16, 1024}[int(data[0]/8)%3],
+		Rate:            propRates[int(data[0])%len(propRates)],
+		Burst:           1 + int(data[1])%16,
+		KissInterval:    propKiss[int(data[2])%len(propKiss)],
+		Entries:         []int{16, 32, 1024}[int(data[0]/8)%3],
+		IPv6Prefix:      []int{64, 96, 112, 127, 128}[int(data[3])%5],
+		IPv6PrefixShare: propShares[int(data[3]/5)%len(propShares)],
 	}
 	unit := int64(math.Ceil(1e9/cfg.Rate)) / 32
-	keys := []uint64{0, 1, 0x9e3779b97f4a7c14, math.MaxUint64}
 	var steps []step
-	for b := data[3:]; len(b) >= 3; b = b[3:] {
+	for b := data[4:]; len(b) >= 3; b = b[3:] {
 		dt := int64(int16(uint16(b[1])<<8 | uint16(b[2])))
 		if b[0]&0x80 == 0 {
 			dt = max(dt, 0) % 64 // mostly small forward steps
 		}
-		steps = append(steps, step{key: keys[b[0]&3], dt: dt * unit})
+		steps = append(steps, step{addr: int(b[0]&0x7f) % len(propAddrs), dt: dt * unit})
 	}
 	return cfg, steps
 }
 
 func FuzzAllow(f *testing.F) {
-	f.Add([]byte{0, 7, 4, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x80, 0xff, 0})
-	f.Add([]byte{1, 0, 0, 0x83, 0x80, 0, 0, 0, 1, 1, 0, 1})
-	f.Add([]byte{5, 15, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 5})
+	f.Add([]byte{0, 7, 4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x80, 0xff, 0})
+	f.Add([]byte{1, 0, 0, 5, 0x83, 0x80, 0, 0, 0, 1, 1, 0, 1})
+	f.Add([]byte{5, 15, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 5})
+	f.Add([]byte{0, 1, 3, 10, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 4, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, steps := decodeSteps(data)
-		checkSteps(t, cfg, 1, steps)
+		checkSteps(t, cfg, steps)
 	})
 }
 
@@ -708,25 +934,29 @@ func TestPropertyRandom(t *testing.T) {
 	}
 	for seed := range uint64(n) {
 		rng := rand.New(rand.NewPCG(seed, 99))
-		data := make([]byte, 3+3*rng.IntN(2000))
+		data := make([]byte, 4+3*rng.IntN(2000))
 		for i := range data {
 			data[i] = byte(rng.Uint32())
 		}
 		cfg, steps := decodeSteps(data)
-		checkSteps(t, cfg, seed, steps)
+		checkSteps(t, cfg, steps)
 	}
 }
 
-// TestPropertyManyKeys churns a small table with random keys and times:
+// TestPropertyManyKeys churns a small table with random sources and times:
 // no panic, decisions in range, counts consistent, table never over-full.
+// The sources are IPv4 addresses and IPv6 addresses of a few thousand
+// prefixes, many addresses to a prefix.
 func TestPropertyManyKeys(t *testing.T) {
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		cfg := Config{
-			Rate:         propRates[rng.IntN(len(propRates))],
-			Burst:        1 + rng.IntN(10),
-			KissInterval: propKiss[rng.IntN(len(propKiss))],
-			Entries:      1 << rng.IntN(8),
+			Rate:            propRates[rng.IntN(len(propRates))],
+			Burst:           1 + rng.IntN(10),
+			KissInterval:    propKiss[rng.IntN(len(propKiss))],
+			Entries:         1 << rng.IntN(8),
+			IPv6Prefix:      []int{48, 64, 120, 128}[rng.IntN(4)],
+			IPv6PrefixShare: 2 + rng.IntN(10),
 		}
 		l, err := New(cfg)
 		if err != nil {
@@ -743,7 +973,16 @@ func TestPropertyManyKeys(t *testing.T) {
 			default:
 				now += rng.Int64N(int64(time.Second))
 			}
-			d := l.Allow(src(rng.Uint64N(1+uint64(rng.IntN(1<<16)))), Instant(now))
+			var a netip.Addr
+			if rng.IntN(4) == 0 {
+				a = netip.AddrFrom4([4]byte{192, 0, byte(rng.IntN(4)), byte(rng.IntN(256))})
+			} else {
+				var b [16]byte
+				binary.BigEndian.PutUint64(b[:8], rng.Uint64N(1+uint64(rng.IntN(1<<12))))
+				binary.BigEndian.PutUint64(b[8:], rng.Uint64N(1+uint64(rng.IntN(1<<12))))
+				a = netip.AddrFrom16(b)
+			}
+			d := l.Allow(a, Instant(now))
 			if d > Drop {
 				t.Fatalf("decision %d", d)
 			}
@@ -769,7 +1008,7 @@ func TestSources(t *testing.T) {
 	}
 	for _, p := range same {
 		a, b := netip.MustParseAddr(p[0]), netip.MustParseAddr(p[1])
-		if sourceOf(a, l.hiMask, l.loMask) != sourceOf(b, l.hiMask, l.loMask) || l.Prefix(a) != l.Prefix(b) {
+		if sourceOf(a).masked(l.hiMask, l.loMask) != sourceOf(b).masked(l.hiMask, l.loMask) || l.Prefix(a) != l.Prefix(b) {
 			t.Errorf("%v and %v are different sources (%v, %v)", a, b, l.Prefix(a), l.Prefix(b))
 		}
 	}
@@ -813,7 +1052,7 @@ func TestSources(t *testing.T) {
 			if addr.Is4In6() {
 				continue
 			}
-			v6 := sourceOf(addr, hi, lo)
+			v6 := sourceOf(addr).masked(hi, lo)
 			if v6.hi == 0 && v6.lo>>32 == 0xffff {
 				t.Errorf("/%d: %v is limited as an IPv4 address", bits, addr)
 			}
@@ -824,7 +1063,7 @@ func TestSources(t *testing.T) {
 	l2 := mustNew(t, DefaultConfig())
 	differ := 0
 	for k := range uint64(64) {
-		s := sourceOf(src(k), l1.hiMask, l1.loMask)
+		s := sourceOf(src(k)).masked(l1.hiMask, l1.loMask)
 		if s.hash(l1.seed)&l1.setMask != s.hash(l2.seed)&l2.setMask {
 			differ++
 		}
@@ -880,38 +1119,176 @@ func TestCollisionAttack(t *testing.T) {
 	}
 }
 
-// TestIPv6PrefixFlood: a flood from 10 000 addresses of one /64 is limited as
-// one source (one burst), while the rest of the world is not touched; with
-// IPv6Prefix 128 each address is its own source.
+// inPrefix returns the address of host i in the /64 net.
+func inPrefix(net uint64, i int) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], net)
+	binary.BigEndian.PutUint64(b[8:], mix(uint64(i)))
+	return netip.AddrFrom16(b)
+}
+
+// TestIPv6PrefixFlood: a flood from 10 000 addresses of one /64, one request
+// each, is limited by the prefix's allowance (IPv6PrefixShare bursts at once,
+// then IPv6PrefixShare requests per emission interval), while the rest of
+// the world is not touched; with IPv6Prefix 128 each address is limited on
+// its own only. Before issue 14's second change a /64 got one burst
+// (8 answers, then 1 per 8 s); before the first, each address its own.
 func TestIPv6PrefixFlood(t *testing.T) {
 	const burst = 8
-	flood := func(l *Limiter, now int64) (answered int) {
+	const net = 0x2001_0db8_0bad_0001
+	flood := func(l *Limiter, now int64) (answered, kissed int) {
 		for i := range 10000 {
-			var b [16]byte
-			binary.BigEndian.PutUint64(b[:8], 0x2001_0db8_0bad_0001)
-			binary.BigEndian.PutUint64(b[8:], mix(uint64(i)))
-			if l.Allow(netip.AddrFrom16(b), Instant(now)) == Answer {
+			switch l.Allow(inPrefix(net, i), Instant(now)) {
+			case Answer:
 				answered++
+			case Kiss:
+				kissed++
 			}
 		}
-		return answered
+		return answered, kissed
 	}
 	for _, c := range []struct {
-		bits, want int
-	}{{0, burst}, {64, burst}, {56, burst}, {128, 10000}} {
-		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second, Entries: 1 << 16, IPv6Prefix: c.bits})
+		bits, share, want int
+	}{{0, 0, 8 * burst}, {64, 8, 8 * burst}, {56, 8, 8 * burst}, {64, 2, 2 * burst}, {64, 3, 3 * burst}, {128, 8, 10000}} {
+		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second, Entries: 1 << 16, IPv6Prefix: c.bits, IPv6PrefixShare: c.share})
 		now := 10 * sec
-		if got := flood(l, now); got != c.want {
-			t.Errorf("IPv6Prefix %d: a flood from 10000 addresses of one /64 got %d answers, want %d", c.bits, got, c.want)
+		got, kissed := flood(l, now)
+		if got != c.want {
+			t.Errorf("IPv6Prefix %d share %d: a flood from 10000 addresses of one /64 got %d answers, want %d", c.bits, c.share, got, c.want)
+		}
+		if c.bits == 128 {
+			continue
+		}
+		// One KoD for the prefix, and only the addresses that got a reply
+		// were given an entry: the flood does not churn the table.
+		if st := l.Stats(); kissed != 1 || st.Inserted != uint64(c.want+2) || st.Evictions != 0 {
+			t.Errorf("IPv6Prefix %d share %d: %d kissed, stats %+v; want 1 kiss, %d insertions, no eviction", c.bits, c.share, kissed, st, c.want+2)
 		}
 		for _, other := range []string{"2001:db8:bad:201::1", "192.0.2.1", "::ffff:192.0.2.2"} {
 			if a, _, _ := count(runAddr(l, netip.MustParseAddr(other), now, burst)); a != burst {
 				t.Errorf("IPv6Prefix %d: %s got %d of its burst of %d after the flood", c.bits, other, a, burst)
 			}
 		}
-		// Limited as one source, the /64 gets its credit back at the rate.
-		if got := flood(l, now+8*sec); c.bits != 128 && got != 1 {
-			t.Errorf("IPv6Prefix %d: 8 s later the /64 got %d answers, want 1", c.bits, got)
+		// The prefix gets its credit back at share times the rate: share
+		// requests in 8 s (its emission interval rounded up to a whole ns).
+		share := cmp.Or(c.share, DefaultPrefixShare)
+		if got, _ := flood(l, now+int64(share)*l.pInterval); got != share {
+			t.Errorf("IPv6Prefix %d share %d: 8 s later the /64 got %d answers, want %d", c.bits, c.share, got, share)
+		}
+	}
+}
+
+// TestIPv6AddressWithinPrefix: an IPv6 address is limited on its own as
+// well as with its prefix. One address of a /64 that floods gets its own
+// burst and no more, and its refused requests spend none of the prefix's
+// allowance: the other addresses of the /64 still get theirs, up to the
+// prefix's share; requests refused for the prefix spend none of their
+// address's. (Before issue 14's second change the flooding address used up
+// the whole /64: its neighbours got nothing.)
+func TestIPv6AddressWithinPrefix(t *testing.T) {
+	const burst, share = 4, 5
+	const net = 0x2001_0db8_0000_0042
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second, IPv6PrefixShare: share})
+	now := 100 * sec
+	flooder := inPrefix(net, 0)
+	if a, k, _ := count(runAddr(l, flooder, now, 1000)); a != burst || k != 1 {
+		t.Fatalf("flooding address: %d answered %d kissed, want %d and 1", a, k, burst)
+	}
+	for i := 1; i < share; i++ {
+		if a, _, _ := count(runAddr(l, inPrefix(net, i), now, burst)); a != burst {
+			t.Errorf("address %d of the flooded /64 got %d of its burst of %d", i, a, burst)
+		}
+	}
+	// The prefix has now had share bursts: every address of it is refused,
+	// a fresh one too, whatever it has left of its own.
+	late := inPrefix(net, share)
+	if a, _, _ := count(runAddr(l, late, now, 100)); a != 0 {
+		t.Errorf("address %d got %d answers beyond the prefix's allowance", share, a)
+	}
+	// 8 s later the prefix has share requests' credit back. The flooder has
+	// one of its own, and the late address (whose refused requests spent
+	// nothing) its whole burst: it gets the rest.
+	now += 8 * sec
+	if a, _, _ := count(runAddr(l, flooder, now, 1000)); a != 1 {
+		t.Errorf("flooder after 8 s: %d answers, want 1", a)
+	}
+	if a, _, _ := count(runAddr(l, late, now, 100)); a != min(burst, share-1) {
+		t.Errorf("late address after 8 s: %d answers, want %d", a, min(burst, share-1))
+	}
+	// A steady flooder at 100 times the rate gets the rate, and leaves its
+	// neighbours the rest of the prefix's.
+	l = mustNew(t, Config{Rate: 1.0 / 8, Burst: burst, KissInterval: time.Second, IPv6PrefixShare: share})
+	var flood, polite int
+	for i := range 100 * 100 {
+		now += 8 * sec / 100
+		if l.Allow(flooder, Instant(now)) == Answer {
+			flood++
+		}
+		if i%100 == 0 {
+			for h := 1; h < share; h++ {
+				if l.Allow(inPrefix(net, h), Instant(now)) == Answer {
+					polite++
+				}
+			}
+		}
+	}
+	if flood > burst+100 || polite != 100*(share-1) {
+		t.Errorf("steady flood for 100 intervals: flooder %d answers (want at most %d), its %d polite neighbours %d of %d",
+			flood, burst+100, share-1, polite, 100*(share-1))
+	}
+}
+
+// TestPrefixKeepsItsAddress: in a full set, making room for an address's
+// prefix never replaces the entry of that address itself, even when it is
+// the entry that restricts least.
+func TestPrefixKeepsItsAddress(t *testing.T) {
+	l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 8, KissInterval: time.Second, Entries: Ways}) // one set
+	t0 := 100 * sec
+	a := netip.MustParseAddr("2001:db8::1")
+	l.Allow(a, Instant(t0)) // a at t0+8 s, its /64 at t0+1 s
+	for _, other := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		runAddr(l, netip.MustParseAddr(other), t0, 8) // each at t0+64 s; the third replaces the /64
+	}
+	if find(&l.sets[0], sourceOf(a).masked(l.hiMask, l.loMask), 64) != nil || find(&l.sets[0], sourceOf(a), 128) == nil {
+		t.Fatal("test premise: the /64 was not the entry replaced")
+	}
+	if d := l.Allow(a, Instant(t0)); d != Answer {
+		t.Fatalf("second request: %v", d)
+	}
+	e := find(&l.sets[0], sourceOf(a), 128)
+	p := find(&l.sets[0], sourceOf(a).masked(l.hiMask, l.loMask), 64)
+	if e == nil || p == nil || e.tat != t0+16*sec || p.tat != t0+sec {
+		t.Errorf("after the second request: address entry %+v, prefix entry %+v; want both, at t0+16 s and t0+1 s", e, p)
+	}
+	// Nor does a new address of the prefix replace the prefix's entry.
+	b := netip.MustParseAddr("2001:db8::2")
+	if d := l.Allow(b, Instant(t0)); d != Answer {
+		t.Fatalf("new address: %v", d)
+	}
+	e = find(&l.sets[0], sourceOf(b), 128)
+	p = find(&l.sets[0], sourceOf(b).masked(l.hiMask, l.loMask), 64)
+	if e == nil || p == nil || e.tat != t0+8*sec || p.tat != t0+2*sec {
+		t.Errorf("after a new address: its entry %+v, the prefix's %+v; want both, at t0+8 s and t0+2 s", e, p)
+	}
+}
+
+// TestIPv4LimitedOnItsOwn: IPv4 addresses, and IPv4-mapped ones, are limited
+// one by one whatever IPv6Prefix and IPv6PrefixShare say: neighbours in a
+// /24 do not share an allowance, and each takes one entry.
+func TestIPv4LimitedOnItsOwn(t *testing.T) {
+	for _, bits := range []int{32, 64, 96, 128} {
+		l := mustNew(t, Config{Rate: 1.0 / 8, Burst: 3, KissInterval: time.Second, IPv6Prefix: bits, IPv6PrefixShare: 2})
+		for i := range 20 {
+			a := netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
+			if i%2 == 1 {
+				a = netip.AddrFrom16(a.As16()) // IPv4-mapped
+			}
+			if an, k, _ := count(runAddr(l, a, sec, 10)); an != 3 || k != 1 {
+				t.Errorf("/%d: %v got %d answers %d kisses, want 3 and 1", bits, a, an, k)
+			}
+		}
+		if st := l.Stats(); st.Inserted != 20 || st.InUse != 20 {
+			t.Errorf("/%d: 20 IPv4 addresses: %+v, want 20 entries", bits, st)
 		}
 	}
 }
@@ -952,6 +1329,24 @@ func BenchmarkAllow(b *testing.B) {
 	for b.Loop() {
 		i++
 		l.Allow(addrs[i&4095], Instant(now)) // 4096 sources, each sending every ~16 µs
+		now += int64(4 * time.Nanosecond)
+	}
+}
+
+// BenchmarkAllowIPv4 is BenchmarkAllow with IPv4 sources, which are limited
+// by their address alone (one entry per request).
+func BenchmarkAllowIPv4(b *testing.B) {
+	l := mustNew(b, DefaultConfig())
+	addrs := make([]netip.Addr, 4096)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{10, byte(mix(uint64(i)) >> 56), byte(i >> 8), byte(i)})
+	}
+	now := int64(0)
+	var i int
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		l.Allow(addrs[i&4095], Instant(now))
 		now += int64(4 * time.Nanosecond)
 	}
 }

@@ -236,7 +236,7 @@ func (cfg Config) Validate() error {
 	case cfg.Kind != "" && cfg.Kind != "system" && cfg.Kind != "tai":
 		return option.Errorf("clock", cfg.Kind, "want system or tai")
 	case cfg.TimeOffset != 0 && !cfg.TimeOffsetTo.IsZero():
-		return option.Errorf("time-offset", cfg.TimeOffset, "give either a duration (time-offset) or a target instant (time-offset-to), not both")
+		return option.Errorf("time-offset", cfg.TimeOffset, "give either a duration (%s) or a target instant (%s), not both", option.Ref("time-offset"), option.Ref("time-offset-to"))
 	case cfg.TimeOffset > MaxShift || cfg.TimeOffset < -MaxShift:
 		return option.Errorf("time-offset", cfg.TimeOffset, "want at most %v either way: NTP clients take served time within 68 years of their own clock", MaxShift)
 	}

@@ -19,8 +19,9 @@ import (
 
 func init() { register(newLeapsCmd) }
 
-// readKernel reads the host clock state for the kernel source; tests
-// replace it to arm a leap without touching the kernel.
+// readKernel reads the host clock state: serve's sync status and kernel leap
+// source, and leaps' kernel source; tests replace it to arm a leap or to
+// unsynchronise the host without touching the kernel.
 var readKernel = timescale.ReadKernel
 
 // leapSourceFlags are the flags that name the sources compared with the

@@ -101,6 +101,9 @@ that day instead (for a deleted second, 23:59:59 does not exist).`,
 			if len(ats) == 0 {
 				return usagef("give at least one --at instant")
 			}
+			if policy == "" {
+				return usagef("--policy is required, e.g. --policy noon-to-noon")
+			}
 			p, err := smear.Parse(policy)
 			if err != nil {
 				return usagef("--policy: %v", err)

@@ -85,6 +85,7 @@ func TestOffsetSyntheticNegative(t *testing.T) {
 func TestOffsetErrors(t *testing.T) {
 	cases := map[string][]string{
 		"--leap DATE is required": {"offset", "--policy", "step", "--at", "2016-12-31T00:00:00Z"},
+		"--policy is required":    {"offset", "--leap", "2016-12-31", "--at", "2016-12-31T00:00:00Z"},
 		"no leap second":          {"offset", "--policy", "step", "--leap", "2016-06-30", "--at", "2016-06-30T00:00:00Z"},
 		"at least one --at":       {"offset", "--policy", "step", "--leap", "2016-12-31"},
 		"--policy":                {"offset", "--policy", "sine", "--leap", "2016-12-31", "--at", "2016-12-31T00:00:00Z"},

@@ -30,36 +30,37 @@ func init() { register(newServeCmd) }
 // serveFlags are the options of leapsmear serve; each is also a key of the
 // optional TOML file given with --config.
 type serveFlags struct {
-	config         string
-	listen         []string
-	admin          string
-	sockets        int
-	policy         string
-	v5SmearPolicy  string
-	refidSmear     string
-	clock          string
-	timeOffset     time.Duration
-	timeOffsetTo   string
-	rehearse       string
-	assumeSynced   bool
-	allowJump      bool
-	stratum        uint8
-	refid          string
-	rootDelay      time.Duration
-	rootDispersion time.Duration
-	user           string
-	rateLimit      float64
-	rateBurst      int
-	kissInterval   time.Duration
-	rateEntries    int
-	rateIPv6Prefix int
-	leap           leapFlags
-	sources        leapSourceFlags
-	adopt          int
-	leapCheck      time.Duration
-	leapCheckLast  time.Duration
-	log            logFlags
-	nts            ntsServeFlags
+	config          string
+	listen          []string
+	admin           string
+	sockets         int
+	policy          string
+	v5SmearPolicy   string
+	refidSmear      string
+	clock           string
+	timeOffset      time.Duration
+	timeOffsetTo    string
+	rehearse        string
+	assumeSynced    bool
+	allowJump       bool
+	stratum         uint8
+	refid           string
+	rootDelay       time.Duration
+	rootDispersion  time.Duration
+	user            string
+	rateLimit       float64
+	rateBurst       int
+	kissInterval    time.Duration
+	rateEntries     int
+	rateIPv6Prefix  int
+	ratePrefixShare int
+	leap            leapFlags
+	sources         leapSourceFlags
+	adopt           int
+	leapCheck       time.Duration
+	leapCheckLast   time.Duration
+	log             logFlags
+	nts             ntsServeFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -163,11 +164,12 @@ on the command line win over the file.`,
 	fl.StringVar(&f.refid, "refid", "LSMR", "reference ID: up to 4 ASCII characters, or an IPv4 address")
 	fl.DurationVar(&f.rootDelay, "root-delay", 0, "root delay announced")
 	fl.DurationVar(&f.rootDispersion, "root-dispersion", time.Millisecond, "floor of the root dispersion announced; while the host clock is synchronised,\nits maximum error as adjtimex reports it is added")
-	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source, an IPv4 address or an IPv6 prefix (0: no\nlimit; chrony's ratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
+	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second allowed to each source address, IPv4 or IPv6 (0: no limit; chrony's\nratelimit default is 0.125, one per 8 s); the excess gets a RATE kiss or is dropped")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests a source may send at once above --rate-limit")
 	fl.DurationVar(&f.kissInterval, "kiss-interval", ratelimit.DefaultKissInterval, "at most one RATE Kiss-o'-Death per source per interval; the rest of the excess is dropped\n(negative: never send one)")
-	fl.IntVar(&f.rateEntries, "rate-entries", ratelimit.DefaultEntries, "sources the rate limiter tracks, in a table of fixed size (64 bytes each; see\ndocs/operations.md for sizing it)")
-	fl.IntVar(&f.rateIPv6Prefix, "rate-ipv6-prefix", ratelimit.DefaultIPv6Prefix, "prefix length by which IPv6 sources are rate-limited: all the addresses of one\nprefix share one allowance, as one IPv4 address does (128: each address on its own)")
+	fl.IntVar(&f.rateEntries, "rate-entries", ratelimit.DefaultEntries, "sources the rate limiter tracks, in a table of fixed size (64 bytes each; an IPv6\naddress takes two, its own and its prefix's; see docs/operations.md for sizing it)")
+	fl.IntVar(&f.rateIPv6Prefix, "rate-ipv6-prefix", ratelimit.DefaultIPv6Prefix, "prefix length by which IPv6 sources are rate-limited as well as one by one: the addresses of\none prefix share its allowance, --rate-ipv6-prefix-share times an address's (128: each address\non its own only)")
+	fl.IntVar(&f.ratePrefixShare, "rate-ipv6-prefix-share", ratelimit.DefaultPrefixShare, "N: one IPv6 prefix gets N addresses' allowance (rate and burst), N 2 or more; one address\nalone takes at most 1/N of its prefix's, leaving the rest to its neighbours")
 	fl.StringVar(&f.user, "user", "", "after binding the sockets, switch to this unprivileged user (started as root)")
 	f.leap.register(cmd)
 	f.sources.register(cmd)
@@ -186,7 +188,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		Server:    server.Config{SocketsPerAddress: f.sockets},
 		LeapFiles: f.leap.files,
 		Parse:     leap.ParseOptions{AcceptUnverified: f.leap.acceptUnverified},
-		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced},
+		Source:    timescale.Config{Kind: f.clock, TimeOffset: f.timeOffset, AssumeSynced: f.assumeSynced, Kernel: readKernel},
 		User:      f.user,
 		AllowJump: f.allowJump,
 		Logger:    log,
@@ -245,9 +247,12 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	if f.rateIPv6Prefix != 0 && (f.rateIPv6Prefix < ratelimit.MinIPv6Prefix || f.rateIPv6Prefix > 128) {
 		return cfg, usagef("--rate-ipv6-prefix %d: want %d to 128", f.rateIPv6Prefix, ratelimit.MinIPv6Prefix)
 	}
+	if f.ratePrefixShare != 0 && (f.ratePrefixShare < 2 || f.ratePrefixShare > ratelimit.MaxPrefixShare) {
+		return cfg, usagef("--rate-ipv6-prefix-share %d: want 2 to %d", f.ratePrefixShare, ratelimit.MaxPrefixShare)
+	}
 	if f.rateLimit != 0 {
 		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval,
-			Entries: f.rateEntries, IPv6Prefix: f.rateIPv6Prefix})
+			Entries: f.rateEntries, IPv6Prefix: f.rateIPv6Prefix, IPv6PrefixShare: f.ratePrefixShare})
 		if err != nil {
 			return cfg, optionError("serve", err)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,12 +55,9 @@ func (f *ntsServeFlags) config(listen []string) (*daemon.NTSConfig, error) {
 			}
 		}
 		ke = net.JoinHostPort(host, strconv.Itoa(nts.DefaultKEPort))
-	} else if _, _, err := net.SplitHostPort(ke); err != nil {
+	} else if host, _, hasPort := netaddr.Split(ke); !hasPort {
 		// A host alone: 127.0.0.1, ::1 or [::1].
-		if strings.HasPrefix(ke, "[") && strings.HasSuffix(ke, "]") {
-			ke = ke[1 : len(ke)-1]
-		}
-		ke = net.JoinHostPort(ke, strconv.Itoa(nts.DefaultKEPort))
+		ke = net.JoinHostPort(host, strconv.Itoa(nts.DefaultKEPort))
 	}
 	return &daemon.NTSConfig{KEListen: ke, CertFile: f.cert, KeyFile: f.key, NTPServer: f.ntpServer,
 		CookieKeyFile: f.keyFile, Require: f.require, KETimeout: f.keTimeout}, nil

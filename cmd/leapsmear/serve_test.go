@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--rehearse", "now+1h"}, "--rehearse"},
 		{[]string{"--refid", "TOOLONG"}, `--refid "TOOLONG"`},
 		{[]string{"--refid", "é"}, "--refid"},
-		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset 1h0m0s: give either a duration (time-offset) or a target instant (time-offset-to), not both"},
+		{[]string{"--time-offset", "1h", "--time-offset-to", "2016-12-31T18:00:00Z"}, "--time-offset 1h0m0s: give either a duration (--time-offset) or a target instant (--time-offset-to), not both"},
 		{[]string{"--time-offset-to", "2016-12-31 18:00"}, "--time-offset-to"},
 		{[]string{"--time-offset", "an hour"}, "time-offset"},
 		{[]string{"--stratum", "0"}, "--stratum 0: want 1 to 15"},
@@ -79,6 +80,13 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--rate-limit", "-1"}, "--rate-limit -1: want a finite number"},
 		{[]string{"--rate-limit", "1", "--rate-burst", "-5"}, "--rate-burst -5: want 1 or more"},
 		{[]string{"--rate-limit", "1", "--rate-entries", "-1"}, "--rate-entries -1: want 0"},
+		{[]string{"--rate-limit", "1", "--rate-ipv6-prefix-share", "1"}, "--rate-ipv6-prefix-share 1: want 2 to 65536"},
+		{[]string{"--rate-ipv6-prefix-share", "-8"}, "--rate-ipv6-prefix-share -8: want 2 to 65536"},
+		{[]string{"--rate-ipv6-prefix-share", "70000"}, "--rate-ipv6-prefix-share 70000: want 2 to 65536"},
+		{[]string{"--rate-ipv6-prefix-share", "NaN"}, "rate-ipv6-prefix-share"},
+		{[]string{"--rate-ipv6-prefix-share", "Inf"}, "rate-ipv6-prefix-share"},
+		{[]string{"--rate-ipv6-prefix-share", "2.5"}, "rate-ipv6-prefix-share"},
+		{[]string{"--rate-limit", "1e9", "--rate-burst", "1125899906842624", "--rate-ipv6-prefix-share", "65536"}, "--rate-ipv6-prefix-share 65536: with rate-limit 1e+09"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"extra-argument"}, "takes no arguments"},
 	} {
@@ -224,6 +232,10 @@ func TestServeConfigErrors(t *testing.T) {
 		{`listen = ["127.0.0.1:0"]` + "\n" + `stratum = 99`, "line 2: stratum 99: want 1 to 15"},
 		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-limit = 1` + "\n" + `rate-ipv6-prefix = 129`, "line 3: rate-ipv6-prefix 129: want 32 to 128"},
 		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix = 8`, "line 2: rate-ipv6-prefix 8: want 32 to 128"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-limit = 1` + "\n" + `rate-ipv6-prefix-share = 1`, "line 3: rate-ipv6-prefix-share 1: want 2 to 65536"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix-share = -1`, "line 2: rate-ipv6-prefix-share -1: want 2 to 65536"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix-share = nan`, "line 2: rate-ipv6-prefix-share"},
+		{`listen = ["127.0.0.1:0"]` + "\n" + `rate-ipv6-prefix-share = inf`, "line 2: rate-ipv6-prefix-share"},
 	} {
 		conf := writeConfig(t, c.text)
 		code, stderr := runBounded(t, "serve", "--config", conf)
@@ -247,6 +259,50 @@ func TestServeStartFailure(t *testing.T) {
 	want := "leapsmear: listen " + addr + ": address already in use"
 	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}
+
+// TestServeRateIPv6PrefixShare: --rate-ipv6-prefix-share reaches the rate
+// limiter (0 means the default, 8): at --rate-burst 2, one address of a /64
+// gets 2 answers at once and its neighbours the rest of the /64's 2*share.
+// The flag's default is the library's, and the config file sets it.
+func TestServeRateIPv6PrefixShare(t *testing.T) {
+	for share, want := range map[int]int{0: ratelimit.DefaultPrefixShare, 2: 2, 3: 3, 8: 8, 100: 100} {
+		f := serveFlags{listen: []string{"127.0.0.1:0"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR",
+			rateLimit: 0.125, rateBurst: 2, kissInterval: time.Second, ratePrefixShare: share}
+		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("--rate-ipv6-prefix-share %d: %v", share, err)
+		}
+		l, ok := cfg.Limiter.(*ratelimit.Limiter)
+		if !ok {
+			t.Fatalf("--rate-ipv6-prefix-share %d: limiter %T", share, cfg.Limiter)
+		}
+		if got := l.Config().IPv6PrefixShare; got != want {
+			t.Errorf("--rate-ipv6-prefix-share %d: share %d, want %d", share, got, want)
+		}
+		one, others := 0, 0
+		for i := range 1000 {
+			if l.Allow(netip.MustParseAddr("2001:db8::1"), 0) == ratelimit.Answer {
+				one++
+			}
+			other := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: 1, 14: byte(i >> 8), 15: byte(i)})
+			if l.Allow(other, 0) == ratelimit.Answer {
+				others++
+			}
+		}
+		if one != 2 || others != 2*want-2 {
+			t.Errorf("--rate-ipv6-prefix-share %d: one address got %d answers (want 2), its neighbours %d (want %d)", share, one, others, 2*want-2)
+		}
+	}
+
+	cmd := newServeCmd()
+	fl := cmd.Flags().Lookup("rate-ipv6-prefix-share")
+	if fl == nil || fl.DefValue != strconv.Itoa(ratelimit.DefaultPrefixShare) {
+		t.Fatalf("serve --rate-ipv6-prefix-share: %+v, want default %d", fl, ratelimit.DefaultPrefixShare)
+	}
+	if err := applyConfigFile(cmd, writeConfig(t, `rate-ipv6-prefix-share = 5`)); err != nil || fl.Value.String() != "5" {
+		t.Errorf("config file rate-ipv6-prefix-share = 5: %v, flag %s", err, fl.Value)
 	}
 }
 

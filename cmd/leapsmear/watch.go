@@ -86,7 +86,9 @@ full with relative_ns, through a temporary file beside it renamed over it, so
 that it is a whole CSV file at every moment (a pipe or device given as --csv
 keeps the rows as they came). The chart draws each server's offset as its
 change since its first answer (a server replaying a past leap is years off
-the watcher's clock), and each server's offset from the first one.
+the watcher's clock), and each server's offset from the first one; one more
+than a minute from it at the first comparison (a replay) is drawn less that
+first difference, which the panel's title states.
 
 The watch is bounded: --for is required, at most 80 h, --every at least
 100 ms, and servers x rounds at most 2 000 000 requests. Ctrl-C or SIGTERM

@@ -40,19 +40,13 @@ func Listen(s string) (netip.AddrPort, error) {
 // (port 0: s must name one). Names are looked up with the default resolver;
 // the first address wins.
 func Resolve(ctx context.Context, s string, port int) (netip.AddrPort, error) {
-	host, p, err := net.SplitHostPort(s)
-	if err == nil {
+	host, p, hasPort := Split(s)
+	if hasPort {
 		n, err := net.DefaultResolver.LookupPort(ctx, "udp", p)
 		if err != nil || n <= 0 || n > 65535 {
 			return netip.AddrPort{}, fmt.Errorf("%s: bad port %q", s, p)
 		}
 		port = n
-	} else {
-		// No port: "host", "127.0.0.1", "::1" or "[::1]".
-		host = s
-		if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-			host = s[1 : len(s)-1]
-		}
 	}
 	if port <= 0 || port > 65535 {
 		return netip.AddrPort{}, fmt.Errorf("%q: want HOST:PORT such as 127.0.0.1:11123 or [::1]:11123", s)
@@ -71,6 +65,20 @@ func Resolve(ctx context.Context, s string, port int) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("%s: no address for %s", s, host)
 	}
 	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(port)), nil
+}
+
+// Split splits an address that may name a port: "host", "host:port",
+// "[v6]:port", "[v6]" or a bare IPv6 address ("::1"). The host comes without
+// brackets; hasPort says whether a port was written (the caller checks that
+// it is a good one).
+func Split(s string) (host, port string, hasPort bool) {
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		return h, p, true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		return s[1 : len(s)-1], "", false
+	}
+	return s, "", false
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort {

@@ -65,3 +65,25 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Resolve without a port = %s, %v", got, err)
 	}
 }
+
+func TestSplit(t *testing.T) {
+	for _, c := range []struct {
+		in, host, port string
+		hasPort        bool
+	}{
+		{"127.0.0.1", "127.0.0.1", "", false},
+		{"127.0.0.1:4460", "127.0.0.1", "4460", true},
+		{"ntp.invalid", "ntp.invalid", "", false},
+		{"ntp.invalid:123", "ntp.invalid", "123", true},
+		{"::1", "::1", "", false},
+		{"[::1]", "::1", "", false},
+		{"[::1]:4460", "::1", "4460", true},
+		{"[::1]:", "::1", "", true},
+		{"", "", "", false},
+	} {
+		host, port, hasPort := Split(c.in)
+		if host != c.host || port != c.port || hasPort != c.hasPort {
+			t.Errorf("Split(%q) = %q %q %v, want %q %q %v", c.in, host, port, hasPort, c.host, c.port, c.hasPort)
+		}
+	}
+}

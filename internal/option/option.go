@@ -8,6 +8,7 @@ package option
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error is a wrong value of one option.
@@ -17,7 +18,8 @@ type Error struct {
 	// Value is the value given, as the user wrote it or as Go prints it;
 	// empty when the mistake is the option's absence or a combination.
 	Value string
-	// Reason says what is wrong and what is wanted, in words.
+	// Reason says what is wrong and what is wanted, in words. Other options
+	// it names are marked with Ref: read it through Error or Flag.
 	Reason string
 }
 
@@ -42,8 +44,22 @@ func (e *Error) render(prefix string) string {
 	if e.Value != "" {
 		s += " " + e.Value
 	}
-	return s + ": " + e.Reason
+	// The Reason alternates text and the names Ref marked.
+	parts := strings.Split(e.Reason, refMark)
+	for i := 1; i < len(parts); i += 2 {
+		parts[i] = prefix + parts[i]
+	}
+	return s + ": " + strings.Join(parts, "")
 }
+
+// refMark brackets an option name in a Reason (Ref).
+const refMark = "\x00"
+
+// Ref names another option inside a Reason, such as the one that would
+// allow what is refused, so that it reads as the user would type it:
+// "--name" on the command line (Flag), "name" in a library's message or a
+// configuration file (Error).
+func Ref(name string) string { return refMark + name + refMark }
 
 // As returns the *Error in err's chain, if any.
 func As(err error) (*Error, bool) {

@@ -22,3 +22,12 @@ func TestError(t *testing.T) {
 		t.Error("a plain error taken for an option error")
 	}
 }
+
+// TestRef: an option named inside the reason reads as a flag on the command
+// line and as a name elsewhere.
+func TestRef(t *testing.T) {
+	e := Errorf("rehearse", "x", "allow it (%s), or not (%s)", Ref("allow-jump"), Ref("policy"))
+	if e.Error() != "rehearse x: allow it (allow-jump), or not (policy)" || e.Flag() != "--rehearse x: allow it (--allow-jump), or not (--policy)" {
+		t.Errorf("%q %q", e.Error(), e.Flag())
+	}
+}

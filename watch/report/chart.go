@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/leapsmear/leapsmear/plot"
@@ -17,9 +18,13 @@ const maxChartPoints = 4000
 // same instant. Offsets are drawn from each server's first answer so that a
 // server serving time far from the watcher's (one replaying a past leap is
 // years off) reads as well as one that is not; its offset itself is in the
-// CSV. Each panel is in microseconds when it stays within two milliseconds,
-// in milliseconds otherwise. The lines are named after the summary's
-// verdicts.
+// CSV. Likewise in the second panel, a server whose first difference from
+// the first server is beyond FarApart serves another time altogether (a
+// replay, a clock set to another day): its line is its difference less that
+// first one, which the panel's title states, so that the seconds of a smear
+// stay readable beside the years of a replay. Each panel is in microseconds
+// when it stays within two milliseconds, in milliseconds otherwise. The
+// lines are named after the summary's verdicts.
 func Chart(rec *watch.Record, sum watch.Summary, sopt watch.SpreadOptions) plot.Chart {
 	name := func(i int) string {
 		n := rec.Servers[i]
@@ -61,21 +66,48 @@ func Chart(rec *watch.Record, sum watch.Summary, sopt watch.SpreadOptions) plot.
 		return c
 	}
 	al := watch.Align(rec, sopt)
+	// Each server's first difference, and whether it is far: then the line
+	// is drawn from it.
+	base := make([]time.Duration, len(rec.Servers))
+	var far []int
+	for i := range rec.Servers {
+		for k := range al.Offsets {
+			if d, ok := al.Relative(k, i); ok {
+				if abs(d) > FarApart {
+					base[i] = d
+					far = append(far, i)
+				}
+				break
+			}
+		}
+	}
 	largest = 0
 	for k := range al.Offsets {
 		for i := range rec.Servers {
-			if rel, ok := al.Relative(k, i); ok {
-				largest = max(largest, abs(rel))
+			if d, ok := al.Relative(k, i); ok {
+				largest = max(largest, abs(d-base[i]))
 			}
 		}
 	}
 	unit, label = scale(largest)
 	rel := plot.Panel{Title: "Offset of each server from " + rec.Servers[0] + " at the same instant", YLabel: "difference (" + label + ")"}
+	seconds := func(i int) string { return fmt.Sprintf("%+.3f s", base[i].Seconds()) }
+	switch len(far) {
+	case 0:
+	case 1:
+		rel.Title += "\n" + rec.Servers[far[0]] + " drawn less its first difference, " + seconds(far[0]) + " (another time, such as a replay)"
+	default:
+		var each []string
+		for _, i := range far {
+			each = append(each, rec.Servers[i]+" "+seconds(i))
+		}
+		rel.Title += "\ndrawn less their first difference: " + strings.Join(each, ", ") + " (other times, such as replays)"
+	}
 	for i := range rec.Servers {
 		var pts []plot.Point
 		for k := range al.Offsets {
 			if d, ok := al.Relative(k, i); ok {
-				pts = append(pts, plot.Point{At: al.At[k], Value: float64(d) / unit})
+				pts = append(pts, plot.Point{At: al.At[k], Value: float64(d-base[i]) / unit})
 			}
 		}
 		rel.Series = append(rel.Series, plot.Series{Name: name(i), Points: decimate(pts)})
@@ -83,6 +115,12 @@ func Chart(rec *watch.Record, sum watch.Summary, sopt watch.SpreadOptions) plot.
 	c.Panels = append(c.Panels, rel)
 	return c
 }
+
+// FarApart is how far from the first server another must be at its first
+// comparison to serve another time altogether, not a disagreement about a
+// leap second (at most a second, a few with a wrong table): Chart then draws
+// its difference from that first one.
+const FarApart = time.Minute
 
 // scale returns the unit (in nanoseconds) and its name for values up to
 // largest: microseconds up to two milliseconds, milliseconds beyond.

@@ -234,11 +234,15 @@ func TestChart(t *testing.T) {
 // TestChartFromFirstAnswer: each server's line starts at 0 and shows the
 // change of its offset, so that a server replaying a leap of 2016 (its
 // offset -312807386.2029 s from the watcher's clock) is drawn on the same
-// scale as one that is not: from 0 to -1000 ms, like the other.
+// scale as one that is not: from 0 to -1000 ms, like the other. In the
+// relative panel, too, the replaying server is drawn from its first
+// difference, which the title states: its smear against the other's step
+// reads in milliseconds, not as years of milliseconds (3e11) that no tick
+// label holds.
 func TestChartFromFirstAnswer(t *testing.T) {
 	const replay = -312807386202900 * time.Microsecond
 	lin := smearing(1, linear, -30*time.Second, time.Minute)
-	rec := record(0, lin, plus(lin, replay))
+	rec := record(0, stepping(1), plus(lin, replay))
 	c := Chart(rec, summarize(rec), watch.SpreadOptions{})
 	for i, s := range c.Panels[0].Series {
 		first, last := s.Points[0].Value, s.Points[len(s.Points)-1].Value
@@ -251,9 +255,43 @@ func TestChartFromFirstAnswer(t *testing.T) {
 			}
 		}
 	}
-	// The relative panel still shows how far apart the two are.
-	if p := c.Panels[1].Series[1].Points[0]; p.Value > -312807386202 || p.Value < -312807386203 {
-		t.Errorf("relative offset of the replaying server: %v ms", p.Value)
+	// The relative panel: b's linear smear minus a's step, from 0 down to
+	// -500 ms just before the leap, +500 ms just after, back to 0.
+	rel := c.Panels[1]
+	if rel.YLabel != "difference (ms)" || !strings.HasSuffix(rel.Title, "\nb drawn less its first difference, -312807386.203 s (another time, such as a replay)") {
+		t.Errorf("relative panel: title %q, label %q", rel.Title, rel.YLabel)
+	}
+	lo, hi := 0.0, 0.0
+	for _, p := range rel.Series[1].Points {
+		lo, hi = min(lo, p.Value), max(hi, p.Value)
+	}
+	if first := rel.Series[1].Points[0].Value; first != 0 || lo > -490 || lo < -500.001 || hi < 490 || hi > 500.001 {
+		t.Errorf("replaying server drawn from %v ms, within %v..%v ms; want 0, within -500..500", first, lo, hi)
+	}
+	for _, p := range rel.Series[0].Points {
+		if p.Value != 0 {
+			t.Fatalf("the reference drawn at %v ms", p.Value)
+		}
+	}
+	var buf bytes.Buffer
+	if err := c.Write(&buf, plot.SVG); err != nil {
+		t.Fatal(err)
+	}
+	if svg := buf.String(); strings.Contains(svg, "00000000") || !strings.Contains(svg, "-312807386.203 s") {
+		t.Errorf("the SVG has labels of the years apart, or lacks the first difference")
+	}
+
+	// A server a minute or less off (here TAI instead of UTC) disagrees
+	// about the time: drawn as far as it is.
+	rec = record(0, lin, plus(lin, 37*time.Second))
+	rel = Chart(rec, summarize(rec), watch.SpreadOptions{}).Panels[1]
+	if strings.Contains(rel.Title, "\n") {
+		t.Errorf("title %q", rel.Title)
+	}
+	for _, p := range rel.Series[1].Points {
+		if p.Value < 36999.999 || p.Value > 37000.001 {
+			t.Fatalf("a server 37 s off drawn at %v ms", p.Value)
+		}
 	}
 }
 
