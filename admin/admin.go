@@ -90,7 +90,13 @@ func serveHealth(w http.ResponseWriter, r *http.Request, d Daemon) {
 func CheckAddress(admin string, ntpListen []string) error {
 	ap, err := netaddr.Listen(admin)
 	if err != nil {
-		return fmt.Errorf("admin address %q: want host:port such as 127.0.0.1:9123: %w", admin, err)
+		var se *netaddr.SyntaxError
+		if errors.As(err, &se) {
+			e := *se
+			e.Form = "host:port such as 127.0.0.1:9123"
+			return fmt.Errorf("admin address %w", &e)
+		}
+		return fmt.Errorf("admin address %q: %w", admin, err)
 	}
 	if ap.Port() == NTPPort {
 		return fmt.Errorf("admin address %s: port %d is the NTP port; give the admin endpoints a port of their own such as 9123", admin, NTPPort)

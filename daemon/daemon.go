@@ -126,7 +126,7 @@ func ParseListener(s string) (Listener, error) {
 	if hasPolicy {
 		p, err := smear.Parse(pol)
 		if err != nil {
-			return Listener{}, option.Errorf("listen", s, "%v", err)
+			return Listener{}, option.Errorf("listen", s, "%w", err)
 		}
 		l.Policy = p
 	}
@@ -204,18 +204,18 @@ func (cfg Config) Validate() error {
 		}
 		seen[ap] = true
 		if err := l.Policy.Validate(); err != nil {
-			return option.Errorf("listen", l, "%v", err)
+			return option.Errorf("listen", l, "%w", err)
 		}
 	}
 	if cfg.Server.SocketsPerAddress < 0 || cfg.Server.SocketsPerAddress > 1024 {
 		return option.Errorf("sockets", cfg.Server.SocketsPerAddress, "want 0 (one per CPU) to 1024")
 	}
 	if err := cfg.Policy.Validate(); err != nil {
-		return option.Errorf("policy", cfg.Policy.Name, "%v", err)
+		return option.Errorf("policy", cfg.Policy.Name, "%w", err)
 	}
 	if p := cfg.V5Policy; p != nil {
 		if err := p.Validate(); err != nil {
-			return option.Errorf("v5-smear-policy", p.Name, "%v", err)
+			return option.Errorf("v5-smear-policy", p.Name, "%w", err)
 		}
 	}
 	if cfg.Settings.RefIDSmear > server.RefIDSmearChrony {

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,6 +424,24 @@ func TestStartErrors(t *testing.T) {
 	cfg.Server.Listen = d.Addrs()
 	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("busy port: %v", err)
+	}
+	// A port held by another program: the cause is kept for callers.
+	holder, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	cfg, _ = config(t)
+	cfg.Server.Listen = []string{holder.LocalAddr().String()}
+	if _, err := Start(context.Background(), cfg); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("port held by another program: errors.Is(%v, EADDRINUSE) is false", err)
+	}
+	// An unknown account: the option error keeps os/user's error.
+	cfg, _ = config(t)
+	cfg.User = "no-such-user-leapsmear"
+	var unknown user.UnknownUserError
+	if _, err := Start(context.Background(), cfg); !errors.As(err, &unknown) || err.Error() != "user no-such-user-leapsmear: no such account on this host; create one (useradd --system no-such-user-leapsmear) or name another" {
+		t.Errorf("unknown user: %v (%T), want an option error wrapping user.UnknownUserError", err, err)
 	}
 	cfg, _ = config(t)
 	cfg.Rehearse = &leap.Rehearsal{At: time.Date(2016, 12, 31, 12, 0, 0, 0, time.UTC), Delta: 1}

@@ -26,7 +26,14 @@ type User struct {
 func LookupUser(name string) (User, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return User{}, option.Errorf("user", name, "%v", err)
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			// In words, keeping os/user's error as the cause.
+			e := option.Errorf("user", name, "no such account on this host; create one (useradd --system %s) or name another", name)
+			e.Err = err
+			return User{}, e
+		}
+		return User{}, option.Errorf("user", name, "%w", err)
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {

@@ -216,7 +216,7 @@ func TestUserErrors(t *testing.T) {
 		want       []string
 	}{
 		{"root", "root", false, []string{"--user root: ", "that is root"}},
-		{"unknown user", "leapsmear-no-such-user", false, []string{"--user leapsmear-no-such-user: ", "unknown user"}},
+		{"unknown user", "leapsmear-no-such-user", false, []string{"--user leapsmear-no-such-user: ", "no such account on this host"}},
 		{"not root", "nobody", true, []string{"--user nobody: ", "only root can switch users", "CAP_NET_BIND_SERVICE"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

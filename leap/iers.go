@@ -61,7 +61,7 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 			hashLine = ln
 			var err error
 			if want, err = hashWords(line[2:]); err != nil {
-				faultf(ln, "#h line: %v", err)
+				faultf(ln, "#h line: %w", err)
 			}
 		case strings.HasPrefix(line, "#$"), strings.HasPrefix(line, "#@"):
 			writeDigits(digits, line[2:])
@@ -84,7 +84,7 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 			}
 			at, err := ntpInstant(f[0])
 			if err != nil {
-				faultf(ln, "%s line: %v", what, err)
+				faultf(ln, "%s line: %w", what, err)
 				continue
 			}
 			if line[1] == '$' {
@@ -107,12 +107,12 @@ func ParseIERS(r io.Reader, source string, opt ParseOptions) (*Table, error) {
 			}
 			at, err := ntpInstant(f[0])
 			if err != nil {
-				faultf(ln, "%v", err)
+				faultf(ln, "%w", err)
 				continue
 			}
 			dtai, err := decimal(f[1], 4)
 			if err != nil {
-				faultf(ln, "TAI-UTC %s: want a whole number of seconds", excerpt(f[1]))
+				faultf(ln, "TAI-UTC %s: %w", excerpt(f[1]), &reason{"want a whole number of seconds", err})
 				continue
 			}
 			if baseLine == 0 {
@@ -189,7 +189,7 @@ func hashWords(s string) ([]byte, error) {
 		}
 		v, err := strconv.ParseUint(w, 16, 32)
 		if err != nil {
-			return nil, fmt.Errorf("word %s is not hexadecimal", excerpt(w))
+			return nil, &reason{fmt.Sprintf("word %s is not hexadecimal", excerpt(w)), err}
 		}
 		sum = append(sum, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 	}
@@ -200,24 +200,29 @@ func hashWords(s string) ([]byte, error) {
 func ntpInstant(s string) (time.Time, error) {
 	v, err := decimal(s, 12)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("NTP timestamp %s: %v", excerpt(s), err)
+		return time.Time{}, fmt.Errorf("NTP timestamp %s: %w", excerpt(s), err)
 	}
 	at := time.Unix(v-ntpUnixOffset, 0).UTC()
 	if err := checkInstant(at); err != nil {
-		return time.Time{}, fmt.Errorf("NTP timestamp %s: %v", s, err)
+		return time.Time{}, fmt.Errorf("NTP timestamp %s: %w", s, err)
 	}
 	return at, nil
 }
 
-// decimal reads an unsigned decimal of at most maxDigits digits.
+// decimal reads an unsigned decimal of at most maxDigits digits. Its errors
+// wrap strconv.ErrSyntax (not digits) or strconv.ErrRange (too many).
 func decimal(s string, maxDigits int) (int64, error) {
 	if s == "" || len(s) > maxDigits {
-		return 0, fmt.Errorf("want 1 to %d decimal digits", maxDigits)
+		cause := strconv.ErrRange
+		if s == "" {
+			cause = strconv.ErrSyntax
+		}
+		return 0, &reason{fmt.Sprintf("want 1 to %d decimal digits", maxDigits), cause}
 	}
 	var v int64
 	for _, c := range []byte(s) {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("want decimal digits only")
+			return 0, &reason{"want decimal digits only", strconv.ErrSyntax}
 		}
 		v = v*10 + int64(c-'0')
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Format names the file format a table was read from.
@@ -44,6 +45,11 @@ var ErrChecksum = errors.New("SHA-1 checksum mismatch")
 // #h checksum line. The lists of the IERS and the IETF always carry one, so
 // a list without it was cut short or edited.
 var ErrNoChecksum = errors.New("no #h checksum line")
+
+// ErrOutOfRange is wrapped by the errors for an instant outside
+// 1972-01-01..2200-01-01, the span a leap table covers: in a file, a
+// rehearsal or a time given to ParseLabel.
+var ErrOutOfRange = errors.New("outside 1972-01-01..2200-01-01")
 
 // ParseError is a fault in a leap-second file: the source, the line (0 when
 // the fault is not one line's, as in a binary file) and the reason.
@@ -86,9 +92,10 @@ func readLimited(r io.Reader, source string) ([]byte, error) {
 // from the content: the TZif magic, else tzdata's Leap or Expires lines, else
 // the IETF/IERS leap-seconds.list.
 func Parse(data []byte, source string, opt ParseOptions) (*Table, error) {
-	// A binary file (its first line holds a NUL byte) is named as such,
-	// rather than quoted back.
-	if first, _, _ := bytes.Cut(data, []byte("\n")); DetectFormat(data) != FormatTZif && bytes.IndexByte(first, 0) >= 0 {
+	// A binary file (its first line holds a NUL byte or bytes that are not
+	// UTF-8 text: the text formats are ASCII) is named as such, rather than
+	// quoted back. Text damaged further on is named by its line.
+	if first, _, _ := bytes.Cut(data, []byte("\n")); DetectFormat(data) != FormatTZif && (bytes.IndexByte(first, 0) >= 0 || !utf8.Valid(first)) {
 		return nil, lineErr(source, 0, "binary data: not a leap-seconds.list, a tzdata leapseconds file or a TZif right/ file")
 	}
 	switch DetectFormat(data) {
@@ -149,10 +156,43 @@ func lines(data []byte) []string {
 	return ls
 }
 
+// reason is an error said in words that keeps its cause for errors.Is and
+// errors.As without printing it, where the cause's own text is a Go
+// parser's ("cannot parse "" as "Z07:00"") and helps no reader.
+type reason struct {
+	text  string
+	cause error
+}
+
+func (r *reason) Error() string { return r.text }
+func (r *reason) Unwrap() error { return r.cause }
+
+// instantForm says what ParseInstant takes.
+const instantForm = "want RFC 3339 with a zone (Z for UTC, or an offset such as +01:00), such as 2026-11-23T15:00:00Z"
+
+// ParseInstant reads an instant as every command and configuration option
+// takes one: RFC 3339 with its zone, such as 2026-11-23T15:00:00Z or
+// 2026-11-23T16:00:00.5+01:00. An instant without its zone is refused
+// (saying so): local time is no time at all to a server. Errors say what is
+// wanted in words, and wrap time's *time.ParseError.
+func ParseInstant(s string) (time.Time, error) { return parseInstant(s, s) }
+
+// parseInstant is ParseInstant of in, naming shown in its errors.
+func parseInstant(in, shown string) (time.Time, error) {
+	at, err := time.Parse(time.RFC3339Nano, in)
+	if err == nil {
+		return at, nil
+	}
+	if _, e := time.Parse("2006-01-02T15:04:05.999999999", in); e == nil {
+		return time.Time{}, &reason{fmt.Sprintf("instant %q has no zone: %s", shown, instantForm), err}
+	}
+	return time.Time{}, &reason{fmt.Sprintf("instant %q: %s", shown, instantForm), err}
+}
+
 // checkInstant refuses instants this package cannot represent.
 func checkInstant(at time.Time) error {
 	if at.Before(firstInstant) || !at.Before(endInstant) {
-		return fmt.Errorf("%s is outside 1972-01-01..2200-01-01", at.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%s is %w", at.UTC().Format(time.RFC3339), ErrOutOfRange)
 	}
 	return nil
 }

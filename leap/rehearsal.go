@@ -35,7 +35,7 @@ func (t *Table) WithRehearsal(at time.Time, delta int) (*Table, error) {
 		return nil, fmt.Errorf("rehearsal leap at %s: must be a whole second", at.Format(time.RFC3339Nano))
 	}
 	if !at.After(firstInstant) || !at.Before(endInstant) {
-		return nil, fmt.Errorf("rehearsal leap at %s: outside 1972-01-01..2200-01-01", at.Format(time.RFC3339))
+		return nil, fmt.Errorf("rehearsal leap at %s: %w", at.Format(time.RFC3339), ErrOutOfRange)
 	}
 	r := t.Clone()
 	r.Events = r.Events[:0]
@@ -99,9 +99,9 @@ func parseRehearsal(s string, now time.Time) (at time.Time, delta int, err error
 			return time.Time{}, 0, fmt.Errorf("rehearsal %q: %w", s, err)
 		}
 	} else {
-		at, err = time.Parse(time.RFC3339Nano, inst)
+		at, err = ParseInstant(inst)
 		if err != nil {
-			return time.Time{}, 0, fmt.Errorf("rehearsal %q: instant %q: want RFC 3339 such as 2026-11-23T15:00:00Z, or now+DURATION: %w", s, inst, err)
+			return time.Time{}, 0, fmt.Errorf("rehearsal %q: %w, or now+DURATION such as now+2m", s, err)
 		}
 		if at.Nanosecond() != 0 {
 			return time.Time{}, 0, fmt.Errorf("rehearsal %q: the leap must start on a whole second", s)
@@ -124,7 +124,7 @@ func relative(s string, now time.Time) (time.Time, error) {
 		}
 		var err error
 		if d, err = time.ParseDuration(rest[1:]); err != nil {
-			return time.Time{}, fmt.Errorf("relative instant %q: want now+DURATION such as now+2m: %w", s, err)
+			return time.Time{}, &reason{fmt.Sprintf("relative instant %q: want now+DURATION such as now+2m or now+1h30m (units s, m, h)", s), err}
 		}
 		if d < 0 {
 			return time.Time{}, fmt.Errorf("relative instant %q: the duration must not be negative", s)

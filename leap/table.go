@@ -165,7 +165,7 @@ func (t *Table) check() (int, error) {
 	for i, e := range t.Events {
 		at := e.Effective.UTC()
 		if !at.After(firstInstant) || !at.Before(endInstant) {
-			return i, fmt.Errorf("event %d (%s) is outside 1972-01-01..2200-01-01", i+1, at.Format(time.RFC3339))
+			return i, fmt.Errorf("event %d (%s) is %w", i+1, at.Format(time.RFC3339), ErrOutOfRange)
 		}
 		if e.Synthetic {
 			if at.Nanosecond() != 0 {
@@ -190,7 +190,7 @@ func (t *Table) check() (int, error) {
 	}
 	if !t.Expires.IsZero() {
 		if !t.Expires.After(firstInstant) || !t.Expires.Before(endInstant) {
-			return -1, fmt.Errorf("expires %s, outside 1972-01-01..2200-01-01", t.Expires.UTC().Format(time.RFC3339))
+			return -1, fmt.Errorf("expires %s, %w", t.Expires.UTC().Format(time.RFC3339), ErrOutOfRange)
 		}
 		if !lastReal.IsZero() && !t.Expires.After(lastReal) {
 			return -1, fmt.Errorf("expires %s, not after its last event %s", t.Expires.UTC().Format(time.RFC3339), lastReal.Format(time.RFC3339))
@@ -333,20 +333,20 @@ func (l Label) String() string {
 	return s
 }
 
-// ParseLabel reads an RFC 3339 UTC time that may name second 60.
+// ParseLabel reads an RFC 3339 time, as ParseInstant does, that may name
+// second 60 (in UTC, at 23:59).
 func ParseLabel(s string) (Label, error) {
-	leapSecond := len(s) > 19 && s[10] == 'T' && s[17:19] == "60"
+	leapSecond := len(s) >= 19 && s[10] == 'T' && s[17:19] == "60"
 	in := s
 	if leapSecond {
 		in = s[:17] + "59" + s[19:]
 	}
-	at, err := time.Parse(time.RFC3339Nano, in)
+	at, err := parseInstant(in, s)
 	if err != nil {
-		// time's own message names its layout: no help to a reader.
-		return Label{}, fmt.Errorf("time %q: want RFC 3339 such as 2016-12-31T23:59:60.5Z", s)
+		return Label{}, err
 	}
 	if err := checkInstant(at); err != nil {
-		return Label{}, fmt.Errorf("%v, the span of leap tables", err)
+		return Label{}, fmt.Errorf("%w, the span of leap tables", err)
 	}
 	if leapSecond {
 		if h, m, _ := at.Clock(); h != 23 || m != 59 {
@@ -393,7 +393,8 @@ func (t *Table) TAIFromLabel(l Label) (TAI, error) {
 		return TAI((e.Unix()+int64(e.Before()))*Second + frac), nil
 	}
 	if atEnd && e.Delta < 0 {
-		return 0, fmt.Errorf("%s: this second was deleted (%s, leap table %s): it never happened", l, e, t.Source)
+		return 0, fmt.Errorf("%s: this second was deleted by leap table %s (UTC went from 23:59:58 straight to 00:00:00 at the end of %s): it never happened; give an instant before or after it",
+			l, t.Source, e.Effective.AddDate(0, 0, -1).Format("2006-01-02"))
 	}
 	return t.TAIFromUnix(UTC(unix)), nil
 }

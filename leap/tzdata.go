@@ -3,6 +3,7 @@ package leap
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,7 +39,7 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 				return nil, lineErr(source, ln, "second #updated line; the first is line %d", updatedLine)
 			}
 			if t.Updated, err = posixInstant(v); err != nil {
-				return nil, lineErr(source, ln, "#updated: %v", err)
+				return nil, lineErr(source, ln, "#updated: %w", err)
 			}
 			updatedLine = ln
 			continue
@@ -48,7 +49,7 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 				return nil, lineErr(source, ln, "second #expires line; the first is line %d", commentExpiresLine)
 			}
 			if commentExpires, err = posixInstant(v); err != nil {
-				return nil, lineErr(source, ln, "#expires: %v", err)
+				return nil, lineErr(source, ln, "#expires: %w", err)
 			}
 			commentExpiresLine = ln
 			continue
@@ -65,7 +66,7 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 			}
 			at, err := zicDateTime(f[1:5])
 			if err != nil {
-				return nil, lineErr(source, ln, "%v", err)
+				return nil, lineErr(source, ln, "%w", err)
 			}
 			var delta int
 			switch f[5] {
@@ -85,7 +86,7 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 				return nil, lineErr(source, ln, "%s: want S (stationary)", excerpt(f[6]))
 			}
 			if err := checkInstant(at); err != nil {
-				return nil, lineErr(source, ln, "%v", err)
+				return nil, lineErr(source, ln, "%w", err)
 			}
 			taiutc += delta
 			t.Events = append(t.Events, Event{Effective: at, TAIUTC: taiutc, Delta: delta})
@@ -102,7 +103,7 @@ func ParseTZData(r io.Reader, source string) (*Table, error) {
 				err = checkInstant(at)
 			}
 			if err != nil {
-				return nil, lineErr(source, ln, "%v", err)
+				return nil, lineErr(source, ln, "%w", err)
 			}
 			t.Expires, expiresLine = at, ln
 		default:
@@ -141,7 +142,7 @@ func hashComment(line, key string) (string, bool) {
 func posixInstant(s string) (time.Time, error) {
 	v, err := decimal(s, 11)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("POSIX timestamp %s: %v", excerpt(s), err)
+		return time.Time{}, fmt.Errorf("POSIX timestamp %s: %w", excerpt(s), err)
 	}
 	at := time.Unix(v, 0).UTC()
 	if err := checkInstant(at); err != nil {
@@ -159,8 +160,11 @@ var monthNames = [...]string{"January", "February", "March", "April", "May", "Ju
 // for 23:59:60).
 func zicDateTime(f []string) (time.Time, error) {
 	year, err := decimal(f[0], 4)
-	if err != nil || year < 1972 || year >= 2200 {
-		return time.Time{}, fmt.Errorf("year %q: want 1972 to 2199", f[0])
+	if err == nil && (year < 1972 || year >= 2200) {
+		err = ErrOutOfRange
+	}
+	if err != nil {
+		return time.Time{}, &reason{fmt.Sprintf("year %q: want 1972 to 2199", f[0]), err}
 	}
 	month := 0
 	for i, name := range monthNames {
@@ -173,8 +177,11 @@ func zicDateTime(f []string) (time.Time, error) {
 	}
 	days := time.Date(int(year), time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 	day, err := decimal(f[2], 2)
-	if err != nil || day < 1 || int(day) > days {
-		return time.Time{}, fmt.Errorf("day %q: want 1 to %d", f[2], days)
+	if err == nil && (day < 1 || int(day) > days) {
+		err = strconv.ErrRange
+	}
+	if err != nil {
+		return time.Time{}, &reason{fmt.Sprintf("day %q: want 1 to %d", f[2], days), err}
 	}
 	tod, err := clockSeconds(f[3])
 	if err != nil {
@@ -194,8 +201,11 @@ func clockSeconds(s string) (int64, error) {
 	var secs int64
 	for i, p := range parts {
 		v, err := decimal(p, 2)
-		if err != nil || v > limits[i] {
-			return 0, fmt.Errorf("time %q: want HH:MM:SS", s)
+		if err == nil && v > limits[i] {
+			err = strconv.ErrRange
+		}
+		if err != nil {
+			return 0, &reason{fmt.Sprintf("time %q: want HH:MM:SS", s), err}
 		}
 		secs += v * []int64{3600, 60, 1}[i]
 	}

@@ -61,7 +61,7 @@ func ParseTZif(data []byte, source string) (*Table, error) {
 	}
 	h1, err := readTZifHeader(data, "TZif")
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	if h1.version == 0 {
 		return fail("TZif version 1 holds 32-bit data only; want version 2 or later")
@@ -75,7 +75,7 @@ func ParseTZif(data []byte, source string) (*Table, error) {
 	}
 	h, err := readTZifHeader(data[off:], "second (64-bit) header")
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	block := data[off+tzifHeaderSize:]
 	size := h.blockSize(8)
@@ -110,13 +110,13 @@ func ParseTZif(data []byte, source string) (*Table, error) {
 			}
 			when := time.Unix(at, 0).UTC()
 			if err := checkInstant(when); err != nil {
-				return fail("%s: %v", what, err)
+				return fail("%s: %w", what, err)
 			}
 			t.Events = append(t.Events, Event{Effective: when, TAIUTC: BaseOffset + int(corr), Delta: int(d)})
 		case d == 0 && i > 0 && i == h.leapcnt-1:
 			t.Expires = time.Unix(occ-corr, 0).UTC()
 			if err := checkInstant(t.Expires); err != nil {
-				return fail("%s (expiry): %v", what, err)
+				return fail("%s (expiry): %w", what, err)
 			}
 		case i == 0:
 			return fail("%s: the first correction is %d, not +1 or -1: a table truncated at the start (zic -r) lacks the earlier leap seconds", what, corr)

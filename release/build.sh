@@ -22,7 +22,8 @@
 # an empty Go build cache too, recompiling everything; REPRO=off skips it). File dates in the
 # packages and the image come from the commit (SOURCE_DATE_EPOCH).
 #
-# NO_IMAGE=1 skips the image (no buildah needed). Needs: go, git, gzip, sha256sum; buildah.
+# NO_IMAGE=1 skips the image (no buildah needed); ARCHES="amd64" builds fewer architectures (default
+# "amd64 arm64"; this machine's must be one of them). Needs: go, git, gzip, sha256sum; buildah.
 set -euo pipefail
 
 die() { echo "release/build.sh: $*" >&2; exit 1; }
@@ -39,8 +40,12 @@ cd "$repo"
 OUT=${OUT:-$repo/dist}
 IMAGE=${IMAGE:-ghcr.io/leapsmear/leapsmear}
 REPRO=${REPRO:-path}
-ARCHES=(amd64 arm64)
+read -r -a ARCHES <<<"${ARCHES:-amd64 arm64}"
 host_arch=$(go env GOARCH)
+for arch in "${ARCHES[@]}"; do
+	[[ $arch =~ ^(amd64|arm64)$ ]] || die "ARCHES: '$arch' is not amd64 or arm64"
+done
+[[ " ${ARCHES[*]} " == *" $host_arch "* ]] || die "ARCHES='${ARCHES[*]}' leaves out this machine's $host_arch"
 
 # The changelog entry: a release says what changed.
 grep -q "^## \[$VERSION\]" CHANGELOG.md || die "CHANGELOG.md has no '## [$VERSION]' section: write it first"

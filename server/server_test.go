@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,6 +255,12 @@ func TestServePortInUse(t *testing.T) {
 		if err.Error() != want {
 			t.Errorf("got  %q\nwant %q", err, want)
 		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("%s: errors.Is(%v, EADDRINUSE) is false: the cause is lost", addr, err)
+		}
+	}
+	if _, err := New(context.Background(), Config{Listen: []string{"192.0.2.1:0"}}, r); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Errorf("192.0.2.1:0: errors.Is(%v, EADDRNOTAVAIL) is false: the cause is lost", err)
 	}
 	for _, c := range []struct{ listen, want string }{
 		{"192.0.2.1:0", "listen 192.0.2.1:0: no such local address"},

@@ -278,15 +278,21 @@ type listener struct {
 	wildcard bool           // bound to a wildcard address: replies need packet-info
 }
 
-// listenError turns a bind failure into one line naming the address.
+// listenError turns a bind failure into one line naming the address and
+// saying what to do. The system's error number stays the cause, so that
+// errors.Is(err, syscall.EADDRINUSE) holds for callers.
 func listenError(addr netip.AddrPort, err error) error {
-	switch {
-	case errors.Is(err, unix.EADDRINUSE):
-		return fmt.Errorf("listen %s: address already in use (another NTP server such as chronyd or ntpd may hold it)", addr)
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return fmt.Errorf("listen %s: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; try a port such as 11123)", addr)
-	case errors.Is(err, unix.EADDRNOTAVAIL):
-		return fmt.Errorf("listen %s: no such local address", addr)
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	switch errno {
+	case unix.EADDRINUSE:
+		return fmt.Errorf("listen %s: %w (another NTP server such as chronyd or ntpd may hold it)", addr, errno)
+	case unix.EACCES, unix.EPERM:
+		return fmt.Errorf("listen %s: %w (ports below 1024 need root or CAP_NET_BIND_SERVICE; try a port such as 11123)", addr, errno)
+	case unix.EADDRNOTAVAIL:
+		return fmt.Errorf("listen %s: no such local address (%w)", addr, errno)
 	}
 	return fmt.Errorf("listen %s: %w", addr, err)
 }

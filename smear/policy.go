@@ -227,13 +227,16 @@ func Parse(spec string) (Policy, error) {
 	if shape == Step {
 		return Policy{}, fmt.Errorf("policy %q: step takes no window; write just \"step\"", spec)
 	}
+	// time's own messages ("time: unknown unit") name no part of the
+	// policy: say which part is wrong and what it takes.
+	const units = "units h, m, s, ms, us, ns; SHAPE:START:LENGTH such as linear:-30s:61s"
 	start, err := time.ParseDuration(parts[1])
 	if err != nil {
-		return Policy{}, fmt.Errorf("policy %q: window start: %w", spec, err)
+		return Policy{}, fmt.Errorf("policy %q: window start %q: want a duration from the leap such as -12h, -30s or 0s (%s)", spec, parts[1], units)
 	}
 	length, err := time.ParseDuration(parts[2])
 	if err != nil {
-		return Policy{}, fmt.Errorf("policy %q: window length: %w", spec, err)
+		return Policy{}, fmt.Errorf("policy %q: window length %q: want a duration such as 24h, 61s or 1h30m (%s)", spec, parts[2], units)
 	}
 	p := Policy{Name: spec, Shape: shape, Start: start, Length: length, Origin: "custom"}
 	if err := p.Validate(); err != nil {

@@ -182,8 +182,9 @@ func TestParse(t *testing.T) {
 		"noon":                "want a preset",
 		"sine:0s:1h":          "unknown smear shape",
 		"linear:0s":           "want a preset",
-		"linear:x:1h":         "window start",
-		"linear:0s:1y":        "window length",
+		"linear:x:1h":         `window start "x": want a duration from the leap such as -12h`,
+		"linear:-12x:24h":     `window start "-12x": want a duration`,
+		"linear:0s:1y":        `window length "1y": want a duration such as 24h`,
 		"linear:0s:0s":        "must be positive",
 		"linear:0s:-1h":       "must be positive",
 		"linear:0s:100h":      "longer than",
@@ -196,7 +197,7 @@ func TestParse(t *testing.T) {
 		"quadratic:-1h:30m0s": "contain the leap",
 	}
 	for spec, want := range bad {
-		if _, err := Parse(spec); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := Parse(spec); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "time: ") {
 			t.Errorf("Parse(%q) error %v, want one mentioning %q", spec, err, want)
 		}
 	}

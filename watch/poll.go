@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/netaddr"
+	"github.com/leapsmear/leapsmear/internal/option"
 )
 
 // Limits of a watch, so that a typo cannot flood a server or fill memory.
@@ -67,7 +70,10 @@ func (c Config) every() time.Duration {
 	return c.Every
 }
 
-// Validate checks the bounds of a watch.
+// Validate checks the bounds of a watch and the addresses of its servers
+// (their syntax: names are looked up when the watch starts). A wrong value
+// of For, Every or Timeout is an *option.Error naming it ("for", "every",
+// "timeout").
 func (c Config) Validate() error {
 	switch {
 	case len(c.Servers) == 0:
@@ -75,20 +81,37 @@ func (c Config) Validate() error {
 	case len(c.Servers) > MaxServers:
 		return fmt.Errorf("watch: %d servers, at most %d", len(c.Servers), MaxServers)
 	case c.For <= 0:
-		return fmt.Errorf("watch: duration %v: want a positive duration", c.For)
+		return option.Errorf("for", duration(c.For), "want a positive duration such as 5m")
 	case c.For > MaxFor:
-		return fmt.Errorf("watch: duration %v is longer than %v", c.For, MaxFor)
+		return option.Errorf("for", duration(c.For), "want at most %s", duration(MaxFor))
 	case c.Every != 0 && c.Every < MinEvery:
-		return fmt.Errorf("watch: poll interval %v is shorter than %v", c.Every, MinEvery)
+		return option.Errorf("every", duration(c.Every), "want at least %s", duration(MinEvery))
 	case c.Every > c.For:
-		return fmt.Errorf("watch: poll interval %v is longer than the watch (%v)", c.Every, c.For)
+		return option.Errorf("every", duration(c.Every), "want at most the length of the watch (for %s)", duration(c.For))
 	case c.Timeout < 0:
-		return fmt.Errorf("watch: timeout %v: want a positive duration", c.Timeout)
+		return option.Errorf("timeout", duration(c.Timeout), "want a positive duration")
 	case c.Requests() > MaxRequests:
-		return fmt.Errorf("watch: %d servers every %v for %v is %d requests, more than %d: poll less often, watch for less time or fewer servers",
-			len(c.Servers), c.every(), c.For, c.Requests(), MaxRequests)
+		return fmt.Errorf("watch: %d servers every %s for %s is %d requests, more than %d: poll less often, watch for less time or fewer servers",
+			len(c.Servers), duration(c.every()), duration(c.For), c.Requests(), MaxRequests)
+	}
+	for _, s := range c.Servers {
+		if _, _, err := netaddr.SplitTarget(s, client.DefaultPort); err != nil {
+			return fmt.Errorf("watch: server %w", err)
+		}
 	}
 	return nil
+}
+
+// duration writes d as a user would: 80h, 1h30m, 100ms (not 80h0m0s).
+func duration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // Sample is the outcome of one exchange with one server.

@@ -14,6 +14,7 @@ import (
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/daemon"
 	"github.com/leapsmear/leapsmear/internal/ntptest"
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/server"
@@ -207,17 +208,23 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{Config{For: time.Second}, "no server"},
 		{Config{Servers: many, For: time.Second}, "at most 64"},
-		{Config{Servers: []string{"a"}}, "positive"},
-		{Config{Servers: []string{"a"}, For: 81 * time.Hour}, "longer than 80h"},
-		{Config{Servers: []string{"a"}, For: time.Minute, Every: 50 * time.Millisecond}, "shorter than 100ms"},
-		{Config{Servers: []string{"a"}, For: time.Second, Every: 2 * time.Second}, "longer than the watch"},
+		{Config{Servers: []string{"a"}}, "for 0s: want a positive duration"},
+		{Config{Servers: []string{"a"}, For: 81 * time.Hour}, "for 81h: want at most 80h"},
+		{Config{Servers: []string{"a"}, For: time.Minute, Every: 50 * time.Millisecond}, "every 50ms: want at least 100ms"},
+		{Config{Servers: []string{"a"}, For: 90 * time.Minute, Every: 2 * time.Hour}, "every 2h: want at most the length of the watch (for 1h30m)"},
 		{Config{Servers: []string{"a", "b", "c"}, For: 80 * time.Hour, Every: 100 * time.Millisecond}, "more than 2000000"},
-		{Config{Servers: []string{"a"}, For: time.Second, Timeout: -1}, "timeout"},
+		{Config{Servers: []string{"a"}, For: time.Second, Timeout: -1}, "timeout -1ns: want a positive duration"},
+		{Config{Servers: []string{"127.0.0.1", "127.0.0.1:abc"}, For: time.Second}, `watch: server "127.0.0.1:abc": port "abc" is not a number`},
+		{Config{Servers: []string{"[::1"}, For: time.Second}, `watch: server "[::1": not a host name or address`},
 	} {
 		err := c.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want an error with %q", c.cfg, err, c.want)
 		}
+	}
+	// The bounds are option errors, which the command line names as flags.
+	if oe, ok := option.As(Config{Servers: []string{"a"}, For: time.Minute, Every: time.Millisecond}.Validate()); !ok || oe.Name != "every" || oe.Value != "1ms" {
+		t.Errorf("a short interval: %+v, want an option error about every", oe)
 	}
 	ok := Config{Servers: []string{"a", "b"}, For: 10 * time.Second, Every: 250 * time.Millisecond}
 	if err := ok.Validate(); err != nil || ok.Rounds() != 41 || ok.Requests() != 82 {

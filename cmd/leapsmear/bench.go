@@ -141,7 +141,7 @@ func (f *benchFlags) config() (loadgen.Config, error) {
 	}
 	target, err := netaddr.Resolve(context.Background(), f.target, 0)
 	if err != nil {
-		return loadgen.Config{}, usagef("bench: --target: %v", err)
+		return loadgen.Config{}, usagef("bench: --target: %w", err)
 	}
 	cfg := loadgen.Config{Target: target, Duration: f.duration, Workers: f.workers, Window: f.window, Rate: f.rate,
 		Timeout: f.timeout, AllowRemote: f.allowRemote}

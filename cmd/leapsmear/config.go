@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
@@ -24,7 +26,14 @@ import (
 func applyConfigFile(cmd *cobra.Command, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		// A file named on the command line that is not there (or is a
+		// directory) is a mistake in the command line; one that cannot be
+		// read (permissions, I/O) is not.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR)) {
+			return usagef("--config %s: %w; want a TOML file of 'leapsmear %s' options, such as deploy/leapsmear.toml", path, pe.Err, cmd.Name())
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
 	}
 	var values map[string]any
 	if _, err := toml.Decode(string(data), &values); err != nil {
@@ -37,7 +46,7 @@ func applyConfigFile(cmd *cobra.Command, path string) error {
 			}
 			return usagef("config file %s line %d: %s", path, pe.Position.Line, pe.Message)
 		}
-		return usagef("config file %s: %v", path, err)
+		return usagef("config file %s: %w", path, err)
 	}
 	keys := make([]string, 0, len(values))
 	for k := range values {
@@ -58,7 +67,7 @@ func applyConfigFile(cmd *cobra.Command, path string) error {
 			continue
 		}
 		if err := setFlag(fl, values[key]); err != nil {
-			return usagef("%s: %v", at, err)
+			return usagef("%s: %w", at, err)
 		}
 		if cmd.Annotations == nil {
 			cmd.Annotations = map[string]string{}

@@ -53,7 +53,7 @@ func (f *leapSourceFlags) parseMonths() (leapcheck.Months, error) {
 	}
 	m, err := leapcheck.ParseMonths(f.months)
 	if err != nil {
-		return 0, usagef("--leap-months: %v", err)
+		return 0, usagef("--leap-months: %w", err)
 	}
 	return m, nil
 }
@@ -147,7 +147,7 @@ flags take it) and effective the midnight after it (RFC 3339).`,
 			if atFlag != "" {
 				l, err := leap.ParseLabel(atFlag)
 				if err != nil {
-					return usagef("--at: %v", err)
+					return usagef("--at: %w", err)
 				}
 				at = l.Time
 			}
@@ -177,7 +177,7 @@ flags take it) and effective the midnight after it (RFC 3339).`,
 				return fmt.Errorf("verdict %s: %s", r.Verdict, r.Problems[0])
 			}
 			if bad := r.Unreadable(); len(bad) > 0 {
-				return fmt.Errorf("%d source(s) could not be read: %s: %v", len(bad), bad[0].Name, bad[0].Err)
+				return fmt.Errorf("%d source(s) could not be read: %s: %w", len(bad), bad[0].Name, bad[0].Err)
 			}
 			return nil
 		},

@@ -37,7 +37,7 @@ every client's cookies. See docs/nts.md for replacing a secret.`,
 			kf.Rotation, kf.Accept = rotate, accept
 			text := kf.Format()
 			if _, err := nts.ParseKeyFile(text); err != nil {
-				return usagef("nts-keys: %v", err)
+				return usagef("nts-keys: %w", err)
 			}
 			if out == "" {
 				_, err = cmd.OutOrStdout().Write(text)

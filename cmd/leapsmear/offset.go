@@ -58,8 +58,10 @@ func (f *policyLeapFlags) table() (*leap.Table, leap.Event, error) {
 		}
 		synthetic, err := table.WithRehearsal(day.AddDate(0, 0, 1), f.sign)
 		if err != nil {
-			return nil, leap.Event{}, usagef("--leap %s --sign %+d: %v", f.day, f.sign, err)
+			return nil, leap.Event{}, usagef("--leap %s --sign %+d: %w", f.day, f.sign, err)
 		}
+		// A synthetic leap, not a rehearsal: say which flag made it.
+		synthetic.Source = fmt.Sprintf("%s + a synthetic leap second from --sign %+d", table.Source, f.sign)
 		e, _ := synthetic.Find(day)
 		return synthetic, e, nil
 	}
@@ -106,7 +108,7 @@ that day instead (for a deleted second, 23:59:59 does not exist).`,
 			}
 			p, err := smear.Parse(policy)
 			if err != nil {
-				return usagef("--policy: %v", err)
+				return usagef("--policy: %w", err)
 			}
 			table, _, err := f.table()
 			if err != nil {
@@ -120,11 +122,11 @@ that day instead (for a deleted second, 23:59:59 does not exist).`,
 			for _, at := range ats {
 				l, err := leap.ParseLabel(at)
 				if err != nil {
-					return usagef("--at: %v", err)
+					return usagef("--at: %w", err)
 				}
 				x, err := table.TAIFromLabel(l)
 				if err != nil {
-					return usagef("--at: %v", err)
+					return usagef("--at: %w", err)
 				}
 				rows = append(rows, offsetRow{At: l.String(), Served: s.Served(x).Time().Format(time.RFC3339Nano),
 					OffsetNs: s.Offset(x).Nanoseconds(), RatePPM: s.RatePPM(x), LI: s.LI(x)})

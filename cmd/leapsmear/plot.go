@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/plot"
 	"github.com/leapsmear/leapsmear/smear"
 )
@@ -69,7 +70,7 @@ any other is refused. "-o -" writes to standard output, as SVG unless
 			} else {
 				byName, err := plot.FormatOf(out)
 				if err != nil {
-					return usagef("-o %v", err)
+					return usagef("-o %w", err)
 				}
 				if chosen != "" && chosen != byName {
 					return usagef("-o %s asks for %s but --format says %s: give one", out, byName, chosen)
@@ -81,7 +82,7 @@ any other is refused. "-o -" writes to standard output, as SVG unless
 				for _, name := range strings.Split(list, ",") {
 					p, err := smear.Parse(name)
 					if err != nil {
-						return usagef("--policy: %v", err)
+						return usagef("--policy: %w", err)
 					}
 					ps = append(ps, p)
 				}
@@ -95,11 +96,11 @@ any other is refused. "-o -" writes to standard output, as SVG unless
 				return usagef("give both --from and --to, or neither")
 			}
 			if from != "" {
-				if start, err = time.Parse(time.RFC3339, from); err != nil {
-					return usagef("--from %q: want RFC 3339", from)
+				if start, err = leap.ParseInstant(from); err != nil {
+					return usagef("--from: %w", err)
 				}
-				if end, err = time.Parse(time.RFC3339, to); err != nil {
-					return usagef("--to %q: want RFC 3339", to)
+				if end, err = leap.ParseInstant(to); err != nil {
+					return usagef("--to: %w", err)
 				}
 				if !end.After(start) {
 					return usagef("--to must be after --from")

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/leapsmear/leapsmear/client"
+	"github.com/leapsmear/leapsmear/internal/netaddr"
 	"github.com/leapsmear/leapsmear/internal/textfmt"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/watch/report"
@@ -69,7 +70,9 @@ says it is not synchronised (its fields are still shown); and if the servers
 that answered mix leap smears (some declare smeared time and others do not,
 or they smear differently): a client must not use such servers together
 (--allow-mixed: the servers are not one client's sources, as when monitoring
-a set of unrelated servers). Each failure is one line on standard error.`,
+a set of unrelated servers). Each failure is one line on standard error. A
+server address written wrong (127.0.0.1:abc) is a mistake in the command line:
+exit status 2, before any server is asked.`,
 		Example: `  leapsmear query pool.ntp.org
   leapsmear query 127.0.0.1:11123 '[::1]:123' --json
   leapsmear query time.example.com --samples 5 --interval 2s
@@ -107,6 +110,13 @@ a set of unrelated servers). Each failure is one line on standard error.`,
 			if o.scale != "" {
 				if _, err := ntp.ParseTimescale(o.scale); err != nil {
 					return usagef("query: --timescale %s: want utc, tai or smeared", o.scale)
+				}
+			}
+			// An address written wrong is the user's mistake, told before
+			// any server is asked; one that does not resolve is not.
+			for _, s := range args {
+				if _, _, err := netaddr.SplitTarget(s, client.DefaultPort); err != nil {
+					return usagef("query: server %w", err)
 				}
 			}
 			ctx := cmd.Context()

@@ -266,10 +266,10 @@ func TestQueryUsage(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "--samples") {
 		t.Errorf("--help: exit %d\n%s", code, stdout)
 	}
-	// A malformed address is a failure of that server, not a usage error
-	// (it is rejected before any name lookup: tests stay off the network).
+	// A malformed address is a mistake in the command line, refused before
+	// any server is asked or name looked up (tests stay off the network).
 	code, _, stderr := runCapture("query", "[::1", "--timeout", "1s")
-	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `"[::1"`) {
+	if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `server "[::1": not a host name or address`) {
 		t.Errorf("malformed address: exit %d, stderr %q", code, stderr)
 	}
 }

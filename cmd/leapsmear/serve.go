@@ -195,7 +195,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	}
 	var err error
 	if cfg.Policy, err = smear.Parse(f.policy); err != nil {
-		return cfg, usagef("--policy: %v", err)
+		return cfg, usagef("--policy: %w", err)
 	}
 	addrs := make([]string, 0, len(f.listen))
 	for _, s := range f.listen {
@@ -209,23 +209,23 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	if f.v5SmearPolicy != "" {
 		p, err := smear.Parse(f.v5SmearPolicy)
 		if err != nil {
-			return cfg, usagef("--v5-smear-policy: %v", err)
+			return cfg, usagef("--v5-smear-policy: %w", err)
 		}
 		cfg.V5Policy = &p
 	}
 	refidSmear, err := server.ParseRefIDSmear(f.refidSmear)
 	if err != nil {
-		return cfg, usagef("--refid-smear %q: %v", f.refidSmear, err)
+		return cfg, usagef("--refid-smear %q: %w", f.refidSmear, err)
 	}
 	if f.timeOffsetTo != "" {
-		if cfg.Source.TimeOffsetTo, err = time.Parse(time.RFC3339Nano, f.timeOffsetTo); err != nil {
-			return cfg, usagef("--time-offset-to %q: want RFC 3339 such as 2016-12-31T18:00:00Z", f.timeOffsetTo)
+		if cfg.Source.TimeOffsetTo, err = leap.ParseInstant(f.timeOffsetTo); err != nil {
+			return cfg, usagef("--time-offset-to: %w", err)
 		}
 	}
 	if f.rehearse != "" {
 		r, err := leap.ParseRehearsal(f.rehearse, now)
 		if err != nil {
-			return cfg, usagef("--rehearse: %v", err)
+			return cfg, usagef("--rehearse: %w", err)
 		}
 		cfg.Rehearse = &r
 	}
@@ -240,7 +240,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 		Months: months, Adopt: f.adopt, Interval: f.leapCheck, LastDayInterval: f.leapCheckLast, Timeout: f.sources.timeout}
 	refid, err := parseRefID(f.refid)
 	if err != nil {
-		return cfg, usagef("--refid %q: %v", f.refid, err)
+		return cfg, usagef("--refid %q: %w", f.refid, err)
 	}
 	cfg.Settings = server.Settings{Stratum: f.stratum, RefID: refid, RootDelay: f.rootDelay, RootDispersion: f.rootDispersion,
 		RefIDSmear: refidSmear}
@@ -250,12 +250,14 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	if f.ratePrefixShare != 0 && (f.ratePrefixShare < 2 || f.ratePrefixShare > ratelimit.MaxPrefixShare) {
 		return cfg, usagef("--rate-ipv6-prefix-share %d: want 2 to %d", f.ratePrefixShare, ratelimit.MaxPrefixShare)
 	}
+	// The limiter checks its options whatever the rate: a bad --rate-burst
+	// is a mistake even while --rate-limit is 0.
+	l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval,
+		Entries: f.rateEntries, IPv6Prefix: f.rateIPv6Prefix, IPv6PrefixShare: f.ratePrefixShare})
+	if err != nil {
+		return cfg, optionError("serve", err)
+	}
 	if f.rateLimit != 0 {
-		l, err := ratelimit.New(ratelimit.Config{Rate: f.rateLimit, Burst: f.rateBurst, KissInterval: f.kissInterval,
-			Entries: f.rateEntries, IPv6Prefix: f.rateIPv6Prefix, IPv6PrefixShare: f.ratePrefixShare})
-		if err != nil {
-			return cfg, optionError("serve", err)
-		}
 		cfg.Limiter = l
 	}
 	if cfg.NTS, err = f.nts.config(addrs); err != nil {
@@ -266,7 +268,7 @@ func (f *serveFlags) daemonConfig(now time.Time, log *slog.Logger) (daemon.Confi
 	}
 	if f.admin != "" {
 		if err := admin.CheckAddress(f.admin, addrs); err != nil {
-			return cfg, usagef("--admin: %v", err)
+			return cfg, usagef("--admin: %w", err)
 		}
 		addr := f.admin
 		cfg.Services = append(cfg.Services, func(d *daemon.Daemon) (daemon.Service, error) {

@@ -79,7 +79,7 @@ When the files disagree, the object describes the first file.`,
 			if atFlag != "" {
 				l, err := leap.ParseLabel(atFlag)
 				if err != nil {
-					return usagef("--at: %v", err)
+					return usagef("--at: %w", err)
 				}
 				at, atLabel = l.Time, &l
 			}
@@ -88,7 +88,7 @@ When the files disagree, the object describes the first file.`,
 				// 23:59:60 only where the table inserts a second, as offset
 				// takes it.
 				if _, lerr := t.TAIFromLabel(*atLabel); lerr != nil {
-					return usagef("--at: %v", lerr)
+					return usagef("--at: %w", lerr)
 				}
 			}
 			if err != nil && len(rep.Sources) == 0 {

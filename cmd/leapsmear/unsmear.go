@@ -148,7 +148,7 @@ timestamp of the input instead of rewriting it.`,
 			case policy == "":
 				return usagef("--policy is required: the policy the timestamps were smeared with, e.g. --policy noon-to-noon")
 			case err != nil:
-				return usagef("--policy: %v", err)
+				return usagef("--policy: %w", err)
 			case to != "utc" && to != "tai":
 				return usagef("--to %q: want utc or tai", to)
 			}
@@ -187,7 +187,7 @@ func unsmearArgs(cmd *cobra.Command, u *unsmearer, args []string, jsonOut bool) 
 	for _, a := range args {
 		r, err := u.convert(a)
 		if err != nil {
-			return usagef("%v", err)
+			return usagef("%w", err)
 		}
 		if r.late {
 			late++

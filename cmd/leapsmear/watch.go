@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leapsmear/leapsmear/internal/option"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/plot"
 	"github.com/leapsmear/leapsmear/watch"
@@ -94,7 +95,8 @@ The watch is bounded: --for is required, at most 80 h, --every at least
 100 ms, and servers x rounds at most 2 000 000 requests. Ctrl-C or SIGTERM
 ends it early and prints the summary of what was seen and writes the files.
 The exit status is 1 if a server never answered or a file could not be
-written.`,
+written; 2, before the first poll, for a mistake in the command line such as
+a server address written wrong (127.0.0.1:abc).`,
 		Example: `  # Rehearse: three servers, a leap two minutes from now, polled every 250 ms
   leapsmear watch 10.0.0.1 10.0.0.2 10.0.0.3 --for 6m --every 250ms \
       --leap 2026-11-23T15:00:00Z --svg rehearsal.svg --csv rehearsal.csv
@@ -130,13 +132,16 @@ written.`,
 				return usagef("watch: --delay-margin %s: want a positive duration", o.delayMargin)
 			}
 			if err := cfg.Validate(); err != nil {
+				if _, ok := option.As(err); ok {
+					return optionError("watch", err)
+				}
 				return usageError{err}
 			}
 			opt := watch.Options{Noise: o.noise}
 			if o.leap != "" {
 				at, err := parseLeapInstant(o.leap)
 				if err != nil {
-					return usagef("watch: --leap: %v", err)
+					return usagef("watch: --leap: %w", err)
 				}
 				opt.Leap = at
 			}
@@ -175,9 +180,9 @@ func parseLeapInstant(s string) (time.Time, error) {
 		}
 		return day.AddDate(0, 0, 1), nil
 	}
-	at, err := time.Parse(time.RFC3339Nano, s)
+	at, err := leap.ParseInstant(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want the UTC day that ends with the leap (2016-12-31) or an RFC 3339 instant (2026-11-23T15:00:00Z)", s)
+		return time.Time{}, fmt.Errorf("%w; or the UTC day that ends with the leap, such as 2016-12-31", err)
 	}
 	return at.UTC(), nil
 }
@@ -304,7 +309,7 @@ func outputError(flag, path string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return usagef("watch: %s %s: %v: name a file in a directory that exists and that you may write to", flag, path, err)
+	return usagef("watch: %s %s: %w: name a file in a directory that exists and that you may write to", flag, path, err)
 }
 
 // writeChart writes the chart into the --svg file, as PNG if it ends in .png.

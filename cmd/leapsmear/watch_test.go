@@ -27,8 +27,8 @@ func TestWatchUsage(t *testing.T) {
 	}{
 		{[]string{"watch", "--for", "1s"}, "name at least one server"},
 		{[]string{"watch", "127.0.0.1"}, "--for D is required"},
-		{[]string{"watch", "127.0.0.1", "--for", "1s", "--every", "10ms"}, "shorter than 100ms"},
-		{[]string{"watch", "127.0.0.1", "--for", "100h"}, "longer than 80h"},
+		{[]string{"watch", "127.0.0.1", "--for", "1s", "--every", "10ms"}, "--every 10ms: want at least 100ms"},
+		{[]string{"watch", "127.0.0.1", "--for", "100h"}, "--for 100h: want at most 80h"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--leap", "tomorrow"}, "--leap"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--leap", "2020-03-03"}, "--leap: 2020-03-03: leap table embedded leap-seconds.list has no leap second at the end of that day"},
 		{[]string{"watch", "127.0.0.1", "--for", "1s", "--version", "5"}, "--version 5"},

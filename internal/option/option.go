@@ -21,17 +21,29 @@ type Error struct {
 	// Reason says what is wrong and what is wanted, in words. Other options
 	// it names are marked with Ref: read it through Error or Flag.
 	Reason string
+	// Err is the cause, when the reason wraps one (Errorf's %w): errors.Is
+	// and errors.As see through the option error to it. Nil otherwise.
+	Err error
 }
 
 // Errorf returns an *Error for the option name with the given value (any
-// value; nil for none) and reason.
+// value; nil for none) and reason. A %w in the format wraps its operand as
+// the cause (Error.Err), as fmt.Errorf does.
 func Errorf(name string, value any, format string, args ...any) *Error {
-	e := &Error{Name: name, Reason: fmt.Sprintf(format, args...)}
+	reason := fmt.Errorf(format, args...)
+	e := &Error{Name: name, Reason: reason.Error()}
+	switch reason.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		e.Err = reason
+	}
 	if value != nil {
 		e.Value = fmt.Sprint(value)
 	}
 	return e
 }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error renders "name value: reason", as a library reports it.
 func (e *Error) Error() string { return e.render("") }

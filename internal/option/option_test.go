@@ -1,7 +1,9 @@
 package option
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"testing"
 	"time"
 )
@@ -20,6 +22,23 @@ func TestError(t *testing.T) {
 	}
 	if _, ok := As(fmt.Errorf("plain")); ok {
 		t.Error("a plain error taken for an option error")
+	}
+}
+
+// TestErrorCause: a %w in the reason keeps the cause for errors.Is and
+// errors.As, and prints as %v does.
+func TestErrorCause(t *testing.T) {
+	cause := &fs.PathError{Op: "open", Path: "/x", Err: fs.ErrNotExist}
+	e := Errorf("config", "/x", "%w", cause)
+	if e.Error() != "config /x: open /x: file does not exist" {
+		t.Errorf("%q", e.Error())
+	}
+	var pe *fs.PathError
+	if wrapped := fmt.Errorf("start: %w", e); !errors.Is(wrapped, fs.ErrNotExist) || !errors.As(wrapped, &pe) || pe != cause {
+		t.Errorf("the cause is lost: %v", wrapped)
+	}
+	if e := Errorf("config", nil, "%v", cause); e.Err != nil || errors.Is(e, fs.ErrNotExist) {
+		t.Errorf("%%v kept a cause: %#v", e)
 	}
 }
 
