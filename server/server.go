@@ -98,10 +98,10 @@ func New(ctx context.Context, cfg Config, r *Responder) (*Server, error) {
 			bl.sockets = append(bl.sockets, sock)
 		}
 	}
-	if _, err := s.RefreshBroadcasts(); err != nil {
-		s.Close()
-		return nil, err
-	}
+	// A host whose interfaces cannot be read (netlink refused by a
+	// sandbox) still serves; the set stays empty until a RefreshBroadcasts
+	// succeeds, and that call reports the error (the daemon logs it).
+	_, _ = s.RefreshBroadcasts()
 	return s, nil
 }
 
