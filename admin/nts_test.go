@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/leapsmear/leapsmear/client"
 	"github.com/leapsmear/leapsmear/daemon"
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testcert"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/nts"
@@ -111,35 +111,16 @@ func TestNTSNAKMetricsCount(t *testing.T) {
 	// header and the request's length and Unique Identifier.
 	ask := func(sess *nts.Session) (reply []byte, h ntp.Header, reqLen int, uid []byte) {
 		t.Helper()
-		req := make([]byte, 1024)
 		transmit := ntp.TimestampFromUnixNano(time.Now().UnixNano())
-		if err := (&ntp.Header{Version: 4, Mode: ntp.ModeClient, Transmit: transmit}).Encode(req); err != nil {
-			t.Fatal(err)
-		}
-		uid, nonce := make([]byte, 32), make([]byte, 16)
-		_, _ = rand.Read(uid)
-		_, _ = rand.Read(nonce)
-		n, err := sess.Request(req, uid, nonce, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write(req[:n]); err != nil {
-			t.Fatal(err)
-		}
-		reply = make([]byte, 2048)
-		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		m, err := conn.Read(reply)
-		if err != nil {
-			t.Fatalf("no reply: %v", err)
-		}
-		reply = reply[:m]
+		req, uid := ntptest.NTSRequest(t, sess, transmit, 0)
+		reply = ntptest.Exchange(t, conn, req)
 		if err := h.Decode(reply); err != nil {
 			t.Fatal(err)
 		}
 		if h.Origin != transmit {
 			t.Fatalf("reply to another request: origin %v, sent %v", h.Origin, transmit)
 		}
-		return reply, h, n, uid
+		return reply, h, len(req), uid
 	}
 	checkNAK := func(what string, sess *nts.Session) {
 		t.Helper()

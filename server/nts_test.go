@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/nts"
@@ -25,7 +26,7 @@ func newNTSFixture(t testing.TB, require bool) *ntsFixture {
 	tbl := leap.Default()
 	at := time.Date(2016, 12, 31, 18, 0, 0, 0, time.UTC) // inside the 2016 smear
 	src := newFakeSource(tbl, at, 2*time.Microsecond)
-	r := NewResponder(src, mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(src, ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	kf, err := nts.NewKeyFile(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -54,22 +55,6 @@ func newSession(t testing.TB, ring *nts.Ring) *nts.Session {
 	return s
 }
 
-// request builds an NTS client request and returns it with its UID.
-func (f *ntsFixture) request(t testing.TB, sess *nts.Session, transmit ntp.Timestamp) ([]byte, []byte) {
-	t.Helper()
-	req := make([]byte, 1024)
-	h := ntp.Header{Version: 4, Mode: ntp.ModeClient, Transmit: transmit}
-	_ = h.Encode(req)
-	uid, nonce := make([]byte, nts.MinUniqueIDLen), make([]byte, nts.NonceLen)
-	_, _ = rand.Read(uid)
-	_, _ = rand.Read(nonce)
-	n, err := sess.Request(req, uid, nonce, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req[:n], uid
-}
-
 // answer is the socket's path for one request: Respond, then SealNTS or
 // StampTransmit.
 func (f *ntsFixture) answer(req []byte) ([]byte, Verdict) {
@@ -89,7 +74,7 @@ func (f *ntsFixture) answer(req []byte) ([]byte, Verdict) {
 func TestNTSReply(t *testing.T) {
 	f := newNTSFixture(t, false)
 	const transmit = ntp.Timestamp(0x0123456789abcdef)
-	req, uid := f.request(t, f.sess, transmit)
+	req, uid := ntptest.NTSRequest(t, f.sess, transmit, 1)
 	before := f.sess.Cookies()
 	resp, v := f.answer(req)
 	if v != AnsweredNTS || len(resp) != len(req) {
@@ -129,7 +114,7 @@ func TestNTSNAKAndRequire(t *testing.T) {
 	f := newNTSFixture(t, true)
 	other := newNTSFixture(t, true)
 	// A cookie of another server's ring: NAK.
-	req, uid := f.request(t, other.sess, 1)
+	req, uid := ntptest.NTSRequest(t, other.sess, 1, 1)
 	resp, v := f.answer(req)
 	if v != NAKCookie {
 		t.Fatalf("foreign cookie: %v", v)
@@ -143,7 +128,7 @@ func TestNTSNAKAndRequire(t *testing.T) {
 		t.Errorf("NAK header %+v, %d bytes", h, len(resp))
 	}
 	// A bad authenticator: NAK too.
-	req, _ = f.request(t, f.sess, 2)
+	req, _ = ntptest.NTSRequest(t, f.sess, 2, 1)
 	req[len(req)-1] ^= 1
 	if _, v := f.answer(req); v != NAKAuth {
 		t.Errorf("bad tag: %v", v)
@@ -154,7 +139,7 @@ func TestNTSNAKAndRequire(t *testing.T) {
 	if r, v := f.answer(plain); v != DropUnauthenticated || len(r) != 0 {
 		t.Errorf("plain request with NTS required: %v", v)
 	}
-	req, _ = f.request(t, f.sess, 3)
+	req, _ = ntptest.NTSRequest(t, f.sess, 3, 1)
 	if r, v := f.answer(req[:len(req)-4]); v != DropMalformed || len(r) != 0 {
 		t.Errorf("truncated NTS request: %v", v)
 	}
@@ -162,7 +147,7 @@ func TestNTSNAKAndRequire(t *testing.T) {
 
 func TestNTSNoAllocation(t *testing.T) {
 	f := newNTSFixture(t, false)
-	req, _ := f.request(t, f.sess, 7)
+	req, _ := ntptest.NTSRequest(t, f.sess, 7, 1)
 	bad := append([]byte(nil), req...)
 	bad[len(bad)-1] ^= 1
 	resp := make([]byte, 1024)
@@ -191,7 +176,7 @@ func TestNTSNoAllocation(t *testing.T) {
 func FuzzRespondNTS(f *testing.F) {
 	fx := newNTSFixture(f, false)
 	for p := range 3 {
-		req, _ := fx.request(f, fx.sess, ntp.Timestamp(p+1))
+		req, _ := ntptest.NTSRequest(f, fx.sess, ntp.Timestamp(p+1), 1)
 		f.Add(req)
 	}
 	f.Add(make([]byte, ntp.HeaderLen))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -16,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testcert"
 	"github.com/leapsmear/leapsmear/internal/testenv"
-	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/nts"
 	"github.com/leapsmear/leapsmear/ntske"
 )
@@ -135,26 +134,8 @@ func TestServeNTSFleetKeyFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		req := make([]byte, 1024)
-		h := ntp.Header{Version: 4, Mode: ntp.ModeClient, Transmit: 12345}
-		_ = h.Encode(req)
-		uid, nonce := make([]byte, 32), make([]byte, 16)
-		_, _ = rand.Read(uid)
-		_, _ = rand.Read(nonce)
-		n, err := sess.Request(req, uid, nonce, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write(req[:n]); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		resp := make([]byte, 2048)
-		m, err := conn.Read(resp)
-		if err != nil {
-			t.Fatalf("%s: %v", addr, err)
-		}
-		return resp[:m], uid
+		req, uid := ntptest.NTSRequest(t, sess, 12345, 0)
+		return ntptest.Exchange(t, conn, req), uid
 	}
 	resp, uid := ask(ntpB)
 	if err := sess.CheckReply(resp, uid); err != nil {
