@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
-	"github.com/leapsmear/leapsmear/smear"
 )
 
 // binDir holds the leapsmear binary, built once for the whole package.
@@ -274,15 +274,8 @@ type prediction struct {
 // shift; the served time is the policy's smear of it.
 func predict(t *testing.T, policy string, shift leap.TAI, at time.Time) prediction {
 	t.Helper()
-	p, err := smear.Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tbl := leap.Default()
-	s, err := smear.New(tbl, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := ntptest.Smear(t, tbl, policy)
 	x := tbl.TAIFromTime(at) + shift
 	return prediction{
 		offset: s.Served(x).Time().Sub(at),

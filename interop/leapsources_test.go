@@ -15,7 +15,6 @@ import (
 	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/leapcheck"
-	"github.com/leapsmear/leapsmear/smear"
 )
 
 // The instants of the leap-source scenarios: the last day of 2027, after the
@@ -189,14 +188,7 @@ func TestLeapSourcesProcesses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := smear.Parse(policy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := smear.New(adopted, p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := ntptest.Smear(t, adopted, policy)
 		event := adopted.Events[len(adopted.Events)-1].String()
 		ws := want.Windows()
 		w := ws[len(ws)-1]

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
-	"github.com/leapsmear/leapsmear/smear"
 )
 
 // TestChronydSmoothtime runs a real chronyd with quadratic-17h's
@@ -57,14 +57,7 @@ func smoothtime(t *testing.T, sign int, chronyc, libfaketime string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := smear.Parse("quadratic-17h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm, err := smear.New(table, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sm := ntptest.Smear(t, table, "quadratic-17h")
 	w, ok := sm.Next(table.TAIFromTime(midnight.Add(-time.Hour)))
 	if !ok {
 		t.Fatal("no rehearsal window")

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 )
@@ -103,7 +104,7 @@ func TestBroadcastsAnswerable(t *testing.T) {
 // request is answered.
 func TestRespondDirectedBroadcast(t *testing.T) {
 	tbl := leap.Default()
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	req := request(t, 4, ntp.ModeClient, 6, 99, nil)
 	from := func(b *Batch, src string) Verdict {
 		t.Helper()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 )
@@ -33,7 +34,7 @@ func FuzzRespond(f *testing.F) {
 	tbl := leap.Default()
 	at, _ := time.Parse(time.RFC3339, "2016-12-31T18:00:00Z")
 	src := newFakeSource(tbl, at, time.Microsecond)
-	s := mustSmear(f, tbl, "noon-to-noon")
+	s := ntptest.Smear(f, tbl, "noon-to-noon")
 	r := NewResponder(src, s, testSettings, nil)
 	f.Fuzz(func(t *testing.T, req []byte, rxOffset int64) {
 		size := max(len(req), ntp.HeaderLen)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
-	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
@@ -60,19 +59,6 @@ func (f *fakeSource) Stats() timescale.Stats { return timescale.Stats{Source: "f
 func (f *fakeSource) Close() error           { return nil }
 
 var _ timescale.Source = (*fakeSource)(nil)
-
-func mustSmear(t testing.TB, tbl *leap.Table, policy string) *smear.Smear {
-	t.Helper()
-	p, err := smear.Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := smear.New(tbl, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func mustTime(t testing.TB, s string) time.Time {
 	t.Helper()

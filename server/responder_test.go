@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
@@ -30,7 +31,7 @@ func served(s *smear.Smear, x leap.TAI) ntp.Timestamp {
 // boundary of 2036, with requests whose other fields are garbage.
 func TestRespondFields(t *testing.T) {
 	tbl := leap.Default()
-	s := mustSmear(t, tbl, "noon-to-noon")
+	s := ntptest.Smear(t, tbl, "noon-to-noon")
 	rng := rand.New(rand.NewPCG(1, 2))
 	const tick = 3 * time.Microsecond    // the source moves this much between the two readings
 	const rxAge = 250 * time.Microsecond // the kernel took the packet this long before the reading
@@ -92,7 +93,7 @@ func TestRespondFields(t *testing.T) {
 // quarter ahead at 06:00 after it.
 func TestRespondServesTheSmear(t *testing.T) {
 	tbl := leap.Default()
-	s := mustSmear(t, tbl, "noon-to-noon")
+	s := ntptest.Smear(t, tbl, "noon-to-noon")
 	for _, c := range []struct {
 		at   string
 		want time.Duration
@@ -123,7 +124,7 @@ func TestRespondServesTheSmear(t *testing.T) {
 // the mapping (the host clock stepped in between) fall back to the reading.
 func TestRespondReceiveTimestamp(t *testing.T) {
 	tbl := leap.Default()
-	s := mustSmear(t, tbl, "noon-to-noon")
+	s := ntptest.Smear(t, tbl, "noon-to-noon")
 	at := mustTime(t, "2016-12-31T20:00:00Z")
 	src := newFakeSource(tbl, at, 0)
 	r := NewResponder(src, s, testSettings, nil)
@@ -187,7 +188,7 @@ func TestRespondLeapIndicator(t *testing.T) {
 			}
 			src := newFakeSource(c.tbl, time.Time{}, 0)
 			src.set(x, int64(c.tbl.UnixFromTAI(x)))
-			r := NewResponder(src, mustSmear(t, c.tbl, policy), testSettings, nil)
+			r := NewResponder(src, ntptest.Smear(t, c.tbl, policy), testSettings, nil)
 			want := ntp.LeapNone
 			if policy == "step" {
 				want = c.step
@@ -219,7 +220,7 @@ func TestRespondLeapIndicator(t *testing.T) {
 // reason counted, and not a byte of the reply buffer written.
 func TestRespondDrops(t *testing.T) {
 	tbl := leap.Default()
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	v4 := func(trailer []byte) []byte { return request(t, 4, ntp.ModeClient, 6, 99, trailer) }
 	v3 := func(trailer []byte) []byte { return request(t, 3, ntp.ModeClient, 6, 99, trailer) }
 	cases := []struct {
@@ -278,7 +279,7 @@ func TestRespondDrops(t *testing.T) {
 // 48-byte reply.
 func TestRespondTrailers(t *testing.T) {
 	tbl := leap.Default()
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	cat := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
 	cases := []struct {
 		name    string
@@ -317,7 +318,7 @@ func TestRespondTrailers(t *testing.T) {
 // well-formed client request of versions 1 to 4.
 func TestRespondProperty(t *testing.T) {
 	tbl := leap.Default()
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), time.Microsecond), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), time.Microsecond), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	rng := rand.New(rand.NewPCG(3, 4))
 	answered := 0
 	for range 20000 {
@@ -436,7 +437,7 @@ func TestRespondLimiter(t *testing.T) {
 	tbl := leap.Default()
 	at := mustTime(t, "2020-01-01T00:00:00Z")
 	src := newFakeSource(tbl, at, 0)
-	s := mustSmear(t, tbl, "noon-to-noon")
+	s := ntptest.Smear(t, tbl, "noon-to-noon")
 
 	kiss := &countingLimiter{decision: ratelimit.Kiss}
 	r := NewResponder(src, s, testSettings, kiss)
@@ -477,7 +478,7 @@ func TestRespondLimiter(t *testing.T) {
 func TestSetSmear(t *testing.T) {
 	tbl := leap.Default()
 	at := mustTime(t, "2016-12-31T18:00:00Z")
-	step, noon := mustSmear(t, tbl, "step"), mustSmear(t, tbl, "noon-to-noon")
+	step, noon := ntptest.Smear(t, tbl, "step"), ntptest.Smear(t, tbl, "noon-to-noon")
 	r := NewResponder(newFakeSource(tbl, at, 0), step, testSettings, nil)
 	receive := func() ntp.Header {
 		resp := make([]byte, ntp.HeaderLen)
@@ -517,7 +518,7 @@ func TestRespondStepImmunity(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			s := mustSmear(t, tbl, policy)
+			s := ntptest.Smear(t, tbl, policy)
 			r := NewResponder(src, s, testSettings, nil)
 			x0 := tbl.TAIFromTime(start)
 			var prev ntp.Header
@@ -570,7 +571,7 @@ func TestRespondStepImmunity(t *testing.T) {
 // fake source and with the real system source.
 func TestRespondAllocatesNothing(t *testing.T) {
 	tbl := leap.Default()
-	s := mustSmear(t, tbl, "noon-to-noon")
+	s := ntptest.Smear(t, tbl, "noon-to-noon")
 	sys, err := timescale.NewSystem(timescale.Config{Table: tbl, AssumeSynced: true, CheckInterval: -1,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -620,7 +621,7 @@ func TestVerdicts(t *testing.T) {
 // TestRespondDirectedBroadcast.)
 func TestRespondImpossibleSources(t *testing.T) {
 	tbl := leap.Default()
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	req := request(t, 4, ntp.ModeClient, 6, 99, nil)
 	for _, c := range []struct {
 		src  string

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/loadgen"
 	"github.com/leapsmear/leapsmear/ntp"
@@ -46,15 +47,7 @@ func benchResponderLimited(tb testing.TB, limiter Limiter) *Responder {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { src.Close() })
-	p, err := smear.Parse(smear.DefaultPolicy)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := smear.New(table, p)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r := NewResponder(src, s, Settings{Stratum: 2, RefID: 0x4c534d52, Precision: -20, RootDispersion: time.Millisecond}, limiter)
+	r := NewResponder(src, ntptest.Smear(tb, table, smear.DefaultPolicy), Settings{Stratum: 2, RefID: 0x4c534d52, Precision: -20, RootDispersion: time.Millisecond}, limiter)
 	r.SetBroadcasts(benchBroadcasts)
 	return r
 }

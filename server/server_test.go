@@ -40,7 +40,7 @@ func systemSource(t testing.TB) timescale.Source {
 // newServer binds a server on the real clock serving noon-to-noon.
 func newServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
-	r := NewResponder(systemSource(t), mustSmear(t, leap.Default(), "noon-to-noon"), testSettings, nil)
+	r := NewResponder(systemSource(t), ntptest.Smear(t, leap.Default(), "noon-to-noon"), testSettings, nil)
 	srv, err := New(context.Background(), cfg, r)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/ratelimit"
@@ -265,7 +266,7 @@ func TestRespondV5Fallbacks(t *testing.T) {
 func TestRespondV5Fields(t *testing.T) {
 	tbl := leap.Default()
 	at := mustTime(t, "2036-02-07T07:00:00Z")
-	r := NewResponder(newFakeSource(tbl, at, 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, at, 0), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	req := v5Request(t, ntp.TimescaleUTC, 7, v5Field(0x1234, []byte("unknown")), v5Field(ntp.ExtV5ServerInfo, make([]byte, 4)),
 		v5Field(ntp.ExtV5Padding, make([]byte, 96)))
 	rep, v := respondV5(t, r, req)
@@ -287,7 +288,7 @@ func TestRespondV5Fields(t *testing.T) {
 // counted and nothing written.
 func TestRespondV5Drops(t *testing.T) {
 	tbl := leap.Default()
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2020-01-01T00:00:00Z"), 0), ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	good := v5Request(t, ntp.TimescaleUTC, 1)
 	other := slices.Clone(good)
 	copy(other[ntp.HeaderLen+4:], "draft-ietf-ntp-ntpv5-06")
@@ -328,18 +329,18 @@ func TestRespondV5Unsynchronised(t *testing.T) {
 	at := mustTime(t, "2020-01-01T00:00:00Z")
 	src := newFakeSource(tbl, at, 0)
 	src.synced.Store(false)
-	r := NewResponder(src, mustSmear(t, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(src, ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, nil)
 	rep, _ := respondV5(t, r, v5Request(t, ntp.TimescaleTAI, 1))
 	if rep.Flags != 0 || rep.Leap != ntp.LeapUnsynchronised || rep.Stratum != ntp.StratumUnsynchronised {
 		t.Errorf("unsynchronised: %+v", rep.HeaderV5)
 	}
 	src.synced.Store(true)
-	r = NewResponder(src, mustSmear(t, tbl, "noon-to-noon"), testSettings, &countingLimiter{decision: ratelimit.Kiss})
+	r = NewResponder(src, ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, &countingLimiter{decision: ratelimit.Kiss})
 	rep, v := respondV5(t, r, v5Request(t, ntp.TimescaleTAI, 1))
 	if v != Kissed || rep.Stratum != 0 || rep.Flags != 0 || rep.Poll != 7 || rep.Receive != 0 || rep.Transmit != 0 {
 		t.Errorf("kiss: %v %+v", v, rep.HeaderV5)
 	}
-	r = NewResponder(src, mustSmear(t, tbl, "noon-to-noon"), testSettings, &countingLimiter{decision: ratelimit.Drop})
+	r = NewResponder(src, ntptest.Smear(t, tbl, "noon-to-noon"), testSettings, &countingLimiter{decision: ratelimit.Drop})
 	if n, v := respond(r, v5Request(t, ntp.TimescaleTAI, 1), make([]byte, 128), 0); n != 0 || v != DropRateLimited {
 		t.Errorf("rate limited: %d %v", n, v)
 	}
@@ -353,7 +354,7 @@ func TestRespondV5Unsynchronised(t *testing.T) {
 func TestRespondRefIDSmear(t *testing.T) {
 	tbl := leap.Default()
 	for _, policy := range []string{"noon-to-noon", "linear:-30s:61s", "step"} {
-		s := mustSmear(t, tbl, policy)
+		s := ntptest.Smear(t, tbl, policy)
 		w, _ := s.Next(tbl.TAIFromTime(mustTime(t, "2016-12-31T00:00:00Z")))
 		var xs []leap.TAI
 		for _, edge := range []leap.TAI{w.Start, w.Event.Jump(), w.End} {
@@ -427,7 +428,7 @@ func TestRespondUpgradeAndSmearInfo(t *testing.T) {
 		{"noon-to-noon", "2026-01-01T00:00:00Z", ntp.SmearInfo{Policy: "noon-to-noon", Window: "linear:-12h0m0s:24h0m1s"}},
 	} {
 		at := mustTime(t, c.at)
-		r := NewResponder(newFakeSource(tbl, at, 0), mustSmear(t, tbl, c.policy), testSettings, nil)
+		r := NewResponder(newFakeSource(tbl, at, 0), ntptest.Smear(t, tbl, c.policy), testSettings, nil)
 		req := request(t, 4, 3, 6, 99, make([]byte, ntp.SmearInfoRequestLen))
 		binary.BigEndian.PutUint16(req[ntp.HeaderLen:], ntp.ExtSmearInfo)
 		binary.BigEndian.PutUint16(req[ntp.HeaderLen+2:], ntp.SmearInfoRequestLen)
@@ -470,7 +471,7 @@ func TestRespondV5AllocatesNothing(t *testing.T) {
 	tbl := leap.Default()
 	set := testSettings
 	set.RefIDSmear = RefIDSmearDraft
-	r := NewResponder(newFakeSource(tbl, mustTime(t, "2016-12-31T18:00:00Z"), time.Microsecond), mustSmear(t, tbl, "noon-to-noon"), set, nil)
+	r := NewResponder(newFakeSource(tbl, mustTime(t, "2016-12-31T18:00:00Z"), time.Microsecond), ntptest.Smear(t, tbl, "noon-to-noon"), set, nil)
 	info := request(t, 4, 3, 6, 99, make([]byte, ntp.SmearInfoRequestLen))
 	binary.BigEndian.PutUint16(info[ntp.HeaderLen:], ntp.ExtSmearInfo)
 	binary.BigEndian.PutUint16(info[ntp.HeaderLen+2:], ntp.SmearInfoRequestLen)
@@ -498,7 +499,7 @@ func FuzzRespondV5(f *testing.F) {
 	f.Add(v5Request(f, ntp.TimescaleTAI, 5)[:ntp.HeaderLen], []byte{0xf5, 0xff, 0, 4})
 	tbl := leap.Default()
 	at := mustTime(f, "2016-12-31T23:59:30Z")
-	r := NewResponder(newFakeSource(tbl, at, time.Microsecond), mustSmear(f, tbl, "noon-to-noon"), testSettings, nil)
+	r := NewResponder(newFakeSource(tbl, at, time.Microsecond), ntptest.Smear(f, tbl, "noon-to-noon"), testSettings, nil)
 	f.Fuzz(func(t *testing.T, head, tail []byte) {
 		if len(head) < ntp.HeaderLen {
 			return

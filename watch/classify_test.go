@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/leap"
 	"github.com/leapsmear/leapsmear/smear"
 )
@@ -23,17 +24,10 @@ func table(sign int) *leap.Table {
 	}}
 }
 
+// mustSmear returns the smear of policy over table(sign).
 func mustSmear(t testing.TB, policy string, sign int) *smear.Smear {
 	t.Helper()
-	p, err := smear.Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := smear.New(table(sign), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return ntptest.Smear(t, table(sign), policy)
 }
 
 // watcher is what a watcher sees of a server serving s: its clock does not

@@ -14,7 +14,6 @@ import (
 	"github.com/leapsmear/leapsmear/internal/ntptest"
 	"github.com/leapsmear/leapsmear/internal/testenv"
 	"github.com/leapsmear/leapsmear/leap"
-	"github.com/leapsmear/leapsmear/smear"
 	"github.com/leapsmear/leapsmear/timescale"
 )
 
@@ -100,14 +99,7 @@ func TestServeRehearsalInsideItsWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := smear.Parse("noon-to-noon")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := smear.New(table, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := ntptest.Smear(t, table, "noon-to-noon")
 	resp, err := client.Query(context.Background(), addr, client.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -388,22 +388,11 @@ func TestServeAdoptsAnnouncedLeap(t *testing.T) {
 	}
 	waitForLog(t, holdLogs, "a leap second the table does not have is announced", 8*time.Second)
 
-	p, err := smear.Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
 	adoptedTable, err := leap.Default().WithAdopted(mustTime(leap2028), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := smear.New(adoptedTable, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := smear.New(leap.Default(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, plain := ntptest.Smear(t, adoptedTable, policy), ntptest.Smear(t, leap.Default(), policy)
 	host := leap.Default() // maps this host's clock (2026) to TAI
 	check := func(addr string, logs *testenv.Buffer, s *smear.Smear) (time.Duration, leap.TAI) {
 		t.Helper()

@@ -1,7 +1,10 @@
-// Package ntptest runs small NTP servers on loopback for the tests of the
-// packages that query servers (the query and watch commands, package watch):
-// each answers every well-formed request as the test's reply function says
-// and counts what it received.
+// Package ntptest holds what the tests of several packages need to serve
+// and check NTP: small NTP servers on loopback for the tests of the
+// packages that query servers (the query and watch commands, package
+// watch), each answering every well-formed request as the test's reply
+// function says and counting what it received; NTS requests and exchanges
+// (nts.go); the smear a policy serves (smear.go); and the bound a measured
+// offset must meet (OffsetWithin).
 package ntptest
 
 import (
