@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -227,6 +228,79 @@ func startWrapped(t *testing.T, wrap []string, args ...string) *server {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// serveThenScript is the shell script serveThen runs in a network
+// namespace of its own: with the loopback up, it starts `leapsmear serve`
+// with its arguments, logging to serve.log in the folder $DIR, waits (10 s
+// at most) for it to serve, runs the shell script $CLIENT (its output to
+// client.out and client.err), then stops the server with SIGTERM and writes
+// its exit status to serve.exit. It exits with the client's status, or 90
+// to 92 when the loopback or the server failed.
+const serveThenScript = `
+"$IP" link set lo up || exit 90
+"$LEAPSMEAR" serve --assume-synced --log-format json --sockets 1 "$@" 2>"$DIR/serve.log" &
+pid=$!
+i=0
+until grep -q '"msg":"serving"' "$DIR/serve.log"; do
+	kill -0 "$pid" 2>/dev/null || exit 91
+	i=$((i + 1)); [ "$i" -gt 200 ] && { kill "$pid"; exit 92; }
+	sleep 0.05
+done
+sh -c "$CLIENT" >"$DIR/client.out" 2>"$DIR/client.err"
+rc=$?
+kill -TERM "$pid"
+wait "$pid"
+echo "$?" >"$DIR/serve.exit"
+exit "$rc"
+`
+
+// serveThen runs, in a network namespace of its own (so that port 123, or
+// NTS-KE's 4460, is free and no other test's), `leapsmear serve` with args
+// (on 127.0.0.1:123 unless they name a --listen) and, once it serves, the
+// shell script client; then it stops the server with SIGTERM; all within
+// timeout. The client finds a scratch folder as $DIR, the leapsmear binary
+// as $LEAPSMEAR, and env (NAME=value) besides; its output goes to the files
+// client.out and client.err of the folder. serveThen returns a reader of
+// the files in the folder (serve.log is the server's log) and the local
+// time in the middle of the run. It fails the test, showing every file, when
+// the client or the server fails, and when the server did not exit cleanly
+// on SIGTERM.
+func serveThen(t *testing.T, timeout time.Duration, args []string, client string, env ...string) (read func(name string) string, at time.Time) {
+	t.Helper()
+	unshare, ip := needNetns(t)
+	bin := leapsmear(t)
+	dir := t.TempDir()
+	if !slices.Contains(args, "--listen") {
+		args = append([]string{"--listen", "127.0.0.1:123"}, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, unshare, append([]string{"-n", "sh", "-c", serveThenScript, "sh"}, args...)...)
+	cmd.Env = append(os.Environ(), "IP="+ip, "LEAPSMEAR="+bin, "DIR="+dir, "CLIENT="+client)
+	cmd.Env = append(cmd.Env, env...)
+	before := time.Now()
+	out, err := cmd.CombinedOutput()
+	at = before.Add(time.Since(before) / 2)
+	read = func(name string) string {
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(data)
+	}
+	files := func() string {
+		var b strings.Builder
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			fmt.Fprintf(&b, "%s:\n%s\n", e.Name(), read(e.Name()))
+		}
+		return b.String()
+	}
+	if err != nil {
+		t.Fatalf("serve %s, then %s, in a namespace: %v\n%s\n%s", strings.Join(args, " "), client, err, out, files())
+	}
+	if status := strings.TrimSpace(read("serve.exit")); status != "0" {
+		t.Errorf("the server did not exit cleanly on SIGTERM: exit status %s\n%s", status, files())
+	}
+	return read, at
 }
 
 // waitLog waits up to 5 s for a log record whose message contains msg.

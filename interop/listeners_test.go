@@ -43,26 +43,13 @@ func TestChronydEveryListener(t *testing.T) {
 	}
 }
 
-// twoListeners runs, in a network namespace of its own, one server with a
-// stepping listener on 127.0.0.1:123 and a smearing one on 127.0.0.2:123
-// (ntpdig asks port 123 only), and ntpdig against each.
+// twoListeners asks, with ntpdig, the stepping listener on 127.0.0.1:123
+// and the smearing one on 127.0.0.2:123 (ntpdig asks port 123 only) of one
+// server (see TestNtpdigEveryListener).
 const twoListeners = `
-ip="$1" bin="$2" ntpdig="$3" dir="$4"; shift 4
-"$ip" link set lo up || exit 90
-"$bin" serve --listen 127.0.0.1:123=step --listen 127.0.0.2:123=noon-to-noon --assume-synced --log-format json --sockets 1 "$@" 2>"$dir/serve.log" &
-pid=$!
-i=0
-until grep -q '"msg":"serving"' "$dir/serve.log"; do
-	kill -0 "$pid" 2>/dev/null || exit 91
-	i=$((i + 1)); [ "$i" -gt 200 ] && { kill "$pid"; exit 92; }
-	sleep 0.05
-done
 rc=0
-"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.1 >"$dir/step.json" 2>>"$dir/ntpdig.err" || rc=$?
-"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.2 >"$dir/smear.json" 2>>"$dir/ntpdig.err" || rc=$?
-kill -TERM "$pid"
-wait "$pid"
-echo "server exit status $?" >>"$dir/ntpdig.err"
+` + ntpdigCmd + ` 127.0.0.1 >"$DIR/step.json" || rc=$?
+` + ntpdigCmd + ` 127.0.0.2 >"$DIR/smear.json" || rc=$?
 exit "$rc"
 `
 
@@ -73,7 +60,8 @@ exit "$rc"
 // own error bound.
 func TestNtpdigEveryListener(t *testing.T) {
 	t.Parallel()
-	read, at := ntpdigInNetns(t, twoListeners, 30*time.Second, "--time-offset-to", "2016-12-31T18:00:00Z", "--refid-smear", "draft")
+	read, at := serveThen(t, 30*time.Second, []string{"--listen", "127.0.0.1:123=step", "--listen", "127.0.0.2:123=noon-to-noon",
+		"--time-offset-to", "2016-12-31T18:00:00Z", "--refid-smear", "draft"}, twoListeners, needNtpdig(t))
 	summaries := records(t, read("serve.log"), `"serving"`)
 	if len(summaries) != 1 {
 		t.Fatalf("server log:\n%s", read("serve.log"))

@@ -1,12 +1,7 @@
 package interop
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,28 +9,17 @@ import (
 	"github.com/leapsmear/leapsmear/internal/testenv"
 )
 
-// inNamespace runs the server on 127.0.0.1:123 inside a network namespace
-// of its own (ntpdig cannot query another port), waits for it to serve,
-// runs `ntpdig -j` against it (four samples, of which ntpdig reports the
-// one with the least delay), and stops the server with SIGTERM.
-const inNamespace = `
-ip="$1" bin="$2" ntpdig="$3" dir="$4"; shift 4
-"$ip" link set lo up || exit 90
-"$bin" serve --listen 127.0.0.1:123 --assume-synced --log-format json --sockets 1 "$@" 2>"$dir/serve.log" &
-pid=$!
-i=0
-until grep -q '"msg":"serving"' "$dir/serve.log"; do
-	kill -0 "$pid" 2>/dev/null || exit 91
-	i=$((i + 1)); [ "$i" -gt 200 ] && { kill "$pid"; exit 92; }
-	sleep 0.05
-done
-"$ntpdig" -j -t 2 -p 4 -g 50 127.0.0.1 >"$dir/ntpdig.json" 2>"$dir/ntpdig.err"
-rc=$?
-kill -TERM "$pid"
-wait "$pid"
-echo "server exit status $?" >>"$dir/ntpdig.err"
-exit "$rc"
-`
+// ntpdigCmd asks a server with ntpsec's ntpdig (found as $NTPDIG, see
+// needNtpdig) for JSON: four samples, of which ntpdig reports the one with
+// the least delay. The server's address follows.
+const ntpdigCmd = `"$NTPDIG" -j -t 2 -p 4 -g 50`
+
+// needNtpdig returns the environment (for serveThen) in which ntpdigCmd
+// finds ntpdig, skipping (or failing) the test where it is not installed.
+func needNtpdig(t *testing.T) string {
+	t.Helper()
+	return "NTPDIG=" + testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
+}
 
 // ntpdigResult is ntpdig's JSON output.
 type ntpdigResult struct {
@@ -49,45 +33,16 @@ type ntpdigResult struct {
 	Host      string      `json:"host"`
 }
 
-// ntpdigInNetns runs script (inNamespace, twoListeners) in a network
-// namespace of its own, with the ip and leapsmear binaries, ntpdig, a
-// scratch folder and args as its arguments, within timeout. It returns a
-// reader of the files the script left in the folder and the local time in
-// the middle of the run; it fails the test, with the logs, when the script
-// fails, and when the server did not exit cleanly on SIGTERM.
-func ntpdigInNetns(t *testing.T, script string, timeout time.Duration, args ...string) (read func(name string) string, at time.Time) {
-	t.Helper()
-	dig := testenv.Program(t, "ntpdig", "ntpsec-ntpdig")
-	unshare, ip := needNetns(t)
-	bin := leapsmear(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	before := time.Now()
-	out, err := exec.CommandContext(ctx, unshare, append([]string{"-n", "sh", "-c", script, "sh", ip, bin, dig, dir}, args...)...).CombinedOutput()
-	at = before.Add(time.Since(before) / 2)
-	read = func(name string) string {
-		data, _ := os.ReadFile(filepath.Join(dir, name))
-		return string(data)
-	}
-	if err != nil {
-		t.Fatalf("ntpdig in a namespace: %v\n%s\nserver log:\n%s\nntpdig:\n%s%s", err, out, read("serve.log"), read("ntpdig.json"), read("ntpdig.err"))
-	}
-	if !strings.Contains(read("ntpdig.err"), "server exit status 0") {
-		t.Errorf("the server did not exit cleanly on SIGTERM: %s", read("ntpdig.err"))
-	}
-	return read, at
-}
-
-// ntpdig queries a server started with the given flags in a network
-// namespace and returns ntpdig's result, its offset, the local time in the
-// middle of the run and the server's start-up summary.
+// ntpdig queries a server started with the given flags on 127.0.0.1:123
+// in a network namespace of its own (ntpdig cannot query another port) and
+// returns ntpdig's result, its offset, the local time in the middle of the
+// run and the server's start-up summary.
 func ntpdig(t *testing.T, args ...string) (ntpdigResult, time.Duration, time.Time, map[string]any) {
 	t.Helper()
-	read, at := ntpdigInNetns(t, inNamespace, 20*time.Second, args...)
+	read, at := serveThen(t, 20*time.Second, args, ntpdigCmd+" 127.0.0.1", needNtpdig(t))
 	var res ntpdigResult
-	if err := json.Unmarshal([]byte(read("ntpdig.json")), &res); err != nil {
-		t.Fatalf("ntpdig output %q: %v", read("ntpdig.json"), err)
+	if err := json.Unmarshal([]byte(read("client.out")), &res); err != nil {
+		t.Fatalf("ntpdig output %q: %v", read("client.out"), err)
 	}
 	off, err := time.ParseDuration(res.Offset.String() + "s")
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,28 +102,6 @@ func TestNTSCertificateReload(t *testing.T) {
 	checkMetrics(t, "after the good reload", metrics(t, s), map[string]float64{"leapsmear_nts_reload_failures_total": n})
 }
 
-// ntsDefaultPort runs, in a network namespace of its own (so that port
-// 4460 is free and no other test's), `leapsmear serve` with a certificate
-// and no --nts-ke-listen, then `leapsmear query --nts` with no --nts-port.
-const ntsDefaultPort = `
-ip="$1" bin="$2" dir="$3" cert="$4" key="$5" ca="$6"
-"$ip" link set lo up || exit 90
-"$bin" serve --listen 127.0.0.1:123 --assume-synced --log-format json --sockets 1 --nts-cert "$cert" --nts-key "$key" 2>"$dir/serve.log" &
-pid=$!
-i=0
-until grep -q '"msg":"serving"' "$dir/serve.log"; do
-	kill -0 "$pid" 2>/dev/null || exit 91
-	i=$((i + 1)); [ "$i" -gt 200 ] && { kill "$pid"; exit 92; }
-	sleep 0.05
-done
-"$bin" query 127.0.0.1 --nts --nts-ca "$ca" --json >"$dir/query.json" 2>"$dir/query.err"
-rc=$?
-kill -TERM "$pid"
-wait "$pid"
-echo "server exit status $?" >>"$dir/query.err"
-exit "$rc"
-`
-
 // TestNTSDefaultKEPort: NTS-KE listens on port 4460 of the first --listen
 // host when only --nts-cert and --nts-key are given, and `query --nts`
 // reaches it there without --nts-port: it gets an authenticated answer
@@ -133,30 +109,16 @@ exit "$rc"
 // own, so that the host's port 4460 is not touched.
 func TestNTSDefaultKEPort(t *testing.T) {
 	t.Parallel()
-	unshare, ip := needNetns(t)
-	bin := leapsmear(t)
-	dir := t.TempDir()
-	certs := testcert.New(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, unshare, "-n", "sh", "-c", ntsDefaultPort, "sh", ip, bin, dir, certs.Cert, certs.Key, certs.CA).CombinedOutput()
-	read := func(name string) string {
-		data, _ := os.ReadFile(filepath.Join(dir, name))
-		return string(data)
-	}
-	if err != nil {
-		t.Fatalf("serve and query --nts in a namespace: %v\n%s\nserver log:\n%s\nquery:\n%s%s", err, out, read("serve.log"), read("query.json"), read("query.err"))
-	}
-	if !strings.Contains(read("query.err"), "server exit status 0") {
-		t.Errorf("the server did not exit cleanly on SIGTERM: %s", read("query.err"))
-	}
+	certs := testcert.New(t, t.TempDir())
+	read, _ := serveThen(t, 30*time.Second, []string{"--nts-cert", certs.Cert, "--nts-key", certs.Key},
+		`"$LEAPSMEAR" query 127.0.0.1 --nts --nts-ca "$CA" --json`, "CA="+certs.CA)
 	ke := records(t, read("serve.log"), `"nts-ke listening"`)
 	if len(ke) != 1 || ke[0]["nts_ke"] != "127.0.0.1:4460" || ke[0]["ntp_server"] != "127.0.0.1:123" {
 		t.Fatalf("NTS-KE: %v\n%s", ke, read("serve.log"))
 	}
 	var res []map[string]any
-	if err := json.Unmarshal([]byte(read("query.json")), &res); err != nil || len(res) != 1 {
-		t.Fatalf("query --json: %v\n%s", err, read("query.json"))
+	if err := json.Unmarshal([]byte(read("client.out")), &res); err != nil || len(res) != 1 {
+		t.Fatalf("query --json: %v\n%s", err, read("client.out"))
 	}
 	if res[0]["authenticated"] != true || res[0]["address"] != "127.0.0.1:123" {
 		t.Errorf("query --nts without --nts-port: %v", res[0])
