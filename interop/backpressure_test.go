@@ -32,27 +32,18 @@ func TestSlowPathOutDoesNotStarveOthers(t *testing.T) {
 	ipPath := testenv.Program(t, "ip", "iproute2")
 	prefix := fmt.Sprintf("lsbp%d", os.Getpid()%100000)
 	srvNS, floodNS := prefix+"-s", prefix+"-f"
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	out, err := exec.Command(ipPath, "netns", "add", srvNS).CombinedOutput()
-	testenv.Need(t, err == nil, fmt.Sprintf("cannot create network namespaces (ip netns add: %v: %s); run as root", err, out))
-	t.Cleanup(func() { _ = exec.Command(ipPath, "netns", "del", srvNS).Run() })
-	run(ipPath, "netns", "add", floodNS)
-	t.Cleanup(func() { _ = exec.Command(ipPath, "netns", "del", floodNS).Run() })
-	run(ipPath, "-n", srvNS, "link", "set", "lo", "up")
-	run(ipPath, "-n", srvNS, "link", "add", "slow0", "type", "veth", "peer", "name", "eth0", "netns", floodNS)
-	run(ipPath, "-n", srvNS, "addr", "add", "10.78.0.1/24", "dev", "slow0")
-	run(ipPath, "-n", srvNS, "link", "set", "slow0", "up")
-	run(ipPath, "-n", floodNS, "addr", "add", "10.78.0.2/24", "dev", "eth0")
-	run(ipPath, "-n", floodNS, "link", "set", "eth0", "up")
-	run(ipPath, "-n", floodNS, "link", "set", "lo", "up")
+	addNetns(t, ipPath, srvNS)
+	addNetns(t, ipPath, floodNS)
+	mustRun(t, ipPath, "-n", srvNS, "link", "set", "lo", "up")
+	mustRun(t, ipPath, "-n", srvNS, "link", "add", "slow0", "type", "veth", "peer", "name", "eth0", "netns", floodNS)
+	mustRun(t, ipPath, "-n", srvNS, "addr", "add", "10.78.0.1/24", "dev", "slow0")
+	mustRun(t, ipPath, "-n", srvNS, "link", "set", "slow0", "up")
+	mustRun(t, ipPath, "-n", floodNS, "addr", "add", "10.78.0.2/24", "dev", "eth0")
+	mustRun(t, ipPath, "-n", floodNS, "link", "set", "eth0", "up")
+	mustRun(t, ipPath, "-n", floodNS, "link", "set", "lo", "up")
 	// A slow way out of the server's namespace that queues rather than
 	// drops: queued replies stay charged to the sending socket.
-	run(ipPath, "netns", "exec", srvNS, "tc", "qdisc", "add", "dev", "slow0", "root", "tbf",
+	mustRun(t, ipPath, "netns", "exec", srvNS, "tc", "qdisc", "add", "dev", "slow0", "root", "tbf",
 		"rate", "64kbit", "burst", "1600", "limit", "4000000")
 
 	inSrv := []string{ipPath, "netns", "exec", srvNS}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -32,16 +31,8 @@ func TestDirectedBroadcastSources(t *testing.T) {
 	t.Parallel()
 	ipPath := testenv.Program(t, "ip", "iproute2")
 	ns := fmt.Sprintf("lsbc%d", os.Getpid()%100000)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	out, err := exec.Command(ipPath, "netns", "add", ns).CombinedOutput()
-	testenv.Need(t, err == nil, fmt.Sprintf("cannot create network namespaces (ip netns add: %v: %s); run as root", err, out))
-	t.Cleanup(func() { _ = exec.Command(ipPath, "netns", "del", ns).Run() })
-	run(ipPath, "-n", ns, "link", "set", "lo", "up") // 127.0.0.1/8 and ::1
+	addNetns(t, ipPath, ns)
+	mustRun(t, ipPath, "-n", ns, "link", "set", "lo", "up") // 127.0.0.1/8 and ::1
 
 	inNS := []string{ipPath, "netns", "exec", ns}
 	s := startWrapped(t, inNS, "--listen", "127.0.0.1:11123", "--admin", "127.0.0.1:9123")
@@ -55,7 +46,7 @@ func TestDirectedBroadcastSources(t *testing.T) {
 	if got := forge("127.255.255.255"); got != "silent" {
 		t.Errorf("request forged from lo's broadcast 127.255.255.255: %s, want silent", got)
 	}
-	run(ipPath, "-n", ns, "addr", "add", "10.9.0.1/24", "dev", "lo")
+	mustRun(t, ipPath, "-n", ns, "addr", "add", "10.9.0.1/24", "dev", "lo")
 	recs := s.waitLog(t, "broadcast addresses changed", 1)
 	t.Logf("after adding 10.9.0.1/24: %v", recs[0]["broadcasts"])
 	if got := forge("10.9.0.255"); got != "silent" {

@@ -32,6 +32,25 @@ func needNetns(t *testing.T) (unshare, ip string) {
 	return unshare, ip
 }
 
+// addNetns creates the network namespace name with ip (ip netns add),
+// deleted when the test ends, skipping (or failing, in CI) unless this
+// process may (it needs root).
+func addNetns(t *testing.T, ip, name string) {
+	t.Helper()
+	out, err := exec.Command(ip, "netns", "add", name).CombinedOutput()
+	testenv.Need(t, err == nil, fmt.Sprintf("cannot create network namespaces (ip netns add: %v: %s); run as root", err, out))
+	t.Cleanup(func() { _ = exec.Command(ip, "netns", "del", name).Run() })
+}
+
+// mustRun runs a command line, failing the test with its output when it
+// fails.
+func mustRun(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
 // inNetns is a wrapper (see startWrapped) that runs its command in a network
 // namespace of its own, with the loopback up and the kernel's default
 // ip_unprivileged_port_start of 1024, so that port 123 is free and needs a
