@@ -73,18 +73,6 @@ func waitVerdict(t *testing.T, s *server, want string) admin.Report {
 	}
 }
 
-// sourceIn returns the source named name of a comparison.
-func sourceIn(t *testing.T, j leapcheck.Report, name string) leapcheck.SourceReport {
-	t.Helper()
-	for _, s := range j.Sources {
-		if s.Name == name {
-			return s
-		}
-	}
-	t.Fatalf("no source %q in %+v", name, j.Sources)
-	return leapcheck.SourceReport{}
-}
-
 // announced words what a source announces: "2027-12-31 +1 2028-01-01T00:00:00Z",
 // or "" for nothing.
 func announced(a *leapcheck.AnnouncementReport) string {
@@ -136,7 +124,7 @@ func TestLeapSourcesProcesses(t *testing.T) {
 			t.Errorf("sources %+v: want the table (with the rehearsal leap) and the three upstreams", j.Sources)
 		}
 		for name, want := range map[string]string{ntpA: ins2027, ntpB: ins2027, ntpC: ""} {
-			if s := sourceIn(t, *j, name); !s.OK || s.Error != nil || s.Kind != "ntp" || announced(s.Announces) != want {
+			if s, ok := j.Source(name); !ok || !s.OK || s.Error != nil || s.Kind != "ntp" || announced(s.Announces) != want {
 				t.Errorf("%s: %+v, announces %q; want read, announcing %q", name, s, announced(s.Announces), want)
 			}
 		}
@@ -244,7 +232,7 @@ func TestLeapSourcesProcesses(t *testing.T) {
 			t.Errorf("sources %+v: want the table, announcing nothing, and the three upstreams", j.Sources)
 		}
 		for name, want := range map[string]string{ntpA: ins2027, ntpB: ins2027, ntpC: ""} {
-			if s := sourceIn(t, j, name); !s.OK || s.Error != nil || s.Kind != "ntp" || announced(s.Announces) != want {
+			if s, ok := j.Source(name); !ok || !s.OK || s.Error != nil || s.Kind != "ntp" || announced(s.Announces) != want {
 				t.Errorf("%s: %+v, announces %q; want read, announcing %q", name, s, announced(s.Announces), want)
 			}
 		}

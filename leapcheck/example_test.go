@@ -1,6 +1,7 @@
 package leapcheck_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,4 +42,22 @@ func ExampleCheck_faultySource() {
 	fmt.Println(r.Verdict, r.Faulty())
 	// Output:
 	// faulty-source [ntp 192.0.2.1:123]
+}
+
+// A source of a report in JSON, by name: the second server could not be
+// read.
+func ExampleReport_Source() {
+	at := time.Date(2026, 12, 31, 8, 0, 0, 0, time.UTC)
+	sources := []leapcheck.Observation{
+		{Name: "ntp 192.0.2.1:123", Kind: leapcheck.KindNTP},
+		{Name: "ntp 192.0.2.2:123", Kind: leapcheck.KindNTP, Err: errors.New("no answer within 5s")},
+	}
+	j := leapcheck.Check(leap.Default(), at, sources, leapcheck.Options{}).Report()
+	s, ok := j.Source("ntp 192.0.2.2:123")
+	fmt.Println(ok, s.Kind, s.OK, *s.Error)
+	_, ok = j.Source("ntp 192.0.2.3:123")
+	fmt.Println(ok)
+	// Output:
+	// true ntp false no answer within 5s
+	// false
 }

@@ -40,6 +40,17 @@ type Report struct {
 	Problems []string            `json:"problems"`
 }
 
+// Source returns the source named name (SourceReport.Name), and whether
+// the report has one.
+func (r Report) Source(name string) (SourceReport, bool) {
+	for _, s := range r.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return SourceReport{}, false
+}
+
 func announcementReport(a *Announcement) *AnnouncementReport {
 	if a == nil {
 		return nil

@@ -89,17 +89,6 @@ func leaps(t *testing.T, args ...string) (int, leapcheck.Report, string) {
 	return code, j, errs
 }
 
-func sourceNamed(t *testing.T, j leapcheck.Report, name string) leapcheck.SourceReport {
-	t.Helper()
-	for _, s := range j.Sources {
-		if s.Name == name {
-			return s
-		}
-	}
-	t.Fatalf("no source %q in %+v", name, j.Sources)
-	return leapcheck.SourceReport{}
-}
-
 func announces(s leapcheck.SourceReport) string {
 	if s.Announces == nil {
 		return ""
@@ -124,8 +113,8 @@ func TestLeapsAgree(t *testing.T) {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
 	for _, name := range []string{file, "kernel", "ntp " + a, "ntp " + b} {
-		if s := sourceNamed(t, j, name); !s.OK || announces(s) != ins2027 {
-			t.Errorf("source %+v", s)
+		if s, ok := j.Source(name); !ok || !s.OK || announces(s) != ins2027 {
+			t.Errorf("source %s: %+v", name, s)
 		}
 	}
 	if j.Table.Source != file || j.Table.Expired || j.Table.Expires == nil || *j.Table.Expires != "2028-06-28T00:00:00Z" || len(j.Problems) != 0 {
@@ -147,7 +136,7 @@ func TestLeapsUnknownLeap(t *testing.T) {
 	if !strings.Contains(errs, "leapsmear: verdict unknown-leap: unknown leap: ntp "+a+", ntp "+b+" announce") {
 		t.Errorf("stderr %q", errs)
 	}
-	if s := sourceNamed(t, j, "ntp "+plain); !s.OK || s.Announces != nil {
+	if s, ok := j.Source("ntp " + plain); !ok || !s.OK || s.Announces != nil {
 		t.Errorf("plain server %+v", s)
 	}
 	if !hasProblem(j, "expired on "+tableExpires) || !hasProblem(j, "refresh it: curl -fsSLo /etc/leapsmear/leap-seconds.list.new") {
@@ -170,11 +159,11 @@ func TestLeapsFaultySource(t *testing.T) {
 		t.Errorf("stderr %q", errs)
 	}
 	for _, g := range []string{good1, good2} {
-		if s := sourceNamed(t, j, "ntp "+g); !s.OK || s.Announces != nil || hasProblem(j, g) {
+		if s, ok := j.Source("ntp " + g); !ok || !s.OK || s.Announces != nil || hasProblem(j, g) {
 			t.Errorf("good server %+v, problems %q", s, j.Problems)
 		}
 	}
-	if s := sourceNamed(t, j, "ntp "+bad); !s.OK || announces(s) != "2026-12-31 +1 2027-01-01T00:00:00Z" {
+	if s, ok := j.Source("ntp " + bad); !ok || !s.OK || announces(s) != "2026-12-31 +1 2027-01-01T00:00:00Z" {
 		t.Errorf("faulty server %+v", s)
 	}
 }
@@ -199,7 +188,7 @@ func TestLeapsKernelArmed(t *testing.T) {
 		if code != 1 || j.Verdict.String() != c.verdict || j.Leap == nil || j.Leap.Date != c.date {
 			t.Errorf("at %s: exit %d, %+v; want %s on %s", c.at, code, j, c.verdict, c.date)
 		}
-		if s := sourceNamed(t, j, "kernel"); !s.OK || s.Kind != "kernel" || s.Announces == nil || s.Announces.Date != c.date {
+		if s, ok := j.Source("kernel"); !ok || !s.OK || s.Kind != "kernel" || s.Announces == nil || s.Announces.Date != c.date {
 			t.Errorf("at %s: kernel %+v", c.at, s)
 		}
 	}
@@ -230,11 +219,11 @@ func TestLeapsUnreachable(t *testing.T) {
 	if code != 1 || j.Verdict.String() != "none" || j.Leap != nil {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
-	s := sourceNamed(t, j, "ntp "+closed)
-	if s.OK || s.Error == nil || !strings.Contains(*s.Error, "no answer") || s.Announces != nil {
+	s, ok := j.Source("ntp " + closed)
+	if !ok || s.OK || s.Error == nil || !strings.Contains(*s.Error, "no answer") || s.Announces != nil {
 		t.Errorf("unreachable %+v", s)
 	}
-	if g := sourceNamed(t, j, "ntp "+good); !g.OK || g.Error != nil {
+	if g, ok := j.Source("ntp " + good); !ok || !g.OK || g.Error != nil {
 		t.Errorf("good %+v", g)
 	}
 	if !strings.Contains(errs, "1 source(s) could not be read: ntp "+closed) {
@@ -254,8 +243,8 @@ func TestLeapsChronyd(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, j, _ := leaps(t, "--leap-file", file, "--chrony-socket", socket, "--kernel=false", "--at", lastDay2027)
-		s := sourceNamed(t, j, "chrony "+socket)
-		if code == 0 && j.Verdict == leapcheck.Agree && s.OK && s.Kind == "chrony" && announces(s) == ins2027 {
+		s, ok := j.Source("chrony " + socket)
+		if code == 0 && j.Verdict == leapcheck.Agree && ok && s.OK && s.Kind == "chrony" && announces(s) == ins2027 {
 			break
 		}
 		if time.Now().After(deadline) {
