@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -94,17 +92,7 @@ func writeAtomic(t *testing.T, path, data string) {
 // full name (leapsmear_packets_dropped_total{reason="short"}).
 func metrics(t *testing.T, s *server) map[string]float64 {
 	t.Helper()
-	addr, _ := s.waitLog(t, "admin endpoints listening", 1)[0]["admin"].(string)
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s %v", resp.Status, err)
-	}
-	return parseMetrics(string(body))
+	return parseMetrics(string(s.adminGet(t, "/metrics")))
 }
 
 // parseMetrics reads Prometheus text: each sample by its name with labels.

@@ -319,6 +319,25 @@ func (s *server) waitLog(t *testing.T, msg string, n int) []map[string]any {
 	}
 }
 
+// adminGet returns the body of GET path (/metrics, /api/status) from the
+// admin endpoints of a server started with --admin 127.0.0.1:0, failing the
+// test unless they answer 200 within 5 s.
+func (s *server) adminGet(t *testing.T, path string) []byte {
+	t.Helper()
+	addr, _ := s.waitLog(t, "admin endpoints listening", 1)[0]["admin"].(string)
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", path, resp.Status, err)
+	}
+	return body
+}
+
 // shift returns the replay shift the server logged at start (0 if none).
 func shiftOf(t *testing.T, summary map[string]any) leap.TAI {
 	t.Helper()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -37,17 +35,7 @@ const (
 // getStatus reads /api/status of a server started with --admin 127.0.0.1:0.
 func getStatus(t *testing.T, s *server) admin.Report {
 	t.Helper()
-	addr, _ := s.waitLog(t, "admin endpoints listening", 1)[0]["admin"].(string)
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/api/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/status: %s %v", resp.Status, err)
-	}
+	body := s.adminGet(t, "/api/status")
 	var r admin.Report
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatalf("/api/status: %v\n%s", err, body)
