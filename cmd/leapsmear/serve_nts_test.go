@@ -279,7 +279,7 @@ func TestServeNTSKEListen(t *testing.T) {
 		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "127.0.0.1:14460"}, pair...), "127.0.0.1:14460"},
 		{[]string{"127.0.0.1:123"}, append([]string{"--nts-ke-listen", "[::1]:14460"}, pair...), "[::1]:14460"},
 	} {
-		f := serveFlags{listen: c.listen, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR"}
+		f := flagsFor(c.listen...)
 		cmd := &cobra.Command{}
 		f.nts.register(cmd)
 		if err := cmd.Flags().Parse(c.args); err != nil {
@@ -296,7 +296,7 @@ func TestServeNTSKEListen(t *testing.T) {
 		}
 	}
 	// --nts-ke-listen alone turns NTS on, and asks for the pair.
-	f := serveFlags{listen: []string{"127.0.0.1:123"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR"}
+	f := flagsFor("127.0.0.1:123")
 	f.nts.keListen, f.nts.keTimeout = "127.0.0.1", 5*time.Second
 	if _, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "NTS needs both --nts-cert and --nts-key") {
 		t.Errorf("--nts-ke-listen without a certificate: %v", err)

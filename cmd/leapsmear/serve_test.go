@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -265,22 +266,37 @@ func TestServeStartFailure(t *testing.T) {
 	}
 }
 
+// flagsFor returns serve's flags for listening on listen, with serve's
+// default policy, clock, stratum and reference ID and nothing else set: a
+// starting point for daemonConfig.
+func flagsFor(listen ...string) serveFlags {
+	return serveFlags{listen: listen, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR"}
+}
+
+// limiterOf returns the rate limiter serve configures from f, failing the
+// test (what names the case) when there is none.
+func limiterOf(t *testing.T, what string, f serveFlags) *ratelimit.Limiter {
+	t.Helper()
+	cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	l, ok := cfg.Limiter.(*ratelimit.Limiter)
+	if !ok {
+		t.Fatalf("%s: limiter %T", what, cfg.Limiter)
+	}
+	return l
+}
+
 // TestServeRateIPv6PrefixShare: --rate-ipv6-prefix-share reaches the rate
 // limiter (0 means the default, 8): at --rate-burst 2, one address of a /64
 // gets 2 answers at once and its neighbours the rest of the /64's 2*share.
 // The flag's default is the library's, and the config file sets it.
 func TestServeRateIPv6PrefixShare(t *testing.T) {
 	for share, want := range map[int]int{0: ratelimit.DefaultPrefixShare, 2: 2, 3: 3, 8: 8, 100: 100} {
-		f := serveFlags{listen: []string{"127.0.0.1:0"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR",
-			rateLimit: 0.125, rateBurst: 2, kissInterval: time.Second, ratePrefixShare: share}
-		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatalf("--rate-ipv6-prefix-share %d: %v", share, err)
-		}
-		l, ok := cfg.Limiter.(*ratelimit.Limiter)
-		if !ok {
-			t.Fatalf("--rate-ipv6-prefix-share %d: limiter %T", share, cfg.Limiter)
-		}
+		f := flagsFor("127.0.0.1:0")
+		f.rateLimit, f.rateBurst, f.kissInterval, f.ratePrefixShare = 0.125, 2, time.Second, share
+		l := limiterOf(t, fmt.Sprintf("--rate-ipv6-prefix-share %d", share), f)
 		if got := l.Config().IPv6PrefixShare; got != want {
 			t.Errorf("--rate-ipv6-prefix-share %d: share %d, want %d", share, got, want)
 		}
@@ -314,16 +330,9 @@ func TestServeRateIPv6PrefixShare(t *testing.T) {
 func TestServeRateIPv6Prefix(t *testing.T) {
 	a := netip.MustParseAddr("2001:db8:1:23ff::1")
 	for bits, want := range map[int]string{0: "2001:db8:1:23ff::/64", 64: "2001:db8:1:23ff::/64", 56: "2001:db8:1:2300::/56", 128: "2001:db8:1:23ff::1/128"} {
-		f := serveFlags{listen: []string{"127.0.0.1:0"}, policy: "noon-to-noon", clock: "system", stratum: 2, refid: "LSMR",
-			rateLimit: 1, rateBurst: 8, kissInterval: time.Second, rateIPv6Prefix: bits}
-		cfg, err := f.daemonConfig(time.Now(), slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatalf("--rate-ipv6-prefix %d: %v", bits, err)
-		}
-		l, ok := cfg.Limiter.(*ratelimit.Limiter)
-		if !ok {
-			t.Fatalf("--rate-ipv6-prefix %d: limiter %T", bits, cfg.Limiter)
-		}
+		f := flagsFor("127.0.0.1:0")
+		f.rateLimit, f.rateBurst, f.kissInterval, f.rateIPv6Prefix = 1, 8, time.Second, bits
+		l := limiterOf(t, fmt.Sprintf("--rate-ipv6-prefix %d", bits), f)
 		if got := l.Prefix(a); got.String() != want {
 			t.Errorf("--rate-ipv6-prefix %d: %v is limited as %v, want %s", bits, a, got, want)
 		}
