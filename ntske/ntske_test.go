@@ -81,14 +81,23 @@ func TestExchange(t *testing.T) {
 	}
 }
 
-// dialTLS completes a TLS handshake with ALPN ntske/1 and returns the
-// connection for raw record tests.
+// dialTLS completes a TLS 1.3 handshake with ALPN ntske/1 (or the
+// protocols alpn) and returns the connection for raw record tests.
 func dialTLS(t *testing.T, s *Server, certs *testcert.Files, alpn ...string) (*tls.Conn, error) {
 	t.Helper()
 	if alpn == nil {
 		alpn = []string{nts.ALPN}
 	}
-	c, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: certs.Pool, NextProtos: alpn, MinVersion: tls.VersionTLS13})
+	return dialTLSConfig(t, s, certs, &tls.Config{NextProtos: alpn, MinVersion: tls.VersionTLS13})
+}
+
+// dialTLSConfig completes a TLS handshake with s as cfg says, trusting the
+// test CA, and returns the connection, with a deadline a minute away; it is
+// closed when the test ends.
+func dialTLSConfig(t *testing.T, s *Server, certs *testcert.Files, cfg *tls.Config) (*tls.Conn, error) {
+	t.Helper()
+	cfg.RootCAs = certs.Pool
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", s.Addr().String(), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -267,43 +276,29 @@ func TestReloadCertificate(t *testing.T) {
 func TestRefusesTLS12OrNoALPN(t *testing.T) {
 	s, certs, _ := startServer(t, ServerConfig{})
 	request := nts.KERequest{Protocols: []uint16{nts.ProtocolNTPv4}, AEADs: []uint16{nts.AEADAESSIVCMAC256}}.Append(nil)
-	dial := func(cfg *tls.Config) (*tls.Conn, error) {
-		cfg.RootCAs = certs.Pool
-		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
-		c, err := d.DialContext(context.Background(), "tcp", s.Addr().String())
-		if err != nil {
-			return nil, err
+	for i, c := range []struct {
+		who  string
+		cfg  *tls.Config
+		want string // in the handshake's error
+	}{
+		{"a TLS 1.2 client", &tls.Config{NextProtos: []string{nts.ALPN}, MaxVersion: tls.VersionTLS12}, "protocol version"},
+		{"a client offering only ALPN http/1.1", &tls.Config{NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS13}, "no application protocol"},
+	} {
+		conn, err := dialTLSConfig(t, s, certs, c.cfg)
+		if err == nil {
+			st := conn.ConnectionState()
+			t.Fatalf("%s completed the handshake (version %#x, ALPN %q)", c.who, st.Version, st.NegotiatedProtocol)
 		}
-		conn := c.(*tls.Conn)
-		_ = conn.SetDeadline(time.Now().Add(time.Minute))
-		return conn, nil
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s failed with %v, want %q", c.who, err, c.want)
+		}
+		waitFor(t, func() bool { return s.Stats().Failed[FailTLS] == uint64(i+1) }, s)
 	}
 
-	conn, err := dial(&tls.Config{NextProtos: []string{nts.ALPN}, MaxVersion: tls.VersionTLS12})
-	if err == nil {
-		conn.Close()
-		t.Fatalf("a TLS 1.2 client completed the handshake (version %#x)", conn.ConnectionState().Version)
-	}
-	if !strings.Contains(err.Error(), "protocol version") {
-		t.Errorf("a TLS 1.2 client failed with %v, want a protocol version alert", err)
-	}
-	waitFor(t, func() bool { return s.Stats().Failed[FailTLS] == 1 }, s)
-
-	conn, err = dial(&tls.Config{NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS13})
-	if err == nil {
-		conn.Close()
-		t.Fatalf("a client offering only ALPN http/1.1 completed the handshake (ALPN %q)", conn.ConnectionState().NegotiatedProtocol)
-	}
-	if !strings.Contains(err.Error(), "no application protocol") {
-		t.Errorf("a client offering only ALPN http/1.1 failed with %v, want no application protocol", err)
-	}
-	waitFor(t, func() bool { return s.Stats().Failed[FailTLS] == 2 }, s)
-
-	conn, err = dial(&tls.Config{MinVersion: tls.VersionTLS13})
+	conn, err := dialTLSConfig(t, s, certs, &tls.Config{MinVersion: tls.VersionTLS13})
 	if err != nil {
 		t.Fatalf("a client without ALPN: handshake %v", err)
 	}
-	defer conn.Close()
 	if p := conn.ConnectionState().NegotiatedProtocol; p != "" {
 		t.Fatalf("a client without ALPN negotiated %q", p)
 	}
