@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/leapsmear/leapsmear/internal/mmsg"
+	"github.com/leapsmear/leapsmear/internal/rxstamp"
 	"github.com/leapsmear/leapsmear/ntp"
 	"github.com/leapsmear/leapsmear/timescale"
 )
@@ -229,7 +230,11 @@ func listen(ctx context.Context, addr netip.AddrPort, n int) ([]*net.UDPConn, li
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			opts := [][2]int{{unix.SOL_SOCKET, unix.SO_REUSEPORT}, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS}}
+			if e := rxstamp.Enable(fd); e != nil {
+				serr = fmt.Errorf("kernel receive timestamps (SO_TIMESTAMPNS): %w", e)
+				return
+			}
+			opts := [][2]int{{unix.SOL_SOCKET, unix.SO_REUSEPORT}}
 			switch {
 			case l.wildcard && l.v6:
 				opts = append(opts, [2]int{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO})
