@@ -61,15 +61,6 @@ func waitVerdict(t *testing.T, s *server, want string) admin.Report {
 	}
 }
 
-// announced words what a source announces: "2027-12-31 +1 2028-01-01T00:00:00Z",
-// or "" for nothing.
-func announced(a *leapcheck.AnnouncementReport) string {
-	if a == nil {
-		return ""
-	}
-	return fmt.Sprintf("%s %+d %s", a.Date, a.Sign, a.Effective)
-}
-
 const ins2027 = "2027-12-31 +1 " + leap2028
 
 // TestLeapSourcesProcesses: every server is a `leapsmear serve` process, all
@@ -104,16 +95,16 @@ func TestLeapSourcesProcesses(t *testing.T) {
 			"--upstream", a.addr, "--upstream", b.addr, "--upstream", c.addr)...)
 		st := waitVerdict(t, d, "agree")
 		j := st.LeapSources.Last
-		if announced(j.Leap) != ins2027 || !j.Table.Expired || !strings.HasPrefix(j.At, "2027-12-31T12:") {
+		if j.Leap.String() != ins2027 || !j.Table.Expired || !strings.HasPrefix(j.At, "2027-12-31T12:") {
 			t.Errorf("leap %v, table %+v, at %s; want the 2027 leap, the built-in table expired, at the replayed instant",
-				announced(j.Leap), j.Table, j.At)
+				j.Leap.String(), j.Table, j.At)
 		}
-		if len(j.Sources) != 4 || j.Sources[0].Kind != "table" || announced(j.Sources[0].Announces) != ins2027 {
+		if len(j.Sources) != 4 || j.Sources[0].Kind != "table" || j.Sources[0].Announces.String() != ins2027 {
 			t.Errorf("sources %+v: want the table (with the rehearsal leap) and the three upstreams", j.Sources)
 		}
 		for name, want := range map[string]string{ntpA: ins2027, ntpB: ins2027, ntpC: ""} {
-			if s, ok := j.Source(name); !ok || !s.OK || s.Error != nil || s.Kind != "ntp" || announced(s.Announces) != want {
-				t.Errorf("%s: %+v, announces %q; want read, announcing %q", name, s, announced(s.Announces), want)
+			if s, ok := j.Source(name); !ok || !s.OK || s.Error != nil || s.Kind != "ntp" || s.Announces.String() != want {
+				t.Errorf("%s: %+v, announces %q; want read, announcing %q", name, s, s.Announces.String(), want)
 			}
 		}
 		m := metrics(t, d)
@@ -211,17 +202,17 @@ func TestLeapSourcesProcesses(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &j); err != nil {
 			t.Fatalf("output not JSON: %v", err)
 		}
-		if code != 1 || j.Verdict.String() != "unknown-leap" || announced(j.Leap) != ins2027 || j.At != lastDay2027 ||
+		if code != 1 || j.Verdict.String() != "unknown-leap" || j.Leap.String() != ins2027 || j.At != lastDay2027 ||
 			!j.Table.Expired || j.Table.Expires == nil || *j.Table.Expires != "2027-06-28T00:00:00Z" {
 			t.Errorf("exit %d, verdict %s, leap %q, at %s, table %+v; want 1, unknown-leap, %q, %s, the built-in table expired",
-				code, j.Verdict, announced(j.Leap), j.At, j.Table, ins2027, lastDay2027)
+				code, j.Verdict, j.Leap.String(), j.At, j.Table, ins2027, lastDay2027)
 		}
 		if len(j.Sources) != 4 || j.Sources[0].Kind != "table" || j.Sources[0].Announces != nil {
 			t.Errorf("sources %+v: want the table, announcing nothing, and the three upstreams", j.Sources)
 		}
 		for name, want := range map[string]string{ntpA: ins2027, ntpB: ins2027, ntpC: ""} {
-			if s, ok := j.Source(name); !ok || !s.OK || s.Error != nil || s.Kind != "ntp" || announced(s.Announces) != want {
-				t.Errorf("%s: %+v, announces %q; want read, announcing %q", name, s, announced(s.Announces), want)
+			if s, ok := j.Source(name); !ok || !s.OK || s.Error != nil || s.Kind != "ntp" || s.Announces.String() != want {
+				t.Errorf("%s: %+v, announces %q; want read, announcing %q", name, s, s.Announces.String(), want)
 			}
 		}
 		if len(stderr) != 1 || !strings.Contains(stderr[0], "verdict unknown-leap") || !strings.Contains(stderr[0], ntpA+", "+ntpB+" announce") {

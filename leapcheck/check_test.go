@@ -510,3 +510,14 @@ func TestOffsetFaulty(t *testing.T) {
 		t.Errorf("agreeing kernel with a wrong offset: %+v", r)
 	}
 }
+
+func TestAnnouncementReportString(t *testing.T) {
+	a := EndOfMonth(utc("2027-12-10T08:00:00Z"), 1)
+	if got := announcementReport(&a).String(); got != "2027-12-31 +1 2028-01-01T00:00:00Z" {
+		t.Errorf("%q", got)
+	}
+	var none *AnnouncementReport
+	if got := none.String(); got != "" {
+		t.Errorf("nil: %q", got)
+	}
+}

@@ -1,6 +1,9 @@
 package leapcheck
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // AnnouncementReport is a leap second in JSON: Date is the last UTC day
 // before it (YYYY-MM-DD, as the --leap flags take it), Effective the
@@ -9,6 +12,15 @@ type AnnouncementReport struct {
 	Date      string `json:"date"`
 	Sign      int    `json:"sign"`
 	Effective string `json:"effective"`
+}
+
+// String words the announcement as "2027-12-31 +1 2028-01-01T00:00:00Z"
+// (date, sign, effective), and a nil one as "".
+func (a *AnnouncementReport) String() string {
+	if a == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %+d %s", a.Date, a.Sign, a.Effective)
 }
 
 // SourceReport is one source in JSON.

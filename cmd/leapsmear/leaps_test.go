@@ -89,13 +89,6 @@ func leaps(t *testing.T, args ...string) (int, leapcheck.Report, string) {
 	return code, j, errs
 }
 
-func announces(s leapcheck.SourceReport) string {
-	if s.Announces == nil {
-		return ""
-	}
-	return fmt.Sprintf("%s %+d %s", s.Announces.Date, s.Announces.Sign, s.Announces.Effective)
-}
-
 const ins2027 = "2027-12-31 +1 2028-01-01T00:00:00Z"
 
 func hasProblem(j leapcheck.Report, part string) bool {
@@ -113,7 +106,7 @@ func TestLeapsAgree(t *testing.T) {
 		t.Fatalf("exit %d, %+v", code, j)
 	}
 	for _, name := range []string{file, "kernel", "ntp " + a, "ntp " + b} {
-		if s, ok := j.Source(name); !ok || !s.OK || announces(s) != ins2027 {
+		if s, ok := j.Source(name); !ok || !s.OK || s.Announces.String() != ins2027 {
 			t.Errorf("source %s: %+v", name, s)
 		}
 	}
@@ -163,7 +156,7 @@ func TestLeapsFaultySource(t *testing.T) {
 			t.Errorf("good server %+v, problems %q", s, j.Problems)
 		}
 	}
-	if s, ok := j.Source("ntp " + bad); !ok || !s.OK || announces(s) != "2026-12-31 +1 2027-01-01T00:00:00Z" {
+	if s, ok := j.Source("ntp " + bad); !ok || !s.OK || s.Announces.String() != "2026-12-31 +1 2027-01-01T00:00:00Z" {
 		t.Errorf("faulty server %+v", s)
 	}
 }
@@ -244,7 +237,7 @@ func TestLeapsChronyd(t *testing.T) {
 	for {
 		code, j, _ := leaps(t, "--leap-file", file, "--chrony-socket", socket, "--kernel=false", "--at", lastDay2027)
 		s, ok := j.Source("chrony " + socket)
-		if code == 0 && j.Verdict == leapcheck.Agree && ok && s.OK && s.Kind == "chrony" && announces(s) == ins2027 {
+		if code == 0 && j.Verdict == leapcheck.Agree && ok && s.OK && s.Kind == "chrony" && s.Announces.String() == ins2027 {
 			break
 		}
 		if time.Now().After(deadline) {
