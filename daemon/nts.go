@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -51,7 +50,7 @@ func (c *NTSConfig) Validate() error {
 		return option.Errorf("nts-ke-listen", c.KEListen, "want host:port such as 127.0.0.1:4460")
 	}
 	if c.NTPServer != "" {
-		if _, p, err := net.SplitHostPort(c.NTPServer); err != nil || p == "" {
+		if _, _, err := netaddr.SplitTarget(c.NTPServer, 0); err != nil {
 			return option.Errorf("nts-ntp-server", c.NTPServer, "want HOST:PORT")
 		}
 	}
@@ -168,13 +167,9 @@ func (d *Daemon) ntpServerRecord() (string, uint16, error) {
 		}
 		return a.Addr().String(), a.Port(), nil
 	}
-	host, p, err := net.SplitHostPort(addr)
+	host, port, err := netaddr.SplitTarget(addr, 0) // checked by Validate
 	if err != nil {
-		return "", 0, fmt.Errorf("nts ntp server %q: want host:port: %w", addr, err)
-	}
-	port, err := strconv.ParseUint(p, 10, 16)
-	if err != nil || port == 0 {
-		return "", 0, fmt.Errorf("nts ntp server %q: bad port", addr)
+		return "", 0, fmt.Errorf("nts ntp server: %w", err)
 	}
 	return host, uint16(port), nil
 }
